@@ -1,0 +1,7 @@
+//! Adapters: one module per outside system. The in-memory ones are always
+//! compiled; each real one sits behind its Cargo feature.
+
+pub mod exact_vectors;
+pub mod memory_cache;
+pub mod memory_store;
+pub mod offline_llm;

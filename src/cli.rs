@@ -1,0 +1,203 @@
+//! The `virlife` command: serve (default), openapi, check, healthcheck.
+
+use crate::config::Settings;
+use crate::startup::{self, Application};
+use clap::{Parser, Subcommand};
+use std::io::{Read, Write};
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(
+    name = "virlife",
+    version,
+    about = "Backend of a virtual world whose characters remember"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP service (the default).
+    Serve,
+    /// Print the OpenAPI document (JSON) to stdout.
+    Openapi,
+    /// Validate the configuration and try each configured service; exit 0 only if all is fine.
+    Check,
+    /// GET /health/live on this machine's port; exit 0 if it answers 200 (for Docker HEALTHCHECK).
+    Healthcheck,
+}
+
+pub fn run() -> ExitCode {
+    match Cli::parse().command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(),
+        Command::Openapi => {
+            println!("{}", crate::http::openapi_json());
+            ExitCode::SUCCESS
+        }
+        Command::Check => check(),
+        Command::Healthcheck => healthcheck(),
+    }
+}
+
+fn load_settings() -> Result<Settings, ExitCode> {
+    Settings::from_process_env().map_err(|err| {
+        eprintln!("{err}");
+        ExitCode::from(2)
+    })
+}
+
+fn runtime(settings: &Settings) -> std::io::Result<tokio::runtime::Runtime> {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if settings.workers > 0 {
+        builder.worker_threads(settings.workers);
+    }
+    builder.enable_all().build()
+}
+
+fn serve() -> ExitCode {
+    let settings = match load_settings() {
+        Ok(settings) => settings,
+        Err(code) => return code,
+    };
+    crate::telemetry::init(&settings);
+    let runtime = match runtime(&settings) {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("cannot start the runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async {
+        let application = match Application::build(&settings).await {
+            Ok(application) => application,
+            Err(err) => {
+                tracing::error!(error = %err, "startup failed");
+                eprintln!("{err}");
+                return ExitCode::FAILURE;
+            }
+        };
+        tracing::info!(
+            environment = settings.environment.as_str(),
+            version = env!("CARGO_PKG_VERSION"),
+            docs = settings.enable_api_docs,
+            "VirLife started"
+        );
+        match application
+            .run_until_stopped(startup::shutdown_signal())
+            .await
+        {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                tracing::error!(error = %err, "server error");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
+
+fn check() -> ExitCode {
+    let mut rows: Vec<(String, bool, String)> = Vec::new();
+    let settings = match Settings::from_process_env() {
+        Ok(settings) => {
+            rows.push(("configuration".into(), true, "valid".into()));
+            Some(settings)
+        }
+        Err(err) => {
+            for problem in err.problems {
+                rows.push(("configuration".into(), false, problem));
+            }
+            None
+        }
+    };
+    if let Some(settings) = &settings {
+        for (name, value) in settings.redacted_summary() {
+            rows.push((format!("  {name}"), true, value));
+        }
+        match runtime(settings) {
+            Ok(runtime) => runtime.block_on(async {
+                match startup::compose(settings) {
+                    Ok(core) => {
+                        let ok = core.store.ping().await.is_ok();
+                        rows.push(("database".into(), ok, core.store.kind().to_owned()));
+                        let ok = core.cache.ping().await.is_ok();
+                        rows.push(("cache".into(), ok, core.cache.kind().to_owned()));
+                        let ok = core.vectors.ping().await.is_ok();
+                        rows.push(("vector memory".into(), ok, core.vectors.kind().to_owned()));
+                        let llm = core.llm.describe();
+                        rows.push((
+                            "llm".into(),
+                            true,
+                            format!(
+                                "{} (renderer {}, cognition {}, embeddings {} × {})",
+                                llm.kind,
+                                llm.renderer_model,
+                                llm.cognition_model,
+                                llm.embedding_model,
+                                llm.dimensions
+                            ),
+                        ));
+                    }
+                    Err(err) => rows.push(("services".into(), false, err.to_string())),
+                }
+            }),
+            Err(err) => rows.push(("runtime".into(), false, err.to_string())),
+        }
+    }
+    let width = rows
+        .iter()
+        .map(|(name, _, _)| name.len())
+        .max()
+        .unwrap_or(0);
+    let all_fine = rows.iter().all(|(_, ok, _)| *ok);
+    for (name, ok, detail) in &rows {
+        let mark = if *ok { "ok  " } else { "FAIL" };
+        println!("{mark}  {name:width$}  {detail}");
+    }
+    println!(
+        "{}",
+        if all_fine {
+            "all fine"
+        } else {
+            "fix the FAIL lines above"
+        }
+    );
+    if all_fine {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// A plain TCP GET, so the runtime image needs no curl.
+fn healthcheck() -> ExitCode {
+    let port = std::env::var("PORT")
+        .or_else(|_| std::env::var("API_PORT"))
+        .ok()
+        .and_then(|p| p.parse::<u16>().ok())
+        .unwrap_or(8000);
+    let probe = || -> std::io::Result<bool> {
+        let address = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        let mut stream = std::net::TcpStream::connect_timeout(&address, Duration::from_secs(2))?;
+        stream.set_read_timeout(Some(Duration::from_secs(3)))?;
+        stream.write_all(
+            b"GET /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+        )?;
+        let mut head = [0u8; 12];
+        stream.read_exact(&mut head)?;
+        Ok(head.starts_with(b"HTTP/1.1 200") || head.starts_with(b"HTTP/1.0 200"))
+    };
+    match probe() {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => {
+            eprintln!("unhealthy: /health/live did not answer 200");
+            ExitCode::FAILURE
+        }
+        Err(err) => {
+            eprintln!("unhealthy: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}

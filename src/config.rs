@@ -1,0 +1,515 @@
+//! Settings: `config/default.toml` < `config/<profile>.toml` < environment
+//! variables (the names of CONFIG.md), validated once with every problem
+//! reported together, each naming the variable to set.
+
+use figment::Figment;
+use figment::providers::{Format, Serialized, Toml};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::time::Duration;
+
+const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+const DEVELOPMENT_TOML: &str = include_str!("../config/development.toml");
+const STAGING_TOML: &str = include_str!("../config/staging.toml");
+const PRODUCTION_TOML: &str = include_str!("../config/production.toml");
+
+/// Environment variables read, as (variable, setting). Aliases come before
+/// the primary name so that the primary wins when both are set.
+const VARIABLES: &[(&str, &str)] = &[
+    ("APP_NAME", "app_name"),
+    ("API_PORT", "port"),
+    ("PORT", "port"),
+    ("API_HOST", "api_host"),
+    ("WORKERS", "workers"),
+    ("DATABASE_URL", "database_url"),
+    ("DATABASE_MAX_CONNECTIONS", "database_max_connections"),
+    (
+        "DATABASE_ACQUIRE_TIMEOUT_SECONDS",
+        "database_acquire_timeout_seconds",
+    ),
+    ("REDIS_URL", "redis_url"),
+    ("CACHE_ENABLED", "cache_enabled"),
+    ("CACHE_TTL", "cache_ttl"),
+    ("QDRANT_URL", "qdrant_url"),
+    ("QDRANT_API_KEY", "qdrant_api_key"),
+    ("QDRANT_COLLECTION", "qdrant_collection"),
+    ("OPENAI_API_KEY", "venice_api_key"),
+    ("LLM_API_KEY", "venice_api_key"),
+    ("VENICE_API_KEY", "venice_api_key"),
+    ("LLM_BASE_URL", "venice_base_url"),
+    ("VENICE_BASE_URL", "venice_base_url"),
+    ("COGNITION_MODEL_ID", "cognition_model_id"),
+    ("RENDERER_MODEL_ID", "renderer_model_id"),
+    ("EMBEDDING_MODEL_ID", "embedding_model_id"),
+    ("EMBEDDING_DIMENSIONS", "embedding_dimensions"),
+    ("WORKFLOW_TIMEOUT_SECONDS", "workflow_timeout_seconds"),
+    ("MASTER_API_KEY", "master_api_key"),
+    ("CORS_ORIGINS", "allowed_origins"),
+    ("ALLOWED_ORIGINS", "allowed_origins"),
+    ("RATE_LIMIT_ENABLED", "rate_limit_enabled"),
+    ("RATE_LIMIT_PER_MINUTE", "rate_limit_per_minute"),
+    ("ENABLE_API_DOCS", "enable_api_docs"),
+    ("LOG_LEVEL", "log_level"),
+    ("LOG_FORMAT", "log_format"),
+    ("SESSION_RETENTION_DAYS", "session_retention_days"),
+    (
+        "RETENTION_SWEEP_INTERVAL_SECONDS",
+        "retention_sweep_interval_seconds",
+    ),
+    ("COGNITION_EVERY_N_TURNS", "cognition_every_n_turns"),
+    ("COGNITION_COOLDOWN_SECONDS", "cognition_cooldown_seconds"),
+    ("HISTORY_TURNS", "history_turns"),
+    ("MAX_BODY_BYTES", "max_body_bytes"),
+    ("SHUTDOWN_GRACE_SECONDS", "shutdown_grace_seconds"),
+    ("ENCRYPTION_KEY", "encryption_key"),
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    Development,
+    Staging,
+    Production,
+}
+
+impl Environment {
+    pub fn parse(value: Option<&str>) -> Result<Self, String> {
+        match value.map(|v| v.trim().to_ascii_lowercase()).as_deref() {
+            None | Some("") | Some("development") | Some("dev") => Ok(Self::Development),
+            Some("staging") | Some("stage") => Ok(Self::Staging),
+            Some("production") | Some("prod") => Ok(Self::Production),
+            Some(other) => Err(format!(
+                "ENVIRONMENT: '{other}' is not one of development, staging, production"
+            )),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Development => "development",
+            Self::Staging => "staging",
+            Self::Production => "production",
+        }
+    }
+
+    fn profile_toml(self) -> &'static str {
+        match self {
+            Self::Development => DEVELOPMENT_TOML,
+            Self::Staging => STAGING_TOML,
+            Self::Production => PRODUCTION_TOML,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Console,
+    Json,
+}
+
+/// Every setting, after merging; see CONFIG.md for meanings.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    #[serde(skip, default = "default_environment")]
+    pub environment: Environment,
+    pub app_name: String,
+    pub port: u16,
+    pub api_host: String,
+    pub workers: usize,
+    pub database_url: Option<SecretString>,
+    pub database_max_connections: u32,
+    pub database_acquire_timeout_seconds: u64,
+    pub redis_url: Option<SecretString>,
+    pub cache_enabled: bool,
+    pub cache_ttl: u64,
+    pub qdrant_url: Option<String>,
+    pub qdrant_api_key: Option<SecretString>,
+    pub qdrant_collection: String,
+    pub venice_api_key: Option<SecretString>,
+    pub venice_base_url: String,
+    pub cognition_model_id: String,
+    pub renderer_model_id: String,
+    pub embedding_model_id: Option<String>,
+    pub embedding_dimensions: usize,
+    pub workflow_timeout_seconds: u64,
+    pub master_api_key: Option<SecretString>,
+    pub allowed_origins: String,
+    pub rate_limit_enabled: bool,
+    pub rate_limit_per_minute: u32,
+    pub enable_api_docs: bool,
+    pub log_level: String,
+    pub log_format: LogFormat,
+    pub session_retention_days: u32,
+    pub retention_sweep_interval_seconds: u64,
+    pub cognition_every_n_turns: u32,
+    pub cognition_cooldown_seconds: u64,
+    pub history_turns: u32,
+    pub max_body_bytes: usize,
+    pub shutdown_grace_seconds: u64,
+    pub encryption_key: Option<SecretString>,
+}
+
+fn default_environment() -> Environment {
+    Environment::Development
+}
+
+/// Every problem found in the configuration, each naming its variable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub problems: Vec<String>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "invalid configuration ({} problem(s)):",
+            self.problems.len()
+        )?;
+        for problem in &self.problems {
+            writeln!(f, "  - {problem}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+fn variable_for(setting: &str) -> String {
+    VARIABLES
+        .iter()
+        .rev()
+        .find(|(_, s)| *s == setting)
+        .map(|(v, _)| (*v).to_owned())
+        .unwrap_or_else(|| setting.to_ascii_uppercase())
+}
+
+fn is_set(secret: &Option<SecretString>) -> bool {
+    secret.is_some()
+}
+
+impl Settings {
+    /// Loads from the process environment (and `.env` in development).
+    pub fn from_process_env() -> Result<Self, ConfigError> {
+        let environment: HashMap<String, String> = std::env::vars().collect();
+        if Environment::parse(environment.get("ENVIRONMENT").map(String::as_str))
+            == Ok(Environment::Development)
+        {
+            // Fills only variables not already set, as dotenv tools do.
+            let _ = dotenvy::dotenv();
+            return Self::load(&std::env::vars().collect());
+        }
+        Self::load(&environment)
+    }
+
+    /// Loads from the given variables: a pure function, so tests need no globals.
+    pub fn load(variables: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        let environment = Environment::parse(variables.get("ENVIRONMENT").map(String::as_str))
+            .map_err(|problem| ConfigError {
+                problems: vec![problem],
+            })?;
+        let mut overrides = BTreeMap::new();
+        for (variable, setting) in VARIABLES {
+            if let Some(value) = variables.get(*variable) {
+                overrides.insert((*setting).to_owned(), value.clone());
+            }
+        }
+        let figment = Figment::new()
+            .merge(Toml::string(DEFAULT_TOML))
+            .merge(Toml::string(environment.profile_toml()))
+            .merge(Serialized::globals(overrides));
+        let mut settings: Settings = figment.extract_lossy().map_err(|err| ConfigError {
+            problems: err
+                .into_iter()
+                .map(|e| {
+                    let setting = e.path.last().cloned().unwrap_or_default();
+                    format!("{}: {}", variable_for(&setting), e.kind)
+                })
+                .collect(),
+        })?;
+        settings.environment = environment;
+        settings.drop_empty_values();
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// An empty variable means "not set" (Railway shows unset references as "").
+    fn drop_empty_values(&mut self) {
+        for secret in [
+            &mut self.database_url,
+            &mut self.redis_url,
+            &mut self.qdrant_api_key,
+            &mut self.venice_api_key,
+            &mut self.master_api_key,
+            &mut self.encryption_key,
+        ] {
+            if secret
+                .as_ref()
+                .is_some_and(|s| s.expose_secret().trim().is_empty())
+            {
+                *secret = None;
+            }
+        }
+        for value in [&mut self.qdrant_url, &mut self.embedding_model_id] {
+            if value.as_ref().is_some_and(|s| s.trim().is_empty()) {
+                *value = None;
+            }
+        }
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let mut problems = Vec::new();
+        let strict = self.environment != Environment::Development;
+        if strict && !is_set(&self.database_url) {
+            problems.push(format!(
+                "DATABASE_URL: required in {} (the in-memory store loses everything on restart)",
+                self.environment.as_str()
+            ));
+        }
+        match &self.master_api_key {
+            None if strict => problems.push(format!(
+                "MASTER_API_KEY: required in {} (at least 32 characters)",
+                self.environment.as_str()
+            )),
+            Some(key) if strict && key.expose_secret().chars().count() < 32 => {
+                problems.push("MASTER_API_KEY: must be at least 32 characters".to_owned())
+            }
+            _ => {}
+        }
+        if strict && !is_set(&self.venice_api_key) {
+            problems.push(format!(
+                "VENICE_API_KEY: required in {} (the offline LLM is for development)",
+                self.environment.as_str()
+            ));
+        }
+        if self.environment == Environment::Production
+            && self.cors_origins().iter().any(|o| o == "*")
+        {
+            problems.push("ALLOWED_ORIGINS: '*' is refused in production; list the origins".into());
+        }
+        if let Some(url) = &self.database_url {
+            let url = url.expose_secret();
+            if !["postgres://", "postgresql://", "postgresql+asyncpg://"]
+                .iter()
+                .any(|scheme| url.starts_with(scheme))
+            {
+                problems.push(
+                    "DATABASE_URL: must start with postgres://, postgresql:// or postgresql+asyncpg://"
+                        .into(),
+                );
+            }
+        }
+        if let Some(url) = &self.redis_url
+            && !(url.expose_secret().starts_with("redis://")
+                || url.expose_secret().starts_with("rediss://"))
+        {
+            problems.push("REDIS_URL: must start with redis:// or rediss://".into());
+        }
+        if let Some(url) = &self.qdrant_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            problems.push("QDRANT_URL: must start with http:// or https://".into());
+        }
+        if !(self.venice_base_url.starts_with("http://")
+            || self.venice_base_url.starts_with("https://"))
+        {
+            problems.push("VENICE_BASE_URL: must start with http:// or https://".into());
+        }
+        if !(1..=3600).contains(&self.workflow_timeout_seconds) {
+            problems.push("WORKFLOW_TIMEOUT_SECONDS: must be between 1 and 3600".into());
+        }
+        if self.rate_limit_enabled && self.rate_limit_per_minute == 0 {
+            problems
+                .push("RATE_LIMIT_PER_MINUTE: must be at least 1 when rate limiting is on".into());
+        }
+        if !(8..=8192).contains(&self.embedding_dimensions) {
+            problems.push("EMBEDDING_DIMENSIONS: must be between 8 and 8192".into());
+        }
+        if !["TRACE", "DEBUG", "INFO", "WARN", "WARNING", "ERROR"]
+            .contains(&self.log_level.to_ascii_uppercase().as_str())
+        {
+            problems.push("LOG_LEVEL: must be one of DEBUG, INFO, WARNING, ERROR".into());
+        }
+        for (variable, value) in [
+            (
+                "SESSION_RETENTION_DAYS",
+                u64::from(self.session_retention_days),
+            ),
+            (
+                "COGNITION_EVERY_N_TURNS",
+                u64::from(self.cognition_every_n_turns),
+            ),
+            (
+                "DATABASE_MAX_CONNECTIONS",
+                u64::from(self.database_max_connections),
+            ),
+            ("HISTORY_TURNS", u64::from(self.history_turns)),
+            (
+                "RETENTION_SWEEP_INTERVAL_SECONDS",
+                self.retention_sweep_interval_seconds,
+            ),
+            ("CACHE_TTL", self.cache_ttl),
+        ] {
+            if value == 0 {
+                problems.push(format!("{variable}: must be at least 1"));
+            }
+        }
+        if self.max_body_bytes < 1024 {
+            problems.push("MAX_BODY_BYTES: must be at least 1024".into());
+        }
+        if let Some(key) = &self.encryption_key
+            && decode_key(key.expose_secret()).is_none()
+        {
+            problems.push("ENCRYPTION_KEY: must be 32 bytes, as base64 or hex".into());
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError { problems })
+        }
+    }
+
+    pub fn cors_origins(&self) -> Vec<String> {
+        self.allowed_origins
+            .split(',')
+            .map(|o| o.trim().to_owned())
+            .filter(|o| !o.is_empty())
+            .collect()
+    }
+
+    pub fn workflow_timeout(&self) -> Duration {
+        Duration::from_secs(self.workflow_timeout_seconds)
+    }
+
+    /// The settings as `check` prints them: secrets as `***`.
+    pub fn redacted_summary(&self) -> Vec<(&'static str, String)> {
+        let secret =
+            |s: &Option<SecretString>| if is_set(s) { "***" } else { "(unset)" }.to_owned();
+        vec![
+            ("ENVIRONMENT", self.environment.as_str().to_owned()),
+            ("PORT", self.port.to_string()),
+            ("DATABASE_URL", secret(&self.database_url)),
+            ("REDIS_URL", secret(&self.redis_url)),
+            (
+                "QDRANT_URL",
+                self.qdrant_url.clone().unwrap_or_else(|| "(unset)".into()),
+            ),
+            ("VENICE_API_KEY", secret(&self.venice_api_key)),
+            ("VENICE_BASE_URL", self.venice_base_url.clone()),
+            ("MASTER_API_KEY", secret(&self.master_api_key)),
+            ("ENCRYPTION_KEY", secret(&self.encryption_key)),
+            ("ALLOWED_ORIGINS", self.allowed_origins.clone()),
+            (
+                "RATE_LIMIT_PER_MINUTE",
+                if self.rate_limit_enabled {
+                    self.rate_limit_per_minute.to_string()
+                } else {
+                    "off".into()
+                },
+            ),
+        ]
+    }
+}
+
+/// A 32-byte key given as hex (64 chars) or base64.
+pub fn decode_key(value: &str) -> Option<[u8; 32]> {
+    use base64::Engine;
+    let value = value.trim();
+    let bytes = if value.len() == 64 && value.bytes().all(|b| b.is_ascii_hexdigit()) {
+        (0..32)
+            .map(|i| u8::from_str_radix(&value[2 * i..2 * i + 2], 16).ok())
+            .collect::<Option<Vec<u8>>>()?
+    } else {
+        base64::engine::general_purpose::STANDARD
+            .decode(value)
+            .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(value))
+            .ok()?
+    };
+    bytes.try_into().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn development_needs_nothing_and_uses_profile_defaults() {
+        let s = Settings::load(&vars(&[])).unwrap();
+        assert_eq!(s.environment, Environment::Development);
+        assert_eq!(s.port, 8000);
+        assert_eq!(s.log_format, LogFormat::Console);
+        assert!(!s.rate_limit_enabled);
+        assert!(s.enable_api_docs);
+        assert_eq!(s.workflow_timeout_seconds, 120);
+    }
+
+    #[test]
+    fn variables_override_profiles_and_primary_names_beat_aliases() {
+        let s = Settings::load(&vars(&[
+            ("ENVIRONMENT", "dev"),
+            ("PORT", "9000"),
+            ("API_PORT", "9001"),
+            ("RATE_LIMIT_ENABLED", "true"),
+            ("RATE_LIMIT_PER_MINUTE", "3"),
+            ("CORS_ORIGINS", "https://a.example, https://b.example"),
+        ]))
+        .unwrap();
+        assert_eq!(s.port, 9000);
+        assert!(s.rate_limit_enabled);
+        assert_eq!(s.rate_limit_per_minute, 3);
+        assert_eq!(s.cors_origins(), ["https://a.example", "https://b.example"]);
+    }
+
+    #[test]
+    fn production_lists_every_missing_variable_at_once() {
+        let err = Settings::load(&vars(&[("ENVIRONMENT", "prod"), ("ALLOWED_ORIGINS", "*")]))
+            .unwrap_err();
+        let text = err.to_string();
+        for variable in [
+            "DATABASE_URL",
+            "MASTER_API_KEY",
+            "VENICE_API_KEY",
+            "ALLOWED_ORIGINS",
+        ] {
+            assert!(text.contains(variable), "{variable} missing from {text}");
+        }
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        let err = Settings::load(&vars(&[("PORT", "eighty")])).unwrap_err();
+        assert!(err.problems[0].starts_with("PORT:"), "{err}");
+        let err = Settings::load(&vars(&[
+            ("DATABASE_URL", "mysql://x"),
+            ("ENCRYPTION_KEY", "short"),
+        ]))
+        .unwrap_err();
+        assert!(err.to_string().contains("DATABASE_URL"));
+        assert!(err.to_string().contains("ENCRYPTION_KEY"));
+        assert!(Settings::load(&vars(&[("ENVIRONMENT", "qa")])).is_err());
+    }
+
+    #[test]
+    fn empty_variables_count_as_unset_and_secrets_are_redacted() {
+        let s = Settings::load(&vars(&[("REDIS_URL", ""), ("MASTER_API_KEY", "s3cret")])).unwrap();
+        assert!(s.redis_url.is_none());
+        let summary = format!("{:?} {:?}", s.redacted_summary(), s);
+        assert!(!summary.contains("s3cret"));
+    }
+
+    #[test]
+    fn encryption_keys_decode_from_hex_or_base64() {
+        assert!(decode_key(&"ab".repeat(32)).is_some());
+        assert!(decode_key("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=").is_some());
+        assert!(decode_key("abcd").is_none());
+    }
+}

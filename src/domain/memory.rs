@@ -1,0 +1,95 @@
+use super::{InvalidInput, TenantId, bounded_text};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+pub const MAX_MEMORY_CHARS: usize = 8_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MemoryKind {
+    /// What happened: conversation turns, world events.
+    Episodic,
+    /// Lasting facts about the character or the people it knows.
+    Biographical,
+}
+
+impl MemoryKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Episodic => "episodic",
+            Self::Biographical => "biographical",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MemorySource {
+    /// Added through the API.
+    Manual,
+    /// Written after a chat turn.
+    Chat,
+    /// A world event the character perceived.
+    Event,
+    /// Extracted by cognition.
+    Reflection,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Memory {
+    pub id: Uuid,
+    pub tenant: TenantId,
+    pub character_id: Uuid,
+    pub kind: MemoryKind,
+    pub source: MemorySource,
+    pub content: String,
+    pub importance: f32,
+    pub session_id: Option<Uuid>,
+    /// Authoritative copy of the vector, so the index can be rebuilt.
+    pub embedding: Vec<f32>,
+    pub created_at: DateTime<Utc>,
+}
+
+pub struct MemoryContent(String);
+
+impl MemoryContent {
+    pub fn parse(field: &'static str, value: &str) -> Result<Self, InvalidInput> {
+        bounded_text(field, value, MAX_MEMORY_CHARS).map(Self)
+    }
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+/// How much a memory matters, from 0 to 1.
+#[derive(Debug, Clone, Copy)]
+pub struct Importance(f32);
+
+impl Importance {
+    pub const DEFAULT: Importance = Importance(0.5);
+
+    pub fn parse(value: f64) -> Result<Self, InvalidInput> {
+        if value.is_finite() && (0.0..=1.0).contains(&value) {
+            Ok(Self(value as f32))
+        } else {
+            Err(InvalidInput::new("importance", "must be between 0 and 1"))
+        }
+    }
+    pub fn value(self) -> f32 {
+        self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn importance_is_a_unit_interval() {
+        assert!(Importance::parse(0.0).is_ok());
+        assert!(Importance::parse(1.0).is_ok());
+        assert!(Importance::parse(1.01).is_err());
+        assert!(Importance::parse(f64::NAN).is_err());
+    }
+}

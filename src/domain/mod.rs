@@ -1,0 +1,60 @@
+//! Domain types of VirLife: what characters, sessions, messages and memories
+//! are, with values that validate on construction.
+
+mod api_key;
+mod character;
+mod memory;
+mod page;
+mod session;
+mod tenant;
+mod vector;
+
+pub use api_key::{ApiKey, ApiKeyName, ApiKeySecret, KeyHash};
+pub use character::{Character, CharacterName, CharacterPatch, Persona, Traits};
+pub use memory::{Importance, MAX_MEMORY_CHARS, Memory, MemoryContent, MemoryKind, MemorySource};
+pub use page::{Cursor, Page, PageRequest};
+pub use session::{IdempotencyRecord, Message, MessageContent, Role, Session, Usage, UserName};
+pub use tenant::TenantId;
+pub use vector::{ScoredId, VectorPoint, VectorQuery, cosine_similarity, rank_exact};
+
+/// A value the caller sent that breaks a rule; `field` names the input field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct InvalidInput {
+    pub field: &'static str,
+    pub message: String,
+}
+
+impl InvalidInput {
+    pub fn new(field: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            field,
+            message: message.into(),
+        }
+    }
+}
+
+/// Shared rule for text fields: trimmed, non-empty, at most `max` characters.
+pub(crate) fn bounded_text(
+    field: &'static str,
+    value: &str,
+    max: usize,
+) -> Result<String, InvalidInput> {
+    let trimmed = value.trim();
+    if trimmed.is_empty() {
+        return Err(InvalidInput::new(field, "must not be empty"));
+    }
+    let count = trimmed.chars().count();
+    if count > max {
+        return Err(InvalidInput::new(
+            field,
+            format!("must be at most {max} characters (got {count})"),
+        ));
+    }
+    Ok(trimmed.to_owned())
+}
+
+/// A new time-ordered id: UUIDv7 sorts by creation, which cursor pagination relies on.
+pub fn new_id() -> uuid::Uuid {
+    uuid::Uuid::now_v7()
+}

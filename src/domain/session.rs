@@ -1,0 +1,82 @@
+use super::{InvalidInput, TenantId, bounded_text};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+pub const MAX_MESSAGE_CHARS: usize = 8_000;
+
+/// A conversation between one user and one character.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Session {
+    pub id: Uuid,
+    pub tenant: TenantId,
+    pub character_id: Uuid,
+    pub user_name: Option<String>,
+    pub metadata: serde_json::Map<String, serde_json::Value>,
+    pub created_at: DateTime<Utc>,
+    /// Moves with every stored message; the retention sweep reads it.
+    pub last_active_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    User,
+    Character,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    pub prompt_tokens: u32,
+    pub completion_tokens: u32,
+}
+
+impl Usage {
+    pub fn total(self) -> u32 {
+        self.prompt_tokens + self.completion_tokens
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Message {
+    pub id: Uuid,
+    pub tenant: TenantId,
+    pub session_id: Uuid,
+    pub role: Role,
+    pub content: String,
+    /// Token usage of the model call that produced a character message.
+    pub usage: Option<Usage>,
+    /// True when the reply was cut short (e.g. the model failed mid-stream).
+    pub incomplete: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+pub struct MessageContent(String);
+
+impl MessageContent {
+    pub fn parse(value: &str) -> Result<Self, InvalidInput> {
+        bounded_text("content", value, MAX_MESSAGE_CHARS).map(Self)
+    }
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+pub struct UserName(String);
+
+impl UserName {
+    pub fn parse(value: &str) -> Result<Self, InvalidInput> {
+        bounded_text("user_name", value, 100).map(Self)
+    }
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+/// What an `Idempotency-Key` has been used for; `response` is set once the turn finished.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IdempotencyRecord {
+    pub session_id: Uuid,
+    pub user_message_id: Uuid,
+    pub response: Option<serde_json::Value>,
+}

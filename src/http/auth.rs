@@ -1,0 +1,169 @@
+//! API-key authentication as a poem-openapi security extractor, so Swagger
+//! UI offers both `Authorization: Bearer` and `X-API-Key`.
+
+use super::AppState;
+use super::problem::ApiError;
+use crate::domain::{KeyHash, TenantId};
+use crate::error::Error;
+use poem::{Request, RequestBody};
+use poem_openapi::registry::{MetaSecurityScheme, Registry};
+use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions};
+use std::marker::PhantomData;
+use subtle::ConstantTimeEq;
+use uuid::Uuid;
+
+/// Who is calling.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Principal {
+    /// The master key: admin routes only.
+    Admin,
+    /// A tenant key: that tenant's data only.
+    Tenant { tenant: TenantId, key_id: Uuid },
+    /// Development without `MASTER_API_KEY`: admin and the `default` tenant.
+    Developer,
+}
+
+const DEV_TENANT: &str = "default";
+
+/// What a route requires of the principal.
+pub trait Requirement: Send + Sync + 'static {
+    type Output: Send;
+    fn admit(principal: Principal) -> Result<Self::Output, Error>;
+}
+
+pub struct TenantOnly;
+pub struct AdminOnly;
+
+impl Requirement for TenantOnly {
+    type Output = TenantId;
+    fn admit(principal: Principal) -> Result<TenantId, Error> {
+        match principal {
+            Principal::Tenant { tenant, .. } => Ok(tenant),
+            Principal::Developer => TenantId::parse(DEV_TENANT).map_err(Error::from),
+            Principal::Admin => Err(Error::Forbidden(
+                "the master key administers keys; use a tenant key for tenant data",
+            )),
+        }
+    }
+}
+
+impl Requirement for AdminOnly {
+    type Output = ();
+    fn admit(principal: Principal) -> Result<(), Error> {
+        match principal {
+            Principal::Admin | Principal::Developer => Ok(()),
+            Principal::Tenant { .. } => Err(Error::Forbidden("this route needs the master key")),
+        }
+    }
+}
+
+/// An authenticated, rate-checked caller meeting requirement `R`.
+pub struct Auth<R: Requirement>(pub R::Output, PhantomData<R>);
+
+pub type TenantKey = Auth<TenantOnly>;
+pub type AdminKey = Auth<AdminOnly>;
+
+const BEARER: &str = "BearerAuth";
+const API_KEY: &str = "ApiKeyAuth";
+
+fn presented_key(request: &Request) -> Option<&str> {
+    if let Some(value) = request.header("X-API-Key") {
+        return Some(value.trim());
+    }
+    let value = request.header("Authorization")?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
+}
+
+/// Resolves the caller and applies the per-key rate limit.
+pub async fn authenticate(state: &AppState, request: &Request) -> Result<Principal, Error> {
+    let principal = match presented_key(request).filter(|k| !k.is_empty()) {
+        None if state.master_key.is_none() => Principal::Developer,
+        None => return Err(Error::Unauthenticated),
+        Some(presented) => {
+            let hash = KeyHash::of(presented);
+            let is_master = state.master_key.as_ref().is_some_and(|master| {
+                bool::from(master.as_str().as_bytes().ct_eq(hash.as_str().as_bytes()))
+            });
+            if is_master {
+                Principal::Admin
+            } else {
+                match state.core.authenticate(presented).await? {
+                    Some(key) => Principal::Tenant {
+                        tenant: key.tenant,
+                        key_id: key.id,
+                    },
+                    None => return Err(Error::Unauthenticated),
+                }
+            }
+        }
+    };
+    if let Some(limiter) = &state.limiter {
+        let bucket = match &principal {
+            Principal::Tenant { key_id, .. } => key_id.to_string(),
+            Principal::Admin => "master".to_owned(),
+            Principal::Developer => "developer".to_owned(),
+        };
+        limiter
+            .check(&bucket)
+            .map_err(|retry_after| Error::RateLimited {
+                what: "rate limit exceeded for this key",
+                retry_after,
+            })?;
+    }
+    Ok(principal)
+}
+
+impl<'a, R: Requirement> ApiExtractor<'a> for Auth<R> {
+    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::SecurityScheme];
+    type ParamType = ();
+    type ParamRawType = ();
+
+    fn register(registry: &mut Registry) {
+        registry.create_security_scheme(
+            BEARER,
+            MetaSecurityScheme {
+                ty: "http",
+                description: Some("`Authorization: Bearer <key>`"),
+                name: None,
+                key_in: None,
+                scheme: Some("bearer"),
+                bearer_format: Some("vl_…"),
+                flows: None,
+                openid_connect_url: None,
+            },
+        );
+        registry.create_security_scheme(
+            API_KEY,
+            MetaSecurityScheme {
+                ty: "apiKey",
+                description: Some("`X-API-Key: <key>`"),
+                name: Some("X-API-Key"),
+                key_in: Some("header"),
+                scheme: None,
+                bearer_format: None,
+                flows: None,
+                openid_connect_url: None,
+            },
+        );
+    }
+
+    fn security_schemes() -> Vec<&'static str> {
+        vec![BEARER, API_KEY]
+    }
+
+    async fn from_request(
+        request: &'a Request,
+        _body: &mut RequestBody,
+        _options: ExtractParamOptions<Self::ParamType>,
+    ) -> poem::Result<Self> {
+        let state = request
+            .data::<std::sync::Arc<AppState>>()
+            .ok_or_else(|| ApiError(Error::Internal("application state missing".into())))?;
+        let principal = authenticate(state, request).await.map_err(ApiError)?;
+        let output = R::admit(principal).map_err(ApiError)?;
+        Ok(Auth(output, PhantomData))
+    }
+}

@@ -1,0 +1,412 @@
+//! Request and response bodies as the API documents them, and their
+//! conversions from domain types.
+
+use crate::domain::{
+    ApiKey, Character, Memory, MemoryKind, MemorySource, Message, Page, Role, Session, Usage,
+};
+use crate::services::{ScoredMemory, TurnOutcome};
+use chrono::{DateTime, Utc};
+use poem_openapi::{Enum, Object};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename = "MemoryKind", rename_all = "lowercase")]
+pub enum MemoryKindDto {
+    Episodic,
+    Biographical,
+}
+
+impl From<MemoryKindDto> for MemoryKind {
+    fn from(kind: MemoryKindDto) -> Self {
+        match kind {
+            MemoryKindDto::Episodic => MemoryKind::Episodic,
+            MemoryKindDto::Biographical => MemoryKind::Biographical,
+        }
+    }
+}
+
+impl From<MemoryKind> for MemoryKindDto {
+    fn from(kind: MemoryKind) -> Self {
+        match kind {
+            MemoryKind::Episodic => MemoryKindDto::Episodic,
+            MemoryKind::Biographical => MemoryKindDto::Biographical,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename = "MemorySource", rename_all = "lowercase")]
+pub enum MemorySourceDto {
+    Manual,
+    Chat,
+    Event,
+    Reflection,
+}
+
+impl From<MemorySource> for MemorySourceDto {
+    fn from(source: MemorySource) -> Self {
+        match source {
+            MemorySource::Manual => Self::Manual,
+            MemorySource::Chat => Self::Chat,
+            MemorySource::Event => Self::Event,
+            MemorySource::Reflection => Self::Reflection,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename = "Role", rename_all = "lowercase")]
+pub enum RoleDto {
+    User,
+    Character,
+}
+
+impl From<Role> for RoleDto {
+    fn from(role: Role) -> Self {
+        match role {
+            Role::User => Self::User,
+            Role::Character => Self::Character,
+        }
+    }
+}
+
+// ---- admin ----
+
+#[derive(Debug, Object)]
+pub struct CreateApiKeyRequest {
+    /// Tenant the key belongs to: lowercase letters, digits, `-`, `_`.
+    #[oai(validator(min_length = 1, max_length = 64))]
+    pub tenant: String,
+    /// A label for the key.
+    #[oai(validator(min_length = 1, max_length = 100))]
+    pub name: String,
+}
+
+#[derive(Debug, Object)]
+pub struct CreatedApiKey {
+    pub id: Uuid,
+    pub tenant: String,
+    pub name: String,
+    /// The secret, shown only now; only its hash is stored.
+    pub key: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename = "ApiKey")]
+pub struct ApiKeyDto {
+    pub id: Uuid,
+    pub tenant: String,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl From<ApiKey> for ApiKeyDto {
+    fn from(key: ApiKey) -> Self {
+        Self {
+            id: key.id,
+            tenant: key.tenant.to_string(),
+            name: key.name,
+            created_at: key.created_at,
+            revoked_at: key.revoked_at,
+        }
+    }
+}
+
+#[derive(Debug, Object)]
+pub struct ApiKeyList {
+    pub items: Vec<ApiKeyDto>,
+}
+
+#[derive(Debug, Object)]
+pub struct ReindexReport {
+    pub memories: u64,
+    pub indexed: u64,
+    pub failed: u64,
+}
+
+// ---- characters ----
+
+#[derive(Debug, Object)]
+pub struct CreateCharacterRequest {
+    #[oai(validator(min_length = 1, max_length = 100))]
+    pub name: String,
+    #[oai(validator(min_length = 1, max_length = 20000))]
+    pub persona: String,
+    /// Free-form JSON object.
+    pub traits: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Object)]
+pub struct UpdateCharacterRequest {
+    #[oai(validator(min_length = 1, max_length = 100))]
+    pub name: Option<String>,
+    #[oai(validator(min_length = 1, max_length = 20000))]
+    pub persona: Option<String>,
+    pub traits: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename = "Character")]
+pub struct CharacterDto {
+    pub id: Uuid,
+    pub name: String,
+    pub persona: String,
+    pub traits: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<Character> for CharacterDto {
+    fn from(c: Character) -> Self {
+        Self {
+            id: c.id,
+            name: c.name,
+            persona: c.persona,
+            traits: serde_json::Value::Object(c.traits),
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Object)]
+pub struct CharacterPage {
+    pub items: Vec<CharacterDto>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+// ---- memories ----
+
+#[derive(Debug, Object)]
+pub struct CreateMemoryRequest {
+    pub kind: MemoryKindDto,
+    #[oai(validator(min_length = 1, max_length = 8000))]
+    pub content: String,
+    /// 0 (trivial) to 1 (defining); default 0.5.
+    #[oai(validator(minimum(value = "0"), maximum(value = "1")))]
+    pub importance: Option<f64>,
+}
+
+#[derive(Debug, Object)]
+pub struct CreateEventRequest {
+    /// What happened, as the character perceives it.
+    #[oai(validator(min_length = 1, max_length = 8000))]
+    pub description: String,
+    #[oai(validator(minimum(value = "0"), maximum(value = "1")))]
+    pub importance: Option<f64>,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename = "Memory")]
+pub struct MemoryDto {
+    pub id: Uuid,
+    pub character_id: Uuid,
+    pub kind: MemoryKindDto,
+    pub source: MemorySourceDto,
+    pub content: String,
+    pub importance: f64,
+    pub session_id: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<Memory> for MemoryDto {
+    fn from(m: Memory) -> Self {
+        Self {
+            id: m.id,
+            character_id: m.character_id,
+            kind: m.kind.into(),
+            source: m.source.into(),
+            content: m.content,
+            importance: rounded(m.importance),
+            session_id: m.session_id,
+            created_at: m.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Object)]
+pub struct MemoryPage {
+    pub items: Vec<MemoryDto>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Object)]
+pub struct SearchMemoriesRequest {
+    #[oai(validator(min_length = 1, max_length = 8000))]
+    pub query: String,
+    /// How many results, 1–50 (default 5).
+    #[oai(validator(minimum(value = "1"), maximum(value = "50")))]
+    pub k: Option<u32>,
+    pub kind: Option<MemoryKindDto>,
+}
+
+#[derive(Debug, Object)]
+pub struct ScoredMemoryDto {
+    pub memory: MemoryDto,
+    /// Cosine similarity, higher is closer.
+    pub score: f64,
+}
+
+impl From<ScoredMemory> for ScoredMemoryDto {
+    fn from(s: ScoredMemory) -> Self {
+        Self {
+            memory: s.memory.into(),
+            score: rounded(s.score),
+        }
+    }
+}
+
+#[derive(Debug, Object)]
+pub struct SearchResults {
+    /// Best first.
+    pub results: Vec<ScoredMemoryDto>,
+    /// True when the vector index was unavailable and PostgreSQL answered.
+    pub degraded: bool,
+}
+
+#[derive(Debug, Object)]
+pub struct ReflectionReport {
+    pub status: String,
+    /// Biographical memories written by this reflection.
+    pub created: Vec<MemoryDto>,
+    /// Facts skipped because the character already knew them.
+    pub duplicates: u32,
+}
+
+// ---- sessions and messages ----
+
+#[derive(Debug, Object)]
+pub struct CreateSessionRequest {
+    #[oai(validator(min_length = 1, max_length = 100))]
+    pub user_name: Option<String>,
+    /// Free-form JSON object kept with the session.
+    pub metadata: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename = "Session")]
+pub struct SessionDto {
+    pub id: Uuid,
+    pub character_id: Uuid,
+    pub user_name: Option<String>,
+    pub metadata: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+    pub last_active_at: DateTime<Utc>,
+}
+
+impl From<Session> for SessionDto {
+    fn from(s: Session) -> Self {
+        Self {
+            id: s.id,
+            character_id: s.character_id,
+            user_name: s.user_name,
+            metadata: serde_json::Value::Object(s.metadata),
+            created_at: s.created_at,
+            last_active_at: s.last_active_at,
+        }
+    }
+}
+
+#[derive(Debug, Object)]
+pub struct SessionPage {
+    pub items: Vec<SessionDto>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Object)]
+#[oai(rename = "Usage")]
+pub struct UsageDto {
+    pub prompt_tokens: u32,
+    pub completion_tokens: u32,
+    pub total_tokens: u32,
+}
+
+impl From<Usage> for UsageDto {
+    fn from(u: Usage) -> Self {
+        Self {
+            prompt_tokens: u.prompt_tokens,
+            completion_tokens: u.completion_tokens,
+            total_tokens: u.total(),
+        }
+    }
+}
+
+#[derive(Debug, Object)]
+#[oai(rename = "Message")]
+pub struct MessageDto {
+    pub id: Uuid,
+    pub session_id: Uuid,
+    pub role: RoleDto,
+    pub content: String,
+    pub usage: Option<UsageDto>,
+    /// True when the reply was cut short by a model failure.
+    pub incomplete: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<Message> for MessageDto {
+    fn from(m: Message) -> Self {
+        Self {
+            id: m.id,
+            session_id: m.session_id,
+            role: m.role.into(),
+            content: m.content,
+            usage: m.usage.map(Into::into),
+            incomplete: m.incomplete,
+            created_at: m.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Object)]
+pub struct MessagePage {
+    pub items: Vec<MessageDto>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Object)]
+pub struct SendMessageRequest {
+    #[oai(validator(min_length = 1, max_length = 8000))]
+    pub content: String,
+}
+
+#[derive(Debug, Object)]
+pub struct TurnDto {
+    pub user_message: MessageDto,
+    pub reply: MessageDto,
+    pub memories_used: Vec<ScoredMemoryDto>,
+    pub usage: UsageDto,
+}
+
+impl From<TurnOutcome> for TurnDto {
+    fn from(t: TurnOutcome) -> Self {
+        Self {
+            user_message: t.user_message.into(),
+            reply: t.reply.into(),
+            memories_used: t.memories_used.into_iter().map(Into::into).collect(),
+            usage: t.usage.into(),
+        }
+    }
+}
+
+/// One server-sent event of a streamed turn: `memories`, `delta`, `done` or `error`.
+#[derive(Debug, Object)]
+pub struct TurnStreamEvent {
+    pub event: String,
+    pub data: serde_json::Value,
+}
+
+/// Four decimals are plenty, and hide f32 noise like 0.30000001.
+fn rounded(value: f32) -> f64 {
+    (f64::from(value) * 10_000.0).round() / 10_000.0
+}
+
+pub fn page_dto<T, D: From<T>>(page: Page<T>) -> (Vec<D>, Option<String>) {
+    (
+        page.items.into_iter().map(Into::into).collect(),
+        page.next_cursor,
+    )
+}

@@ -1,0 +1,161 @@
+//! Per-request context: request id, body limit, problem rendering of every
+//! error, security headers, one log line and metrics per request.
+
+use super::problem::from_framework;
+use poem::http::{HeaderValue, Method, StatusCode};
+use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
+use std::time::Instant;
+use tracing::Instrument;
+
+/// The id of the current request, as logged and returned in `X-Request-Id`.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+pub struct RequestContext {
+    pub max_body_bytes: usize,
+}
+
+impl<E: Endpoint> Middleware<E> for RequestContext {
+    type Output = RequestContextEndpoint<E>;
+
+    fn transform(&self, inner: E) -> Self::Output {
+        RequestContextEndpoint {
+            inner,
+            max_body_bytes: self.max_body_bytes,
+        }
+    }
+}
+
+pub struct RequestContextEndpoint<E> {
+    inner: E,
+    max_body_bytes: usize,
+}
+
+/// Keeps a caller's id when it is short and plain, so traces can be joined.
+fn request_id_of(request: &Request) -> String {
+    request
+        .header("X-Request-Id")
+        .filter(|id| {
+            !id.is_empty()
+                && id.len() <= 64
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string())
+}
+
+/// Collapses ids in a path so metrics have one series per route.
+fn route_label(path: &str) -> String {
+    path.split('/')
+        .map(|segment| {
+            if uuid::Uuid::parse_str(segment).is_ok() {
+                "{id}"
+            } else {
+                segment
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+impl<E: Endpoint> Endpoint for RequestContextEndpoint<E> {
+    type Output = Response;
+
+    async fn call(&self, mut request: Request) -> poem::Result<Response> {
+        let started = Instant::now();
+        let request_id = request_id_of(&request);
+        let method = request.method().clone();
+        let path = request.uri().path().to_owned();
+        let span = tracing::info_span!("request", request_id = %request_id, method = %method, path = %path);
+        request
+            .extensions_mut()
+            .insert(RequestId(request_id.clone()));
+
+        let mut body_copy = None;
+        let too_large = if matches!(method, Method::POST | Method::PATCH | Method::PUT) {
+            let declared = request
+                .header("content-length")
+                .and_then(|v| v.parse::<usize>().ok());
+            if declared.is_some_and(|length| length > self.max_body_bytes) {
+                true
+            } else {
+                // Bodies without a length are read up to the limit, no further.
+                match request
+                    .take_body()
+                    .into_bytes_limit(self.max_body_bytes)
+                    .await
+                {
+                    Ok(bytes) => {
+                        body_copy = Some(bytes.clone());
+                        request.set_body(bytes);
+                        false
+                    }
+                    Err(_) => true,
+                }
+            }
+        } else {
+            false
+        };
+
+        let mut response = if too_large {
+            super::problem::ProblemParts::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body-too-large",
+                format!("the body must be at most {} bytes", self.max_body_bytes),
+            )
+            .into_response(&request_id)
+        } else {
+            match self.inner.call(request).instrument(span.clone()).await {
+                Ok(output) => output.into_response(),
+                Err(error) => {
+                    let parts = from_framework(&error, body_copy.as_deref());
+                    if parts.status.is_server_error() {
+                        span.in_scope(|| tracing::warn!(error = %error, status = parts.status.as_u16(), "request failed"));
+                    }
+                    parts.into_response(&request_id)
+                }
+            }
+        };
+
+        let headers = response.headers_mut();
+        if let Ok(value) = HeaderValue::from_str(&request_id) {
+            headers.insert("x-request-id", value);
+        }
+        headers.insert(
+            "x-content-type-options",
+            HeaderValue::from_static("nosniff"),
+        );
+        if path.starts_with("/v1") || path.starts_with("/health") || path == "/metrics" {
+            headers.insert("cache-control", HeaderValue::from_static("no-store"));
+        }
+
+        let status = response.status().as_u16();
+        let elapsed = started.elapsed();
+        let route = route_label(&path);
+        metrics::counter!("virlife_http_requests_total", "method" => method.to_string(), "route" => route.clone(), "status" => status.to_string()).increment(1);
+        metrics::histogram!("virlife_http_request_seconds", "method" => method.to_string(), "route" => route).record(elapsed.as_secs_f64());
+        span.in_scope(|| {
+            tracing::info!(
+                status,
+                latency_ms = elapsed.as_secs_f64() * 1000.0,
+                "request finished"
+            )
+        });
+        Ok(response)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn route_labels_hide_ids() {
+        assert_eq!(
+            route_label("/v1/sessions/0192f0c1-7d2c-7a3e-9d7e-2f0c1b2a3d4e/messages"),
+            "/v1/sessions/{id}/messages"
+        );
+    }
+}

@@ -1,0 +1,109 @@
+//! The HTTP adapter: poem + poem-openapi routes over the core.
+
+pub mod auth;
+pub mod dto;
+mod field_locator;
+mod metrics_endpoint;
+pub use metrics_endpoint::install_recorder as install_metrics;
+mod middleware;
+pub mod problem;
+pub mod rate_limit;
+pub mod routes;
+
+use crate::domain::KeyHash;
+use crate::services::Core;
+use poem::endpoint::BoxEndpoint;
+use poem::middleware::{CatchPanic, Cors};
+use poem::{EndpointExt, Route};
+use poem_openapi::OpenApiService;
+use rate_limit::RateLimiter;
+use routes::{
+    admin::AdminApi, characters::CharactersApi, health::HealthApi, memories::MemoriesApi,
+    sessions::SessionsApi,
+};
+use std::sync::Arc;
+
+pub use middleware::RequestId;
+
+/// What every handler can reach, shared through `Data<&Arc<AppState>>`.
+pub struct AppState {
+    pub core: Core,
+    pub app_name: String,
+    /// SHA-256 of `MASTER_API_KEY`; `None` disables authentication (development only).
+    pub master_key: Option<KeyHash>,
+    pub limiter: Option<RateLimiter>,
+}
+
+/// HTTP-only settings, taken from `Settings` by the composition root.
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    pub enable_api_docs: bool,
+    pub cors_origins: Vec<String>,
+    pub max_body_bytes: usize,
+}
+
+pub type Api = (HealthApi, AdminApi, CharactersApi, MemoriesApi, SessionsApi);
+
+/// The OpenAPI service; needs no infrastructure, so `openapi` and tests can call it.
+pub fn api_service() -> OpenApiService<Api, ()> {
+    OpenApiService::new(
+        (HealthApi, AdminApi, CharactersApi, MemoriesApi, SessionsApi),
+        "VirLife API",
+        env!("CARGO_PKG_VERSION"),
+    )
+    .description(
+        "Characters that remember: create characters, open sessions, chat with them, \
+         push world events, and search their episodic and biographical memory. \
+         Errors are RFC 9457 problem documents.",
+    )
+}
+
+/// The spec as committed in `openapi/openapi.json`.
+pub fn openapi_json() -> String {
+    api_service().spec()
+}
+
+fn cors(origins: &[String]) -> Cors {
+    let cors = Cors::new()
+        .allow_headers([
+            "authorization",
+            "content-type",
+            "x-api-key",
+            "idempotency-key",
+            "x-request-id",
+        ])
+        .expose_headers(["x-request-id", "retry-after"]);
+    if origins.iter().any(|o| o == "*") {
+        cors
+    } else {
+        // No listed origin means no cross-origin access at all.
+        let listed: Vec<&str> = origins.iter().map(String::as_str).collect();
+        cors.allow_origins(if listed.is_empty() {
+            vec!["https://cross-origin.invalid"]
+        } else {
+            listed
+        })
+    }
+}
+
+/// The whole HTTP application.
+pub fn app(state: Arc<AppState>, settings: &HttpSettings) -> BoxEndpoint<'static> {
+    let api = api_service();
+    let mut route = Route::new();
+    if settings.enable_api_docs {
+        route = route
+            .nest("/docs", api.swagger_ui())
+            .at("/openapi.json", api.spec_endpoint());
+    }
+    route = route
+        .at("/metrics", metrics_endpoint::prometheus_text)
+        .nest("/", api);
+    route
+        .with(cors(&settings.cors_origins))
+        .with(CatchPanic::new())
+        .with(middleware::RequestContext {
+            max_body_bytes: settings.max_body_bytes,
+        })
+        .data(state)
+        .boxed()
+}

@@ -1,0 +1,146 @@
+use super::ApiTags;
+use crate::http::AppState;
+use crate::services::{OverallStatus, ServiceReport};
+use chrono::{DateTime, Utc};
+use poem::web::Data;
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi};
+use std::sync::Arc;
+
+#[derive(Debug, Object)]
+pub struct ServiceHealth {
+    /// connected, in-memory, offline, configured, degraded, unavailable or disabled.
+    pub status: String,
+    pub backend: String,
+    #[oai(skip_serializing_if_is_none)]
+    pub latency_ms: Option<f64>,
+    /// Cache only: share of lookups that hit.
+    #[oai(skip_serializing_if_is_none)]
+    pub hit_rate: Option<f64>,
+    /// Cache only: whether renderer-context caching is on.
+    #[oai(skip_serializing_if_is_none)]
+    pub enabled: Option<bool>,
+    /// Class of the last failure seen (never its text).
+    #[oai(skip_serializing_if_is_none)]
+    pub last_error: Option<String>,
+}
+
+impl From<ServiceReport> for ServiceHealth {
+    fn from(r: ServiceReport) -> Self {
+        Self {
+            status: r.status,
+            backend: r.backend.to_owned(),
+            latency_ms: r.latency_ms.map(|ms| (ms * 1000.0).round() / 1000.0),
+            hit_rate: r.hit_rate,
+            enabled: None,
+            last_error: r.last_error,
+        }
+    }
+}
+
+#[derive(Debug, Object)]
+pub struct ServicesHealth {
+    pub database: ServiceHealth,
+    pub cache: ServiceHealth,
+    pub vector_memory: ServiceHealth,
+    pub llm: ServiceHealth,
+}
+
+#[derive(Debug, Object)]
+pub struct Health {
+    /// ok, degraded (an optional service is down) or unavailable (PostgreSQL is down).
+    pub status: String,
+    pub app_name: String,
+    pub environment: String,
+    pub version: String,
+    pub uptime_seconds: u64,
+    pub timestamp: DateTime<Utc>,
+    /// enabled, or disabled (development without `MASTER_API_KEY`).
+    pub authentication: String,
+    pub services: ServicesHealth,
+}
+
+#[derive(Debug, Object)]
+pub struct Probe {
+    pub status: String,
+}
+
+#[derive(ApiResponse)]
+pub enum HealthResponse {
+    /// The database answers (other services may be degraded).
+    #[oai(status = 200)]
+    Ok(Json<Health>),
+    /// The database does not answer.
+    #[oai(status = 503)]
+    Unavailable(Json<Health>),
+}
+
+#[derive(ApiResponse)]
+pub enum ProbeResponse {
+    #[oai(status = 200)]
+    Ok(Json<Probe>),
+    #[oai(status = 503)]
+    Unavailable(Json<Probe>),
+}
+
+pub struct HealthApi;
+
+#[OpenApi(tag = "ApiTags::Health")]
+impl HealthApi {
+    /// Service health
+    ///
+    /// 200 while PostgreSQL answers (`degraded` if Redis or Qdrant do not), 503 when it does not.
+    #[oai(path = "/health", method = "get")]
+    async fn health(&self, state: Data<&Arc<AppState>>) -> HealthResponse {
+        let core = &state.core;
+        let report = core.health().await;
+        let mut cache: ServiceHealth = report.cache.into();
+        cache.enabled = Some(core.settings.cache_enabled);
+        let body = Health {
+            status: report.status.as_str().to_owned(),
+            app_name: state.app_name.clone(),
+            environment: core.settings.environment.to_owned(),
+            version: core.settings.version.to_owned(),
+            uptime_seconds: core.uptime().as_secs(),
+            timestamp: Utc::now(),
+            authentication: if state.master_key.is_some() {
+                "enabled"
+            } else {
+                "disabled"
+            }
+            .to_owned(),
+            services: ServicesHealth {
+                database: report.database.into(),
+                cache,
+                vector_memory: report.vector_memory.into(),
+                llm: report.llm.into(),
+            },
+        };
+        match report.status {
+            OverallStatus::Unavailable => HealthResponse::Unavailable(Json(body)),
+            OverallStatus::Ok | OverallStatus::Degraded => HealthResponse::Ok(Json(body)),
+        }
+    }
+
+    /// Liveness: 200 while the process runs
+    #[oai(path = "/health/live", method = "get")]
+    async fn live(&self) -> ProbeResponse {
+        ProbeResponse::Ok(Json(Probe {
+            status: "alive".into(),
+        }))
+    }
+
+    /// Readiness: 200 when the store answers
+    #[oai(path = "/health/ready", method = "get")]
+    async fn ready(&self, state: Data<&Arc<AppState>>) -> ProbeResponse {
+        if state.core.ready().await {
+            ProbeResponse::Ok(Json(Probe {
+                status: "ready".into(),
+            }))
+        } else {
+            ProbeResponse::Unavailable(Json(Probe {
+                status: "unavailable".into(),
+            }))
+        }
+    }
+}

@@ -1,0 +1,162 @@
+use super::ApiTags;
+use crate::domain::{Importance, MemoryContent, MemoryKind, MemorySource, PageRequest};
+use crate::http::AppState;
+use crate::http::auth::TenantKey;
+use crate::http::dto::{
+    CreateEventRequest, CreateMemoryRequest, MemoryDto, MemoryKindDto, MemoryPage,
+    ReflectionReport, SearchMemoriesRequest, SearchResults, page_dto,
+};
+use crate::http::problem::ApiError;
+use crate::services::NewMemory;
+use poem::web::Data;
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, OpenApi};
+use std::sync::Arc;
+use uuid::Uuid;
+
+type Result<T> = std::result::Result<T, ApiError>;
+
+#[derive(ApiResponse)]
+pub enum CreatedMemory {
+    /// Stored in PostgreSQL and indexed.
+    #[oai(status = 201)]
+    Created(Json<MemoryDto>),
+}
+
+#[derive(ApiResponse)]
+pub enum DeletedMemory {
+    #[oai(status = 204)]
+    Deleted,
+}
+
+#[derive(ApiResponse)]
+pub enum Reflected {
+    /// Cognition ran; new biographical memories are listed.
+    #[oai(status = 202)]
+    Accepted(Json<ReflectionReport>),
+}
+
+fn importance(value: Option<f64>) -> std::result::Result<Importance, ApiError> {
+    Ok(value
+        .map(Importance::parse)
+        .transpose()?
+        .unwrap_or(Importance::DEFAULT))
+}
+
+pub struct MemoriesApi;
+
+#[OpenApi(prefix_path = "/v1/characters/:id", tag = "ApiTags::Memories")]
+impl MemoriesApi {
+    /// Add a memory
+    #[oai(path = "/memories", method = "post")]
+    async fn create(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: TenantKey,
+        id: Path<Uuid>,
+        body: Json<CreateMemoryRequest>,
+    ) -> Result<CreatedMemory> {
+        let new = NewMemory {
+            kind: body.kind.into(),
+            source: MemorySource::Manual,
+            content: MemoryContent::parse("content", &body.content)?,
+            importance: importance(body.importance)?,
+            session_id: None,
+        };
+        let memory = state.core.add_memory(&auth.0, id.0, new).await?;
+        Ok(CreatedMemory::Created(Json(memory.into())))
+    }
+
+    /// Record a world event the character perceives (an episodic memory)
+    #[oai(path = "/events", method = "post")]
+    async fn event(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: TenantKey,
+        id: Path<Uuid>,
+        body: Json<CreateEventRequest>,
+    ) -> Result<CreatedMemory> {
+        let new = NewMemory {
+            kind: MemoryKind::Episodic,
+            source: MemorySource::Event,
+            content: MemoryContent::parse("description", &body.description)?,
+            importance: importance(body.importance)?,
+            session_id: None,
+        };
+        let memory = state.core.add_memory(&auth.0, id.0, new).await?;
+        Ok(CreatedMemory::Created(Json(memory.into())))
+    }
+
+    /// List memories, oldest first
+    #[oai(path = "/memories", method = "get")]
+    async fn list(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: TenantKey,
+        id: Path<Uuid>,
+        kind: Query<Option<MemoryKindDto>>,
+        limit: Query<Option<i64>>,
+        cursor: Query<Option<String>>,
+    ) -> Result<Json<MemoryPage>> {
+        let page = PageRequest::parse(limit.0, cursor.0.as_deref())?;
+        let memories = state
+            .core
+            .list_memories(&auth.0, id.0, kind.0.map(Into::into), page)
+            .await?;
+        let (items, next_cursor) = page_dto(memories);
+        Ok(Json(MemoryPage { items, next_cursor }))
+    }
+
+    /// Search memories by meaning, best first
+    #[oai(path = "/memories/search", method = "post")]
+    async fn search(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: TenantKey,
+        id: Path<Uuid>,
+        body: Json<SearchMemoriesRequest>,
+    ) -> Result<Json<SearchResults>> {
+        let query = MemoryContent::parse("query", &body.query)?.into_inner();
+        let k = body.k.unwrap_or(5) as usize;
+        let outcome = state
+            .core
+            .search_memories(&auth.0, id.0, &query, k, body.kind.map(Into::into))
+            .await?;
+        Ok(Json(SearchResults {
+            results: outcome.hits.into_iter().map(Into::into).collect(),
+            degraded: outcome.degraded,
+        }))
+    }
+
+    /// Delete a memory and its vector
+    #[oai(path = "/memories/:memory_id", method = "delete")]
+    async fn delete(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: TenantKey,
+        id: Path<Uuid>,
+        memory_id: Path<Uuid>,
+    ) -> Result<DeletedMemory> {
+        state.core.delete_memory(&auth.0, id.0, memory_id.0).await?;
+        Ok(DeletedMemory::Deleted)
+    }
+
+    /// Run cognition now: extract lasting facts from recent turns
+    ///
+    /// 429 with `Retry-After` while the character's cooldown runs.
+    #[oai(path = "/reflect", method = "post")]
+    async fn reflect(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: TenantKey,
+        id: Path<Uuid>,
+    ) -> Result<Reflected> {
+        let outcome = state.core.reflect(&auth.0, id.0).await?;
+        Ok(Reflected::Accepted(Json(ReflectionReport {
+            status: "completed".into(),
+            created: outcome.created.into_iter().map(Into::into).collect(),
+            duplicates: outcome.duplicates as u32,
+        })))
+    }
+}

@@ -1,0 +1,24 @@
+//! One module per group of operations; each operation is a thin adapter
+//! from HTTP to a use case.
+
+pub mod admin;
+pub mod characters;
+pub mod health;
+pub mod memories;
+pub mod sessions;
+
+use poem_openapi::Tags;
+
+#[derive(Tags)]
+pub enum ApiTags {
+    /// Liveness, readiness and service health (no key needed).
+    Health,
+    /// Tenant API keys and maintenance (master key).
+    Admin,
+    /// Characters and their personas.
+    Characters,
+    /// Episodic and biographical memory.
+    Memories,
+    /// Conversation sessions and chat turns.
+    Sessions,
+}

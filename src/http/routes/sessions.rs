@@ -1,0 +1,230 @@
+use super::ApiTags;
+use crate::domain::{MessageContent, PageRequest, UserName};
+use crate::http::auth::TenantKey;
+use crate::http::dto::{
+    CreateSessionRequest, MessagePage, ScoredMemoryDto, SendMessageRequest, SessionDto,
+    SessionPage, TurnDto, TurnStreamEvent, page_dto,
+};
+use crate::http::problem::{ApiError, from_core};
+use crate::http::{AppState, RequestId};
+use crate::services::{TurnEvent, TurnInput};
+use futures_util::StreamExt;
+use futures_util::stream::BoxStream;
+use poem::web::Data;
+use poem::web::sse::Event;
+use poem_openapi::param::{Header, Path, Query};
+use poem_openapi::payload::{EventStream, Json};
+use poem_openapi::{ApiResponse, OpenApi};
+use std::sync::Arc;
+use std::time::Duration;
+use uuid::Uuid;
+
+type Result<T> = std::result::Result<T, ApiError>;
+
+#[derive(ApiResponse)]
+pub enum CreatedSession {
+    #[oai(status = 201)]
+    Created(Json<SessionDto>),
+}
+
+#[derive(ApiResponse)]
+pub enum DeletedSession {
+    /// Deleted with its messages.
+    #[oai(status = 204)]
+    Deleted,
+}
+
+#[derive(ApiResponse)]
+pub enum Turn {
+    /// The stored user message and the stored reply.
+    #[oai(status = 201)]
+    Created(Json<TurnDto>),
+}
+
+#[derive(ApiResponse)]
+pub enum StreamedTurn {
+    /// Server-sent events: `memories`, `delta` (repeated), then `done` (the
+    /// stored turn) or `error` (a problem document).
+    #[oai(status = 200)]
+    Events(EventStream<BoxStream<'static, TurnStreamEvent>>),
+}
+
+fn turn_input(
+    auth: TenantKey,
+    session_id: Uuid,
+    body: &SendMessageRequest,
+    idempotency_key: Option<String>,
+) -> Result<TurnInput> {
+    if let Some(key) = &idempotency_key
+        && (key.is_empty() || key.len() > 255)
+    {
+        return Err(crate::domain::InvalidInput::new(
+            "Idempotency-Key",
+            "must be 1 to 255 characters",
+        )
+        .into());
+    }
+    Ok(TurnInput {
+        tenant: auth.0,
+        session_id,
+        content: MessageContent::parse(&body.content)?,
+        idempotency_key,
+    })
+}
+
+fn stream_event(event: TurnEvent, request_id: &str) -> TurnStreamEvent {
+    let (name, data) = match event {
+        TurnEvent::Memories(memories) => {
+            let memories: Vec<ScoredMemoryDto> = memories.into_iter().map(Into::into).collect();
+            (
+                "memories",
+                serde_json::json!({ "memories": to_json(&memories) }),
+            )
+        }
+        TurnEvent::Delta(text) => ("delta", serde_json::json!({ "text": text })),
+        TurnEvent::Done(outcome) => ("done", to_json(&TurnDto::from(*outcome))),
+        TurnEvent::Failed(error) => {
+            tracing::warn!(%error, "streamed turn failed");
+            let (problem, _) = from_core(&error).into_problem(request_id);
+            ("error", serde_json::to_value(problem).unwrap_or_default())
+        }
+    };
+    TurnStreamEvent {
+        event: name.to_owned(),
+        data,
+    }
+}
+
+fn to_json<T: poem_openapi::types::ToJSON>(value: &T) -> serde_json::Value {
+    value.to_json().unwrap_or_default()
+}
+
+pub struct SessionsApi;
+
+#[OpenApi(prefix_path = "/v1", tag = "ApiTags::Sessions")]
+impl SessionsApi {
+    /// Open a session with a character
+    #[oai(path = "/characters/:id/sessions", method = "post")]
+    async fn create(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: TenantKey,
+        id: Path<Uuid>,
+        body: Json<CreateSessionRequest>,
+    ) -> Result<CreatedSession> {
+        let body = body.0;
+        let user_name = body.user_name.as_deref().map(UserName::parse).transpose()?;
+        let metadata = match body.metadata {
+            None => Default::default(),
+            Some(serde_json::Value::Object(map)) if map.len() <= 64 => map,
+            Some(_) => {
+                return Err(crate::domain::InvalidInput::new(
+                    "metadata",
+                    "must be a JSON object of at most 64 keys",
+                )
+                .into());
+            }
+        };
+        let session = state
+            .core
+            .create_session(auth.0, id.0, user_name, metadata)
+            .await?;
+        Ok(CreatedSession::Created(Json(session.into())))
+    }
+
+    /// List a character's sessions, oldest first
+    #[oai(path = "/characters/:id/sessions", method = "get")]
+    async fn list(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: TenantKey,
+        id: Path<Uuid>,
+        limit: Query<Option<i64>>,
+        cursor: Query<Option<String>>,
+    ) -> Result<Json<SessionPage>> {
+        let page = PageRequest::parse(limit.0, cursor.0.as_deref())?;
+        let (items, next_cursor) = page_dto(state.core.list_sessions(&auth.0, id.0, page).await?);
+        Ok(Json(SessionPage { items, next_cursor }))
+    }
+
+    /// Get a session
+    #[oai(path = "/sessions/:id", method = "get")]
+    async fn get(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: TenantKey,
+        id: Path<Uuid>,
+    ) -> Result<Json<SessionDto>> {
+        Ok(Json(state.core.get_session(&auth.0, id.0).await?.into()))
+    }
+
+    /// Delete a session and its messages
+    #[oai(path = "/sessions/:id", method = "delete")]
+    async fn delete(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: TenantKey,
+        id: Path<Uuid>,
+    ) -> Result<DeletedSession> {
+        state.core.delete_session(&auth.0, id.0).await?;
+        Ok(DeletedSession::Deleted)
+    }
+
+    /// List a session's messages, oldest first
+    #[oai(path = "/sessions/:id/messages", method = "get")]
+    async fn messages(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: TenantKey,
+        id: Path<Uuid>,
+        limit: Query<Option<i64>>,
+        cursor: Query<Option<String>>,
+    ) -> Result<Json<MessagePage>> {
+        let page = PageRequest::parse(limit.0, cursor.0.as_deref())?;
+        let (items, next_cursor) = page_dto(state.core.list_messages(&auth.0, id.0, page).await?);
+        Ok(Json(MessagePage { items, next_cursor }))
+    }
+
+    /// Send a message and get the character's reply
+    ///
+    /// The message is stored before the model is called: if the model fails,
+    /// the problem names the stored message. With `Idempotency-Key`, a retry
+    /// returns the first result instead of running the turn twice.
+    #[oai(path = "/sessions/:id/messages", method = "post")]
+    async fn send(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: TenantKey,
+        id: Path<Uuid>,
+        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
+        body: Json<SendMessageRequest>,
+    ) -> Result<Turn> {
+        let input = turn_input(auth, id.0, &body, idempotency_key.0)?;
+        let outcome = state.core.chat_turn(input).await?;
+        Ok(Turn::Created(Json(outcome.into())))
+    }
+
+    /// Send a message and stream the reply as server-sent events
+    #[oai(path = "/sessions/:id/messages/stream", method = "post")]
+    async fn stream(
+        &self,
+        state: Data<&Arc<AppState>>,
+        request_id: Data<&RequestId>,
+        auth: TenantKey,
+        id: Path<Uuid>,
+        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
+        body: Json<SendMessageRequest>,
+    ) -> Result<StreamedTurn> {
+        let input = turn_input(auth, id.0, &body, idempotency_key.0)?;
+        let receiver = state.core.chat_turn_stream(input).await?;
+        let request_id = request_id.0.0.clone();
+        let events = tokio_stream::wrappers::ReceiverStream::new(receiver)
+            .map(move |event| stream_event(event, &request_id))
+            .boxed();
+        Ok(StreamedTurn::Events(
+            EventStream::new(events)
+                .keep_alive(Duration::from_secs(15))
+                .to_event(|item| Event::message(item.data.to_string()).event_type(item.event)),
+        ))
+    }
+}

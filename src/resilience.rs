@@ -1,0 +1,208 @@
+//! Degrade-gracefully decorators for the optional ports, applied once in the
+//! composition root, and the shared health they report to `/health`.
+
+use crate::ports::{Cache, CacheError};
+use async_trait::async_trait;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// What a decorator has seen of its port: successes, failures, the last
+/// error class, and whether its circuit is open.
+#[derive(Default)]
+pub struct PortHealth {
+    hits: AtomicU64,
+    misses: AtomicU64,
+    failures: AtomicU64,
+    fallbacks: AtomicU64,
+    consecutive_failures: AtomicU32,
+    open_until: Mutex<Option<Instant>>,
+    last_error: Mutex<Option<String>>,
+}
+
+impl PortHealth {
+    pub fn record_hit(&self, hit: bool) {
+        if hit {
+            self.hits.fetch_add(1, Ordering::Relaxed);
+            metrics::counter!("virlife_cache_hits_total").increment(1);
+        } else {
+            self.misses.fetch_add(1, Ordering::Relaxed);
+            metrics::counter!("virlife_cache_misses_total").increment(1);
+        }
+    }
+
+    pub fn record_fallback(&self, port: &'static str) {
+        self.fallbacks.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("virlife_fallbacks_total", "port" => port).increment(1);
+    }
+
+    pub fn record_success(&self) {
+        self.consecutive_failures.store(0, Ordering::Relaxed);
+        *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
+    /// Counts a failure; after `threshold` in a row the circuit opens for `open_for`.
+    pub fn record_failure(&self, class: &str, threshold: u32, open_for: Duration) {
+        self.failures.fetch_add(1, Ordering::Relaxed);
+        *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(class.to_owned());
+        let streak = self.consecutive_failures.fetch_add(1, Ordering::Relaxed) + 1;
+        if streak >= threshold {
+            *self.open_until.lock().unwrap_or_else(|e| e.into_inner()) =
+                Some(Instant::now() + open_for);
+        }
+    }
+
+    pub fn circuit_open(&self) -> bool {
+        let open_until = *self.open_until.lock().unwrap_or_else(|e| e.into_inner());
+        open_until.is_some_and(|until| Instant::now() < until)
+    }
+
+    pub fn degraded(&self) -> bool {
+        self.circuit_open() || self.last_error().is_some()
+    }
+
+    pub fn last_error(&self) -> Option<String> {
+        self.last_error
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    pub fn hit_rate(&self) -> Option<f64> {
+        let hits = self.hits.load(Ordering::Relaxed);
+        let total = hits + self.misses.load(Ordering::Relaxed);
+        (total > 0).then(|| hits as f64 / total as f64)
+    }
+
+    pub fn fallbacks(&self) -> u64 {
+        self.fallbacks.load(Ordering::Relaxed)
+    }
+}
+
+/// Wraps any Cache: each call is bounded by `timeout`; failures become
+/// misses / no-ops (logged and counted); repeated failures open a circuit so
+/// an outage costs nothing per request until it is retried.
+pub struct ResilientCache {
+    inner: Arc<dyn Cache>,
+    health: Arc<PortHealth>,
+    timeout: Duration,
+}
+
+const FAILURE_THRESHOLD: u32 = 3;
+const OPEN_FOR: Duration = Duration::from_secs(5);
+
+impl ResilientCache {
+    pub fn new(inner: Arc<dyn Cache>, health: Arc<PortHealth>, timeout: Duration) -> Self {
+        Self {
+            inner,
+            health,
+            timeout,
+        }
+    }
+
+    async fn guarded<T>(
+        &self,
+        operation: &'static str,
+        call: impl Future<Output = Result<T, CacheError>>,
+    ) -> Result<T, CacheError> {
+        if self.health.circuit_open() {
+            return Err(CacheError::Unavailable("circuit open".into()));
+        }
+        let outcome = match tokio::time::timeout(self.timeout, call).await {
+            Ok(Ok(value)) => {
+                self.health.record_success();
+                return Ok(value);
+            }
+            Ok(Err(CacheError::Unavailable(reason))) => reason,
+            Err(_) => "timeout".to_owned(),
+        };
+        tracing::warn!(operation, reason = %outcome, "cache call failed; continuing without it");
+        let class = if outcome == "timeout" {
+            "timeout"
+        } else {
+            "unavailable"
+        };
+        self.health
+            .record_failure(class, FAILURE_THRESHOLD, OPEN_FOR);
+        Err(CacheError::Unavailable(outcome))
+    }
+}
+
+#[async_trait]
+impl Cache for ResilientCache {
+    fn kind(&self) -> &'static str {
+        self.inner.kind()
+    }
+
+    async fn ping(&self) -> Result<(), CacheError> {
+        // Health checks bypass the circuit so recovery is noticed.
+        match tokio::time::timeout(self.timeout, self.inner.ping()).await {
+            Ok(Ok(())) => {
+                self.health.record_success();
+                Ok(())
+            }
+            Ok(Err(err)) => Err(err),
+            Err(_) => Err(CacheError::Unavailable("timeout".into())),
+        }
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<String>, CacheError> {
+        let value = self
+            .guarded("get", self.inner.get(key))
+            .await
+            .unwrap_or(None);
+        self.health.record_hit(value.is_some());
+        Ok(value)
+    }
+
+    async fn set(&self, key: &str, value: &str, ttl: Duration) -> Result<(), CacheError> {
+        let _ = self.guarded("set", self.inner.set(key, value, ttl)).await;
+        Ok(())
+    }
+
+    async fn set_if_absent(
+        &self,
+        key: &str,
+        value: &str,
+        ttl: Duration,
+    ) -> Result<bool, CacheError> {
+        // Callers decide whether to fail open, so the error is passed on.
+        self.guarded("set_if_absent", self.inner.set_if_absent(key, value, ttl))
+            .await
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), CacheError> {
+        self.guarded("delete", self.inner.delete(key)).await
+    }
+
+    async fn increment(&self, key: &str, ttl: Duration) -> Result<i64, CacheError> {
+        self.guarded("increment", self.inner.increment(key, ttl))
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::MockCache;
+
+    #[tokio::test]
+    async fn failures_become_misses_and_open_the_circuit() {
+        let mut inner = MockCache::new();
+        inner
+            .expect_get()
+            .times(FAILURE_THRESHOLD as usize)
+            .returning(|_| Err(CacheError::Unavailable("connection refused".into())));
+        let health = Arc::new(PortHealth::default());
+        let cache = ResilientCache::new(Arc::new(inner), health.clone(), Duration::from_millis(50));
+        for _ in 0..FAILURE_THRESHOLD + 2 {
+            // The last two calls never reach the inner cache: the circuit is open.
+            assert_eq!(cache.get("k").await.unwrap(), None);
+        }
+        assert!(health.circuit_open());
+        assert!(health.degraded());
+        assert_eq!(health.last_error().as_deref(), Some("unavailable"));
+        assert_eq!(health.hit_rate(), Some(0.0));
+    }
+}

@@ -1,0 +1,133 @@
+//! What `/health` reports: each service's state and latency, and overall
+//! status (PostgreSQL decides between ok and unavailable; the rest can only
+//! degrade).
+
+use super::Core;
+use std::time::Instant;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OverallStatus {
+    Ok,
+    Degraded,
+    Unavailable,
+}
+
+impl OverallStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::Degraded => "degraded",
+            Self::Unavailable => "unavailable",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceReport {
+    /// "connected", "in-memory", "offline", "configured", "degraded", "unavailable", "disabled".
+    pub status: String,
+    pub backend: &'static str,
+    pub latency_ms: Option<f64>,
+    pub hit_rate: Option<f64>,
+    pub last_error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct HealthReport {
+    pub status: OverallStatus,
+    pub database: ServiceReport,
+    pub cache: ServiceReport,
+    pub vector_memory: ServiceReport,
+    pub llm: ServiceReport,
+}
+
+fn healthy_status(backend: &str) -> String {
+    if backend == "in-memory" {
+        "in-memory".into()
+    } else {
+        "connected".into()
+    }
+}
+
+impl Core {
+    pub async fn health(&self) -> HealthReport {
+        let started = Instant::now();
+        let store = self.store.ping().await;
+        let database = ServiceReport {
+            status: match &store {
+                Ok(()) => healthy_status(self.store.kind()),
+                Err(_) => "unavailable".into(),
+            },
+            backend: self.store.kind(),
+            latency_ms: Some(started.elapsed().as_secs_f64() * 1000.0),
+            hit_rate: None,
+            last_error: store.err().map(|_| "unreachable".into()),
+        };
+
+        let started = Instant::now();
+        let cache_ping = self.cache.ping().await;
+        let cache_latency = started.elapsed().as_secs_f64() * 1000.0;
+        let cache_down = cache_ping.is_err() || self.cache_health.circuit_open();
+        let cache = ServiceReport {
+            status: if !self.settings.cache_enabled {
+                "disabled".into()
+            } else if cache_down {
+                "degraded".into()
+            } else {
+                healthy_status(self.cache.kind())
+            },
+            backend: self.cache.kind(),
+            latency_ms: Some(cache_latency),
+            hit_rate: Some(self.cache_health.hit_rate().unwrap_or(0.0)),
+            last_error: self.cache_health.last_error(),
+        };
+
+        let started = Instant::now();
+        let vector_ping = self.vectors.ping().await;
+        let vector_down = vector_ping.is_err() || self.vector_health.circuit_open();
+        let vector_memory = ServiceReport {
+            status: if vector_down {
+                "degraded".into()
+            } else {
+                healthy_status(self.vectors.kind())
+            },
+            backend: self.vectors.kind(),
+            latency_ms: Some(started.elapsed().as_secs_f64() * 1000.0),
+            hit_rate: None,
+            last_error: self.vector_health.last_error(),
+        };
+
+        let description = self.llm.describe();
+        let llm = ServiceReport {
+            status: if description.kind == "offline" {
+                "offline".into()
+            } else {
+                "configured".into()
+            },
+            backend: description.kind,
+            latency_ms: None,
+            hit_rate: None,
+            last_error: None,
+        };
+
+        let status = if database.status == "unavailable" {
+            OverallStatus::Unavailable
+        } else if cache_down || vector_down {
+            OverallStatus::Degraded
+        } else {
+            OverallStatus::Ok
+        };
+        HealthReport {
+            status,
+            database,
+            cache,
+            vector_memory,
+            llm,
+        }
+    }
+
+    /// Ready when the store answers (migrations are checked by the Store adapter).
+    pub async fn ready(&self) -> bool {
+        self.store.ping().await.is_ok()
+    }
+}

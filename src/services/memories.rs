@@ -1,0 +1,309 @@
+//! Memories: add (embedded, stored, indexed), list, search, delete.
+
+use super::Core;
+use crate::domain::{
+    Importance, Memory, MemoryContent, MemoryKind, MemorySource, Page, PageRequest, TenantId,
+    VectorPoint, VectorQuery, new_id, rank_exact,
+};
+use crate::error::{Error, Result};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+pub struct NewMemory {
+    pub kind: MemoryKind,
+    pub source: MemorySource,
+    pub content: MemoryContent,
+    pub importance: Importance,
+    pub session_id: Option<Uuid>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScoredMemory {
+    pub memory: Memory,
+    pub score: f32,
+}
+
+pub struct SearchOutcome {
+    pub hits: Vec<ScoredMemory>,
+    /// True when the vector index failed and the Store answered instead.
+    pub degraded: bool,
+}
+
+impl Core {
+    /// Embeds, stores (authoritative), then indexes; an index failure is
+    /// logged, not fatal: the Store keeps the embedding for a reindex.
+    #[tracing::instrument(skip_all, fields(tenant = %tenant, character_id = %character_id))]
+    pub async fn add_memory(
+        &self,
+        tenant: &TenantId,
+        character_id: Uuid,
+        new: NewMemory,
+    ) -> Result<Memory> {
+        self.require_character(tenant, character_id).await?;
+        let content = new.content.into_inner();
+        let embedding = self.embed_one(&content).await?;
+        let memory = Memory {
+            id: new_id(),
+            tenant: tenant.clone(),
+            character_id,
+            kind: new.kind,
+            source: new.source,
+            content,
+            importance: new.importance.value(),
+            session_id: new.session_id,
+            embedding,
+            created_at: chrono::Utc::now(),
+        };
+        self.store.insert_memory(&memory).await?;
+        self.index(&memory).await;
+        Ok(memory)
+    }
+
+    pub(crate) async fn index(&self, memory: &Memory) {
+        let point = VectorPoint {
+            memory_id: memory.id,
+            tenant: memory.tenant.clone(),
+            character_id: memory.character_id,
+            kind: memory.kind,
+            embedding: memory.embedding.clone(),
+        };
+        if let Err(err) = self.vectors.upsert(&[point]).await {
+            tracing::warn!(error = %err, memory_id = %memory.id, "memory stored but not indexed");
+        }
+    }
+
+    pub(crate) async fn embed_one(&self, text: &str) -> Result<Vec<f32>> {
+        let mut vectors =
+            self.llm
+                .embed(&[text.to_owned()])
+                .await
+                .map_err(|source| Error::Llm {
+                    source,
+                    message_id: None,
+                })?;
+        vectors.pop().ok_or_else(|| Error::Llm {
+            source: crate::ports::LlmError::BadResponse("no embedding returned".into()),
+            message_id: None,
+        })
+    }
+
+    pub async fn list_memories(
+        &self,
+        tenant: &TenantId,
+        character_id: Uuid,
+        kind: Option<MemoryKind>,
+        page: PageRequest,
+    ) -> Result<Page<Memory>> {
+        self.require_character(tenant, character_id).await?;
+        let rows = self
+            .store
+            .list_memories(tenant, character_id, kind, &page)
+            .await?;
+        Ok(Page::from_rows(rows, &page, |m| m.id))
+    }
+
+    #[tracing::instrument(skip_all, fields(tenant = %tenant, character_id = %character_id, k))]
+    pub async fn search_memories(
+        &self,
+        tenant: &TenantId,
+        character_id: Uuid,
+        query: &str,
+        k: usize,
+        kind: Option<MemoryKind>,
+    ) -> Result<SearchOutcome> {
+        self.require_character(tenant, character_id).await?;
+        let embedding = self.embed_one(query).await?;
+        self.search_by_embedding(tenant, character_id, embedding, k, kind)
+            .await
+    }
+
+    /// Vector index first; on failure an exact scan of the Store's embeddings.
+    pub(crate) async fn search_by_embedding(
+        &self,
+        tenant: &TenantId,
+        character_id: Uuid,
+        embedding: Vec<f32>,
+        k: usize,
+        kind: Option<MemoryKind>,
+    ) -> Result<SearchOutcome> {
+        let query = VectorQuery {
+            tenant: tenant.clone(),
+            character_id,
+            kind,
+            embedding,
+            k,
+        };
+        match self.vectors.search(&query).await {
+            Ok(ids) => {
+                let ids_only: Vec<Uuid> = ids.iter().map(|hit| hit.memory_id).collect();
+                let mut memories = self.store.get_memories(tenant, &ids_only).await?;
+                // The index may still hold vectors of deleted rows; they simply drop out here.
+                let hits = ids
+                    .iter()
+                    .filter_map(|hit| {
+                        let position = memories.iter().position(|m| m.id == hit.memory_id)?;
+                        Some(ScoredMemory {
+                            memory: memories.swap_remove(position),
+                            score: hit.score,
+                        })
+                    })
+                    .filter(|hit| hit.memory.character_id == character_id)
+                    .collect();
+                Ok(SearchOutcome {
+                    hits,
+                    degraded: false,
+                })
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "vector search failed; answering from the store");
+                self.vector_health.record_fallback("vector_memory");
+                let all = self.store.all_memories(tenant, character_id, kind).await?;
+                let ranked = rank_exact(
+                    &query.embedding,
+                    all.iter().map(|m| (m.id, m.embedding.as_slice())),
+                    k,
+                );
+                let hits = ranked
+                    .into_iter()
+                    .filter_map(|hit| {
+                        all.iter()
+                            .find(|m| m.id == hit.memory_id)
+                            .map(|m| ScoredMemory {
+                                memory: m.clone(),
+                                score: hit.score,
+                            })
+                    })
+                    .collect();
+                Ok(SearchOutcome {
+                    hits,
+                    degraded: true,
+                })
+            }
+        }
+    }
+
+    #[tracing::instrument(skip_all, fields(tenant = %tenant, memory_id = %memory_id))]
+    pub async fn delete_memory(
+        &self,
+        tenant: &TenantId,
+        character_id: Uuid,
+        memory_id: Uuid,
+    ) -> Result<()> {
+        self.require_character(tenant, character_id).await?;
+        if !self
+            .store
+            .delete_memory(tenant, character_id, memory_id)
+            .await?
+        {
+            return Err(Error::not_found("memory", memory_id));
+        }
+        if let Err(err) = self.vectors.delete(&[memory_id]).await {
+            tracing::warn!(error = %err, "memory deleted but its vector remains until reindex");
+        }
+        Ok(())
+    }
+}
+
+/// Counts from a reindex.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ReindexOutcome {
+    pub memories: u64,
+    pub indexed: u64,
+    pub failed: u64,
+}
+
+const REINDEX_BATCH: u32 = 256;
+
+impl Core {
+    /// Rebuilds the vector index from the Store's embeddings, in batches.
+    /// Upserts are idempotent, so it is safe to rerun and to run under traffic.
+    #[tracing::instrument(skip_all)]
+    pub async fn reindex(&self) -> Result<ReindexOutcome> {
+        let mut outcome = ReindexOutcome::default();
+        let mut after = None;
+        loop {
+            let batch = self.store.memories_after(after, REINDEX_BATCH).await?;
+            let Some(last) = batch.last() else { break };
+            after = Some(last.id);
+            let points: Vec<VectorPoint> = batch
+                .iter()
+                .map(|m| VectorPoint {
+                    memory_id: m.id,
+                    tenant: m.tenant.clone(),
+                    character_id: m.character_id,
+                    kind: m.kind,
+                    embedding: m.embedding.clone(),
+                })
+                .collect();
+            outcome.memories += points.len() as u64;
+            match self.vectors.upsert(&points).await {
+                Ok(()) => outcome.indexed += points.len() as u64,
+                Err(err) => {
+                    tracing::warn!(error = %err, "reindex batch failed");
+                    outcome.failed += points.len() as u64;
+                }
+            }
+            tracing::info!(
+                memories = outcome.memories,
+                indexed = outcome.indexed,
+                "reindex progress"
+            );
+        }
+        Ok(outcome)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{CharacterName, Persona};
+    use crate::ports::{MockVectorMemory, VectorError};
+    use crate::services::testing::Parts;
+    use std::sync::Arc;
+
+    #[tokio::test]
+    async fn search_falls_back_to_the_store_when_the_index_fails() {
+        let mut vectors = MockVectorMemory::new();
+        vectors.expect_upsert().returning(|_| Ok(()));
+        vectors
+            .expect_search()
+            .returning(|_| Err(VectorError::Unavailable("down".into())));
+        let core = Parts {
+            vectors: Arc::new(vectors),
+            ..Parts::default()
+        }
+        .core();
+        let tenant = TenantId::parse("t").unwrap();
+        let character = core
+            .create_character(
+                tenant.clone(),
+                CharacterName::parse("Ada").unwrap(),
+                Persona::parse("A sailor").unwrap(),
+                None,
+            )
+            .await
+            .unwrap();
+        for text in ["Sam loves sailing boats", "Taxes are due in April"] {
+            core.add_memory(
+                &tenant,
+                character.id,
+                NewMemory {
+                    kind: MemoryKind::Episodic,
+                    source: MemorySource::Manual,
+                    content: MemoryContent::parse("content", text).unwrap(),
+                    importance: Importance::DEFAULT,
+                    session_id: None,
+                },
+            )
+            .await
+            .unwrap();
+        }
+        let outcome = core
+            .search_memories(&tenant, character.id, "sailing", 5, None)
+            .await
+            .unwrap();
+        assert!(outcome.degraded);
+        assert_eq!(outcome.hits[0].memory.content, "Sam loves sailing boats");
+        assert_eq!(core.vector_health.fallbacks(), 1);
+    }
+}

@@ -1,0 +1,215 @@
+//! Cognition: the cognition model reads recent turns and writes lasting
+//! (biographical) facts, deduplicated against what the character knows.
+
+use super::Core;
+use crate::domain::{
+    Importance, Memory, MemoryContent, MemoryKind, MemorySource, PageRequest, TenantId,
+    cosine_similarity, new_id,
+};
+use crate::error::{Error, Result};
+use crate::ports::{LlmError, ReflectRequest};
+use serde::Deserialize;
+use uuid::Uuid;
+
+/// Facts this similar to a known one are duplicates.
+const DUPLICATE_SIMILARITY: f32 = 0.92;
+/// How many of the character's latest sessions cognition reads.
+const SESSIONS_READ: usize = 3;
+
+#[derive(Debug)]
+pub struct ReflectionOutcome {
+    pub created: Vec<Memory>,
+    pub duplicates: usize,
+}
+
+#[derive(Deserialize)]
+struct ExtractedFacts {
+    facts: Vec<ExtractedFact>,
+}
+
+#[derive(Deserialize)]
+struct ExtractedFact {
+    content: String,
+    importance: Option<f64>,
+}
+
+/// Accepts JSON alone, in a code fence, or inside prose.
+fn parse_facts(text: &str) -> Option<ExtractedFacts> {
+    if let Ok(facts) = serde_json::from_str(text.trim()) {
+        return Some(facts);
+    }
+    let start = text.find('{')?;
+    let end = text.rfind('}')?;
+    serde_json::from_str(text.get(start..=end)?).ok()
+}
+
+fn cooldown_key(character_id: Uuid) -> String {
+    format!("virlife:cooldown:reflect:{character_id}")
+}
+
+fn normalise(text: &str) -> String {
+    text.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
+}
+
+impl Core {
+    /// Reflects now, unless a reflection for this character ran within the
+    /// cooldown (then `RateLimited` with the time left). A cache outage
+    /// fails open: reflecting twice is better than never.
+    #[tracing::instrument(skip_all, fields(tenant = %tenant, character_id = %character_id))]
+    pub async fn reflect(
+        &self,
+        tenant: &TenantId,
+        character_id: Uuid,
+    ) -> Result<ReflectionOutcome> {
+        let character = self.require_character(tenant, character_id).await?;
+        let cooldown = self.settings.cognition_cooldown;
+        let until = chrono::Utc::now().timestamp() + cooldown.as_secs() as i64;
+        let key = cooldown_key(character_id);
+        match self
+            .cache
+            .set_if_absent(&key, &until.to_string(), cooldown)
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => {
+                let ends = self
+                    .cache
+                    .get(&key)
+                    .await
+                    .ok()
+                    .flatten()
+                    .and_then(|v| v.parse::<i64>().ok())
+                    .unwrap_or(until);
+                let left = (ends - chrono::Utc::now().timestamp()).max(1) as u64;
+                return Err(Error::RateLimited {
+                    what: "this character reflected recently",
+                    retry_after: std::time::Duration::from_secs(left),
+                });
+            }
+            Err(err) => tracing::warn!(error = %err, "cooldown unavailable; reflecting anyway"),
+        }
+
+        let transcript = self.recent_transcript(tenant, character_id).await?;
+        let known = self
+            .store
+            .all_memories(tenant, character_id, Some(MemoryKind::Biographical))
+            .await?;
+        let request = ReflectRequest {
+            character_name: character.name.clone(),
+            persona: character.persona.clone(),
+            user_name: None,
+            transcript,
+            known_facts: known.iter().map(|m| m.content.clone()).collect(),
+        };
+        let completion = self
+            .llm
+            .reflect(&request)
+            .await
+            .map_err(|source| Error::Llm {
+                source,
+                message_id: None,
+            })?;
+        let facts = parse_facts(&completion.text).ok_or_else(|| Error::Llm {
+            source: LlmError::BadResponse("cognition did not return the facts JSON".into()),
+            message_id: None,
+        })?;
+
+        let mut known_vectors: Vec<(String, Vec<f32>)> = known
+            .into_iter()
+            .map(|m| (normalise(&m.content), m.embedding))
+            .collect();
+        let mut outcome = ReflectionOutcome {
+            created: Vec::new(),
+            duplicates: 0,
+        };
+        for fact in facts.facts {
+            let Ok(content) = MemoryContent::parse("content", &fact.content) else {
+                continue;
+            };
+            let content = content.into_inner();
+            let embedding = self.embed_one(&content).await?;
+            let normalised = normalise(&content);
+            if known_vectors.iter().any(|(text, vector)| {
+                *text == normalised || cosine_similarity(vector, &embedding) >= DUPLICATE_SIMILARITY
+            }) {
+                outcome.duplicates += 1;
+                continue;
+            }
+            let importance = fact
+                .importance
+                .and_then(|i| Importance::parse(i).ok())
+                .unwrap_or(Importance::DEFAULT);
+            let memory = Memory {
+                id: new_id(),
+                tenant: tenant.clone(),
+                character_id,
+                kind: MemoryKind::Biographical,
+                source: MemorySource::Reflection,
+                content,
+                importance: importance.value(),
+                session_id: None,
+                embedding,
+                created_at: chrono::Utc::now(),
+            };
+            self.store.insert_memory(&memory).await?;
+            self.index(&memory).await;
+            known_vectors.push((normalised, memory.embedding.clone()));
+            outcome.created.push(memory);
+        }
+        tracing::info!(
+            created = outcome.created.len(),
+            duplicates = outcome.duplicates,
+            "reflection finished"
+        );
+        Ok(outcome)
+    }
+
+    /// Recent messages of the character's latest sessions, oldest first.
+    async fn recent_transcript(
+        &self,
+        tenant: &TenantId,
+        character_id: Uuid,
+    ) -> Result<Vec<(crate::domain::Role, String)>> {
+        let mut sessions = Vec::new();
+        let mut page = PageRequest::parse(Some(100), None)?;
+        loop {
+            let rows = self
+                .store
+                .list_sessions(tenant, character_id, &page)
+                .await?;
+            let more = rows.len() >= page.fetch_limit();
+            page.after = rows.last().map(|s| s.id);
+            sessions.extend(rows.into_iter().take(page.limit as usize));
+            if !more {
+                break;
+            }
+        }
+        let mut messages = Vec::new();
+        for session in sessions.iter().rev().take(SESSIONS_READ) {
+            messages.extend(
+                self.store
+                    .recent_messages(tenant, session.id, self.settings.history_turns)
+                    .await?,
+            );
+        }
+        messages.sort_by_key(|m| m.id);
+        Ok(messages.into_iter().map(|m| (m.role, m.content)).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn facts_are_found_in_fences_and_prose() {
+        let fenced = "```json\n{\"facts\":[{\"content\":\"Sam sails\"}]}\n```";
+        assert_eq!(parse_facts(fenced).unwrap().facts[0].content, "Sam sails");
+        let prose = "Sure! Here you go: {\"facts\": []} Hope it helps.";
+        assert!(parse_facts(prose).unwrap().facts.is_empty());
+        assert!(parse_facts("no json here").is_none());
+    }
+}

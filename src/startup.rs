@@ -1,0 +1,249 @@
+//! The composition root: picks an adapter for each port from the settings,
+//! wraps the optional ones in their decorators, and serves the HTTP app.
+
+use crate::adapters::{
+    exact_vectors::ExactVectorMemory, memory_cache::InMemoryCache, memory_store::InMemoryStore,
+    offline_llm::OfflineLlm,
+};
+use crate::config::{Environment, Settings};
+use crate::domain::KeyHash;
+use crate::http::{self, AppState, HttpSettings, rate_limit::RateLimiter};
+use crate::ports::{Cache, Llm, Store, VectorMemory};
+use crate::resilience::{PortHealth, ResilientCache};
+use crate::services::{Core, CoreSettings};
+use poem::endpoint::BoxEndpoint;
+use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
+use secrecy::ExposeSecret;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Why the service could not be put together; each line names what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("cannot start: {}", .0.join("; "))]
+    Composition(Vec<String>),
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        address: String,
+        source: std::io::Error,
+    },
+}
+
+fn core_settings(settings: &Settings) -> CoreSettings {
+    CoreSettings {
+        environment: settings.environment.as_str(),
+        version: env!("CARGO_PKG_VERSION"),
+        workflow_timeout: settings.workflow_timeout(),
+        history_turns: settings.history_turns,
+        cache_enabled: settings.cache_enabled,
+        cache_ttl: Duration::from_secs(settings.cache_ttl),
+        cognition_every_n_turns: settings.cognition_every_n_turns,
+        cognition_cooldown: Duration::from_secs(settings.cognition_cooldown_seconds),
+        session_retention: chrono::Duration::days(i64::from(settings.session_retention_days)),
+        memories_per_turn: 5,
+        authentication_enabled: settings.master_api_key.is_some(),
+    }
+}
+
+/// Builds the core with the adapters the settings call for.
+pub fn compose(settings: &Settings) -> Result<Core, StartupError> {
+    let mut problems = Vec::new();
+    let strict = settings.environment != Environment::Development;
+
+    // The authoritative store: never a fake outside development.
+    let store: Arc<dyn Store> = if settings.database_url.is_some() {
+        problems.push(
+            "DATABASE_URL is set, but this build has no PostgreSQL store yet; unset it to run on the in-memory store (development only)"
+                .to_owned(),
+        );
+        Arc::new(InMemoryStore::new())
+    } else if strict {
+        problems.push(format!(
+            "DATABASE_URL: {} never runs on the in-memory store",
+            settings.environment.as_str()
+        ));
+        Arc::new(InMemoryStore::new())
+    } else {
+        tracing::info!("store: in-memory (data is lost on restart)");
+        Arc::new(InMemoryStore::new())
+    };
+
+    if settings.redis_url.is_some() {
+        tracing::warn!(
+            "REDIS_URL is set, but this build has no Redis cache yet; caching in process"
+        );
+    }
+    let cache_health = Arc::new(PortHealth::default());
+    let cache: Arc<dyn Cache> = Arc::new(ResilientCache::new(
+        Arc::new(InMemoryCache::default()),
+        cache_health.clone(),
+        Duration::from_millis(250),
+    ));
+
+    if settings.qdrant_url.is_some() {
+        tracing::warn!(
+            "QDRANT_URL is set, but this build has no Qdrant adapter yet; searching exactly in process"
+        );
+    }
+    let vectors: Arc<dyn VectorMemory> = Arc::new(ExactVectorMemory::new());
+
+    let llm: Arc<dyn Llm> = if settings.venice_api_key.is_some() {
+        if strict {
+            problems.push(
+                "VENICE_API_KEY is set, but this build has no OpenAI-compatible adapter yet"
+                    .to_owned(),
+            );
+        } else {
+            tracing::warn!(
+                "VENICE_API_KEY is set, but this build has no OpenAI-compatible adapter yet; using the offline LLM"
+            );
+        }
+        Arc::new(OfflineLlm::new(settings.embedding_dimensions))
+    } else {
+        tracing::info!("llm: offline deterministic fake");
+        Arc::new(OfflineLlm::new(settings.embedding_dimensions))
+    };
+
+    if !problems.is_empty() {
+        return Err(StartupError::Composition(problems));
+    }
+    Ok(
+        Core::new(store, cache, vectors, llm, core_settings(settings))
+            .with_health(cache_health, Arc::new(PortHealth::default())),
+    )
+}
+
+/// The HTTP app over a core, with the settings' auth, limits, CORS and docs.
+pub fn http_app(core: Core, settings: &Settings) -> BoxEndpoint<'static> {
+    let state = Arc::new(AppState {
+        core,
+        app_name: settings.app_name.clone(),
+        master_key: settings
+            .master_api_key
+            .as_ref()
+            .map(|key| KeyHash::of(key.expose_secret())),
+        limiter: settings
+            .rate_limit_enabled
+            .then(|| RateLimiter::per_minute(settings.rate_limit_per_minute)),
+    });
+    http::app(
+        state,
+        &HttpSettings {
+            enable_api_docs: settings.enable_api_docs,
+            cors_origins: settings.cors_origins(),
+            max_body_bytes: settings.max_body_bytes,
+        },
+    )
+}
+
+/// A bound, ready-to-run service (zero2prod's `Application`): tests bind
+/// port 0 and read the real port back.
+pub struct Application {
+    acceptor: TcpAcceptor,
+    port: u16,
+    app: BoxEndpoint<'static>,
+    core: Core,
+    grace: Duration,
+    sweep_every: Duration,
+}
+
+impl Application {
+    pub async fn build(settings: &Settings) -> Result<Self, StartupError> {
+        crate::http::install_metrics();
+        let core = compose(settings)?;
+        Self::with_core(settings, core).await
+    }
+
+    /// Serves a given core (tests inject adapters this way).
+    pub async fn with_core(settings: &Settings, core: Core) -> Result<Self, StartupError> {
+        let acceptor = bind(&settings.api_host, settings.port).await?;
+        let port = acceptor
+            .local_addr()
+            .iter()
+            .find_map(|addr| addr.as_socket_addr().map(|a| a.port()))
+            .unwrap_or(settings.port);
+        Ok(Self {
+            acceptor,
+            port,
+            app: http_app(core.clone(), settings),
+            core,
+            grace: Duration::from_secs(settings.shutdown_grace_seconds),
+            sweep_every: Duration::from_secs(settings.retention_sweep_interval_seconds),
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until `shutdown` completes, then lets in-flight requests and
+    /// streams finish for up to the grace period.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let core = self.core.clone();
+        let sweep_every = self.sweep_every;
+        let sweeper = tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(sweep_every);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticker.tick().await;
+                if let Err(err) = core.sweep_idle_sessions(chrono::Utc::now()).await {
+                    tracing::warn!(error = %err, "retention sweep failed; will retry");
+                }
+            }
+        });
+        tracing::info!(port = self.port, "listening");
+        let result = poem::Server::new_with_acceptor(self.acceptor)
+            .run_with_graceful_shutdown(self.app, shutdown, Some(self.grace))
+            .await;
+        sweeper.abort();
+        tracing::info!("stopped");
+        result
+    }
+}
+
+/// Binds dual-stack `::` by default (Railway's private network may be
+/// IPv6-only), falling back to 0.0.0.0 where IPv6 is unavailable.
+async fn bind(host: &str, port: u16) -> Result<TcpAcceptor, StartupError> {
+    let address = if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    };
+    match TcpListener::bind(address.clone()).into_acceptor().await {
+        Ok(acceptor) => Ok(acceptor),
+        Err(err) if host == "::" => {
+            tracing::warn!(error = %err, "IPv6 unavailable; listening on 0.0.0.0");
+            TcpListener::bind(format!("0.0.0.0:{port}"))
+                .into_acceptor()
+                .await
+                .map_err(|source| StartupError::Bind { address, source })
+        }
+        Err(source) => Err(StartupError::Bind { address, source }),
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM (what Railway and Docker send).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown signal received; finishing in-flight requests");
+}
