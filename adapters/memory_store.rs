@@ -156,10 +156,10 @@ impl Store for InMemoryStore {
 
     async fn delete_character(&self, tenant: &TenantId, id: Uuid) -> Result<bool, StoreError> {
         let mut tables = self.write();
-        if !tables
+        if tables
             .characters
             .get(&id)
-            .is_some_and(|c| &c.tenant == tenant)
+            .is_none_or(|c| &c.tenant != tenant)
         {
             return Ok(false);
         }
@@ -206,11 +206,7 @@ impl Store for InMemoryStore {
 
     async fn delete_session(&self, tenant: &TenantId, id: Uuid) -> Result<bool, StoreError> {
         let mut tables = self.write();
-        if !tables
-            .sessions
-            .get(&id)
-            .is_some_and(|s| &s.tenant == tenant)
-        {
+        if tables.sessions.get(&id).is_none_or(|s| &s.tenant != tenant) {
             return Ok(false);
         }
         remove_session_rows(&mut tables, &[id]);
@@ -306,10 +302,10 @@ impl Store for InMemoryStore {
 
     async fn insert_memory(&self, memory: &Memory) -> Result<(), StoreError> {
         let mut tables = self.write();
-        if !tables
+        if tables
             .characters
             .get(&memory.character_id)
-            .is_some_and(|c| c.tenant == memory.tenant)
+            .is_none_or(|c| c.tenant != memory.tenant)
         {
             return Err(StoreError::Conflict(format!(
                 "character {} does not exist",

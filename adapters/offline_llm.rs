@@ -156,8 +156,12 @@ fn extract_facts(request: &ReflectRequest) -> Vec<String> {
         if *role != Role::User {
             continue;
         }
-        for sentence in text.split(['.', '!', '?', '\n']) {
-            let sentence = sentence.trim();
+        for sentence in text.split_inclusive(['.', '!', '?', '\n']) {
+            // Questions state nothing about the user.
+            if sentence.trim_end().ends_with('?') {
+                continue;
+            }
+            let sentence = sentence.trim().trim_end_matches(['.', '!']);
             let lower = format!("{} ", sentence.to_lowercase());
             if sentence.len() >= 8
                 && cues

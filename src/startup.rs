@@ -149,13 +149,13 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: &Settings) -> Result<Self, StartupError> {
-        crate::http::install_metrics();
         let core = compose(settings)?;
         Self::with_core(settings, core).await
     }
 
     /// Serves a given core (tests inject adapters this way).
     pub async fn with_core(settings: &Settings, core: Core) -> Result<Self, StartupError> {
+        crate::http::install_metrics();
         let acceptor = bind(&settings.api_host, settings.port).await?;
         let port = acceptor
             .local_addr()

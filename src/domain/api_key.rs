@@ -20,6 +20,7 @@ pub struct ApiKey {
 }
 
 /// Label for a key, 1–100 characters.
+#[derive(Debug)]
 pub struct ApiKeyName(String);
 
 impl ApiKeyName {

@@ -17,6 +17,7 @@ pub struct Character {
     pub updated_at: DateTime<Utc>,
 }
 
+#[derive(Debug)]
 pub struct CharacterName(String);
 
 impl CharacterName {
@@ -28,6 +29,7 @@ impl CharacterName {
     }
 }
 
+#[derive(Debug)]
 pub struct Persona(String);
 
 impl Persona {
@@ -40,6 +42,7 @@ impl Persona {
 }
 
 /// Free-form traits: a JSON object of at most 64 keys and 16 KiB.
+#[derive(Debug)]
 pub struct Traits(serde_json::Map<String, serde_json::Value>);
 
 impl Traits {

@@ -51,6 +51,7 @@ pub struct Memory {
     pub created_at: DateTime<Utc>,
 }
 
+#[derive(Debug)]
 pub struct MemoryContent(String);
 
 impl MemoryContent {

@@ -51,6 +51,7 @@ pub struct Message {
     pub created_at: DateTime<Utc>,
 }
 
+#[derive(Debug)]
 pub struct MessageContent(String);
 
 impl MessageContent {
@@ -62,6 +63,7 @@ impl MessageContent {
     }
 }
 
+#[derive(Debug)]
 pub struct UserName(String);
 
 impl UserName {
@@ -78,5 +80,7 @@ impl UserName {
 pub struct IdempotencyRecord {
     pub session_id: Uuid,
     pub user_message_id: Uuid,
+    /// When the first attempt began; a retry before the workflow timeout is a 409.
+    pub claimed_at: DateTime<Utc>,
     pub response: Option<serde_json::Value>,
 }

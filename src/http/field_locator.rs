@@ -6,9 +6,52 @@ use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
+/// Route templates of the document, split into segments.
+fn templates() -> &'static Vec<Vec<String>> {
+    static TEMPLATES: OnceLock<Vec<Vec<String>>> = OnceLock::new();
+    TEMPLATES.get_or_init(|| {
+        let spec: Value = serde_json::from_str(&super::openapi_json()).unwrap_or_default();
+        spec["paths"]
+            .as_object()
+            .map(|paths| {
+                paths
+                    .keys()
+                    .map(|p| p.split('/').map(str::to_owned).collect())
+                    .collect()
+            })
+            .unwrap_or_default()
+    })
+}
+
+/// The path parameter (by its documented name) that is not a valid id.
+pub fn locate_path_parameter(path: &str) -> Option<String> {
+    let segments: Vec<&str> = path.split('/').collect();
+    templates()
+        .iter()
+        .filter(|template| template.len() == segments.len())
+        .filter(|template| {
+            template
+                .iter()
+                .zip(&segments)
+                .all(|(t, s)| t.starts_with('{') || t == s)
+        })
+        .find_map(|template| {
+            template.iter().zip(&segments).find_map(|(t, s)| {
+                let name = t.strip_prefix('{')?.strip_suffix('}')?;
+                uuid::Uuid::parse_str(s).is_err().then(|| name.to_owned())
+            })
+        })
+}
+
+/// What a property accepts: a JSON type, and for enums the allowed values.
+struct Expected {
+    json_type: Option<String>,
+    allowed: Option<Vec<Value>>,
+}
+
 struct Schema {
     required: Vec<String>,
-    types: HashMap<String, String>,
+    types: HashMap<String, Expected>,
 }
 
 fn schemas() -> &'static HashMap<String, Schema> {
@@ -31,8 +74,18 @@ fn schemas() -> &'static HashMap<String, Schema> {
                     .map(|props| {
                         props
                             .iter()
-                            .filter_map(|(field, p)| {
-                                p["type"].as_str().map(|t| (field.clone(), t.to_owned()))
+                            .map(|(field, property)| {
+                                // Enums are `$ref`s to a schema listing their values.
+                                let target = property["$ref"]
+                                    .as_str()
+                                    .and_then(|r| r.rsplit('/').next())
+                                    .map(|name| &components[name])
+                                    .unwrap_or(property);
+                                let expected = Expected {
+                                    json_type: target["type"].as_str().map(str::to_owned),
+                                    allowed: target["enum"].as_array().cloned(),
+                                };
+                                (field.clone(), expected)
                             })
                             .collect()
                     })
@@ -44,8 +97,13 @@ fn schemas() -> &'static HashMap<String, Schema> {
     })
 }
 
-fn matches(expected: &str, value: &Value) -> bool {
-    match expected {
+fn matches(expected: &Expected, value: &Value) -> bool {
+    if let Some(allowed) = &expected.allowed
+        && !allowed.contains(value)
+    {
+        return false;
+    }
+    match expected.json_type.as_deref().unwrap_or("") {
         "string" => value.is_string(),
         "integer" => value.is_i64() || value.is_u64(),
         "number" => value.is_number(),
@@ -71,7 +129,7 @@ pub fn locate(reason: &str, body: &[u8]) -> Option<String> {
         }
     }
     let mut fields: Vec<_> = schema.types.iter().collect();
-    fields.sort();
+    fields.sort_by(|a, b| a.0.cmp(b.0));
     fields
         .into_iter()
         .find(|(field, expected)| {
@@ -97,6 +155,25 @@ mod tests {
             locate(reason, br#"{"name":"n","persona":["p"]}"#).as_deref(),
             Some("persona")
         );
+        let reason = "Expected input type \"MemoryKind\", found \"dream\". (occurred while parsing \"CreateMemoryRequest\")";
+        assert_eq!(
+            locate(reason, br#"{"kind":"dream","content":"c"}"#).as_deref(),
+            Some("kind")
+        );
         assert_eq!(locate("something else", b"{}"), None);
+    }
+
+    #[test]
+    fn bad_path_parameters_are_named_as_documented() {
+        let id = uuid::Uuid::now_v7();
+        assert_eq!(
+            locate_path_parameter("/v1/characters/nope").as_deref(),
+            Some("id")
+        );
+        assert_eq!(
+            locate_path_parameter(&format!("/v1/characters/{id}/memories/nope")).as_deref(),
+            Some("memory_id")
+        );
+        assert_eq!(locate_path_parameter(&format!("/v1/characters/{id}")), None);
     }
 }

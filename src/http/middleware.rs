@@ -110,7 +110,7 @@ impl<E: Endpoint> Endpoint for RequestContextEndpoint<E> {
             match self.inner.call(request).instrument(span.clone()).await {
                 Ok(output) => output.into_response(),
                 Err(error) => {
-                    let parts = from_framework(&error, body_copy.as_deref());
+                    let parts = from_framework(&error, &path, body_copy.as_deref());
                     if parts.status.is_server_error() {
                         span.in_scope(|| tracing::warn!(error = %error, status = parts.status.as_u16(), "request failed"));
                     }

@@ -107,3 +107,82 @@ pub fn app(state: Arc<AppState>, settings: &HttpSettings) -> BoxEndpoint<'static
         .data(state)
         .boxed()
 }
+
+#[cfg(test)]
+mod tests {
+    //! HTTP behaviour that needs a failing port, injected with mockall.
+    use super::*;
+    use crate::ports::{MockStore, StoreError};
+    use crate::services::testing::Parts;
+    use poem::test::TestClient;
+
+    fn unreachable_store() -> MockStore {
+        let mut store = MockStore::new();
+        let down = || StoreError::Unavailable("connection refused to 10.0.0.5:5432".into());
+        store.expect_kind().return_const("postgres");
+        store.expect_ping().returning(move || Err(down()));
+        store
+            .expect_insert_character()
+            .returning(move |_| Err(down()));
+        store
+            .expect_list_characters()
+            .returning(move |_, _| Err(down()));
+        store
+    }
+
+    fn client(store: MockStore) -> TestClient<BoxEndpoint<'static>> {
+        let core = Parts {
+            store: Arc::new(store),
+            ..Parts::default()
+        }
+        .core();
+        let state = Arc::new(AppState {
+            core,
+            app_name: "test".into(),
+            master_key: None,
+            limiter: None,
+        });
+        TestClient::new(app(
+            state,
+            &HttpSettings {
+                enable_api_docs: false,
+                cors_origins: vec![],
+                max_body_bytes: 65536,
+            },
+        ))
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_database_is_a_503_problem_without_internals() {
+        let client = client(unreachable_store());
+        let response = client
+            .post("/v1/characters")
+            .body_json(&serde_json::json!({"name": "Ada", "persona": "p"}))
+            .send()
+            .await;
+        response.assert_status(poem::http::StatusCode::SERVICE_UNAVAILABLE);
+        response.assert_header("content-type", problem::PROBLEM_JSON);
+        response.assert_header("retry-after", "5");
+        let body = response.0.into_body().into_string().await.unwrap();
+        assert!(body.contains("database-unavailable"), "{body}");
+        assert!(!body.contains("10.0.0.5"), "{body}");
+        let listed = client.get("/v1/characters").send().await;
+        listed.assert_status(poem::http::StatusCode::SERVICE_UNAVAILABLE);
+    }
+
+    #[tokio::test]
+    async fn health_is_unavailable_503_when_the_database_does_not_answer() {
+        let client = client(unreachable_store());
+        let response = client.get("/health").send().await;
+        response.assert_status(poem::http::StatusCode::SERVICE_UNAVAILABLE);
+        let json = response.json().await;
+        json.value()
+            .object()
+            .get("status")
+            .assert_string("unavailable");
+        let ready = client.get("/health/ready").send().await;
+        ready.assert_status(poem::http::StatusCode::SERVICE_UNAVAILABLE);
+        let live = client.get("/health/live").send().await;
+        live.assert_status_is_ok();
+    }
+}

@@ -238,8 +238,8 @@ impl IntoResponse for ApiError {
 
 /// Problems for errors raised by poem / poem-openapi themselves (bad JSON,
 /// bad parameters, unknown routes...), keeping their status.
-pub fn from_framework(error: &poem::Error, body: Option<&[u8]>) -> ProblemParts {
-    use poem_openapi::error::{ParseParamError, ParseRequestPayloadError};
+pub fn from_framework(error: &poem::Error, path: &str, body: Option<&[u8]>) -> ProblemParts {
+    use poem_openapi::error::{ParseParamError, ParsePathError, ParseRequestPayloadError};
     if let Some(api) = error.downcast_ref::<ApiError>() {
         return from_core(&api.0);
     }
@@ -252,6 +252,18 @@ pub fn from_framework(error: &poem::Error, body: Option<&[u8]>) -> ProblemParts 
                 "invalid-parameter",
                 format!("parameter `{}` is invalid: {}", param.name, param.reason),
             )
+        };
+    }
+    if let Some(invalid) = error.downcast_ref::<ParsePathError>() {
+        // poem-openapi names path parameters by position; name the documented one.
+        let field = super::field_locator::locate_path_parameter(path);
+        let detail = match &field {
+            Some(name) => format!("path parameter `{name}` is not a valid id"),
+            None => format!("a path parameter is invalid: {}", invalid.reason),
+        };
+        return ProblemParts {
+            field,
+            ..ProblemParts::new(StatusCode::BAD_REQUEST, "invalid-parameter", detail)
         };
     }
     if let Some(payload) = error.downcast_ref::<ParseRequestPayloadError>() {

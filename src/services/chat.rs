@@ -51,6 +51,8 @@ struct UserTurn {
     idempotency_key: Option<String>,
 }
 
+// One short-lived value per turn, so the size difference does not matter.
+#[allow(clippy::large_enum_variant)]
 enum TurnStart {
     Replay(Box<TurnOutcome>),
     Ready(UserTurn),
@@ -215,6 +217,7 @@ impl Core {
             let claim = IdempotencyRecord {
                 session_id: session.id,
                 user_message_id: user_message.id,
+                claimed_at: user_message.created_at,
                 response: None,
             };
             if let Some(existing) = self
@@ -222,24 +225,41 @@ impl Core {
                 .claim_idempotency_key(&input.tenant, key, &claim)
                 .await?
             {
+                let reused = || {
+                    Error::Unprocessable(
+                        "this Idempotency-Key was already used for a different request".into(),
+                    )
+                };
                 if existing.session_id != session.id {
-                    return Err(Error::Unprocessable(
-                        "this Idempotency-Key was already used for another session".into(),
-                    ));
+                    return Err(reused());
                 }
                 if let Some(response) = existing.response {
                     let mut outcome: TurnOutcome = serde_json::from_value(response)
                         .map_err(|e| Error::Internal(format!("stored turn unreadable: {e}")))?;
+                    if outcome.user_message.content != user_message.content {
+                        return Err(reused());
+                    }
                     outcome.replayed = true;
                     tracing::info!("idempotent replay");
                     return Ok(TurnStart::Replay(Box::new(outcome)));
                 }
-                // An earlier attempt did not finish: carry on from its message.
+                let running_until = existing.claimed_at
+                    + chrono::Duration::from_std(self.settings.workflow_timeout)
+                        .unwrap_or_default();
+                if chrono::Utc::now() < running_until {
+                    return Err(Error::Conflict(
+                        "a turn with this Idempotency-Key is still in progress; retry later".into(),
+                    ));
+                }
+                // The earlier attempt failed or died: carry on from its message.
                 match self
                     .store
                     .get_message(&input.tenant, existing.user_message_id)
                     .await?
                 {
+                    Some(stored) if stored.content != user_message.content => {
+                        return Err(reused());
+                    }
                     Some(stored) => {
                         return Ok(TurnStart::Ready(UserTurn {
                             session,
@@ -607,8 +627,6 @@ mod tests {
     #[tokio::test]
     async fn a_failing_llm_keeps_the_user_message_and_names_it() {
         let mut llm = MockLlm::new();
-        let offline = crate::adapters::offline_llm::OfflineLlm::new(64);
-        llm.expect_describe().returning(move || offline.describe());
         llm.expect_embed()
             .returning(|texts| Ok(texts.iter().map(|_| vec![1.0; 64]).collect()));
         llm.expect_render()

@@ -92,7 +92,7 @@ impl Core {
             Err(err) => tracing::warn!(error = %err, "cooldown unavailable; reflecting anyway"),
         }
 
-        let transcript = self.recent_transcript(tenant, character_id).await?;
+        let (transcript, user_name) = self.recent_transcript(tenant, character_id).await?;
         let known = self
             .store
             .all_memories(tenant, character_id, Some(MemoryKind::Biographical))
@@ -100,7 +100,7 @@ impl Core {
         let request = ReflectRequest {
             character_name: character.name.clone(),
             persona: character.persona.clone(),
-            user_name: None,
+            user_name,
             transcript,
             known_facts: known.iter().map(|m| m.content.clone()).collect(),
         };
@@ -167,12 +167,13 @@ impl Core {
         Ok(outcome)
     }
 
-    /// Recent messages of the character's latest sessions, oldest first.
+    /// Recent messages of the character's latest sessions, oldest first,
+    /// and the user name of the latest session.
     async fn recent_transcript(
         &self,
         tenant: &TenantId,
         character_id: Uuid,
-    ) -> Result<Vec<(crate::domain::Role, String)>> {
+    ) -> Result<(Vec<(crate::domain::Role, String)>, Option<String>)> {
         let mut sessions = Vec::new();
         let mut page = PageRequest::parse(Some(100), None)?;
         loop {
@@ -196,7 +197,11 @@ impl Core {
             );
         }
         messages.sort_by_key(|m| m.id);
-        Ok(messages.into_iter().map(|m| (m.role, m.content)).collect())
+        let user_name = sessions.last().and_then(|s| s.user_name.clone());
+        Ok((
+            messages.into_iter().map(|m| (m.role, m.content)).collect(),
+            user_name,
+        ))
     }
 }
 

@@ -25,3 +25,35 @@ impl Core {
         Ok(total)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::domain::{CharacterName, Persona, TenantId};
+    use crate::services::testing::Parts;
+
+    #[tokio::test]
+    async fn sessions_idle_past_the_retention_period_are_swept() {
+        let core = Parts::default().core();
+        let tenant = TenantId::parse("acme").unwrap();
+        let character = core
+            .create_character(
+                tenant.clone(),
+                CharacterName::parse("Ada").unwrap(),
+                Persona::parse("p").unwrap(),
+                None,
+            )
+            .await
+            .unwrap();
+        let session = core
+            .create_session(tenant.clone(), character.id, None, Default::default())
+            .await
+            .unwrap();
+        let now = chrono::Utc::now();
+        assert_eq!(core.sweep_idle_sessions(now).await.unwrap(), 0);
+        let later = now + core.settings.session_retention + chrono::Duration::minutes(1);
+        assert_eq!(core.sweep_idle_sessions(later).await.unwrap(), 1);
+        assert!(core.get_session(&tenant, session.id).await.is_err());
+        // The character and its memories outlive its sessions.
+        assert!(core.get_character(&tenant, character.id).await.is_ok());
+    }
+}

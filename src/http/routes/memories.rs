@@ -46,10 +46,10 @@ fn importance(value: Option<f64>) -> std::result::Result<Importance, ApiError> {
 
 pub struct MemoriesApi;
 
-#[OpenApi(prefix_path = "/v1/characters/:id", tag = "ApiTags::Memories")]
+#[OpenApi(prefix_path = "/v1/characters", tag = "ApiTags::Memories")]
 impl MemoriesApi {
     /// Add a memory
-    #[oai(path = "/memories", method = "post")]
+    #[oai(path = "/:id/memories", method = "post")]
     async fn create(
         &self,
         state: Data<&Arc<AppState>>,
@@ -69,7 +69,7 @@ impl MemoriesApi {
     }
 
     /// Record a world event the character perceives (an episodic memory)
-    #[oai(path = "/events", method = "post")]
+    #[oai(path = "/:id/events", method = "post")]
     async fn event(
         &self,
         state: Data<&Arc<AppState>>,
@@ -89,7 +89,7 @@ impl MemoriesApi {
     }
 
     /// List memories, oldest first
-    #[oai(path = "/memories", method = "get")]
+    #[oai(path = "/:id/memories", method = "get")]
     async fn list(
         &self,
         state: Data<&Arc<AppState>>,
@@ -109,7 +109,7 @@ impl MemoriesApi {
     }
 
     /// Search memories by meaning, best first
-    #[oai(path = "/memories/search", method = "post")]
+    #[oai(path = "/:id/memories/search", method = "post")]
     async fn search(
         &self,
         state: Data<&Arc<AppState>>,
@@ -130,7 +130,7 @@ impl MemoriesApi {
     }
 
     /// Delete a memory and its vector
-    #[oai(path = "/memories/:memory_id", method = "delete")]
+    #[oai(path = "/:id/memories/:memory_id", method = "delete")]
     async fn delete(
         &self,
         state: Data<&Arc<AppState>>,
@@ -145,7 +145,7 @@ impl MemoriesApi {
     /// Run cognition now: extract lasting facts from recent turns
     ///
     /// 429 with `Retry-After` while the character's cooldown runs.
-    #[oai(path = "/reflect", method = "post")]
+    #[oai(path = "/:id/reflect", method = "post")]
     async fn reflect(
         &self,
         state: Data<&Arc<AppState>>,

@@ -1,0 +1,237 @@
+use async_trait::async_trait;
+use reqwest::{Method, Response, StatusCode};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use virlife::adapters::offline_llm::OfflineLlm;
+use virlife::config::Settings;
+use virlife::ports::{
+    ChunkStream, Completion, Llm, LlmDescription, LlmError, ReflectRequest, RenderRequest,
+};
+use virlife::services::Core;
+use virlife::startup::{Application, compose};
+
+pub const MASTER_KEY: &str = "test-master-key-0123456789abcdefghijklmnop";
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+}
+
+/// A running service with a master key and otherwise development defaults.
+pub async fn spawn_app() -> TestApp {
+    spawn_with(&[], None).await
+}
+
+/// A running service with extra variables and, optionally, another LLM.
+pub async fn spawn_with(variables: &[(&str, &str)], llm: Option<Arc<dyn Llm>>) -> TestApp {
+    let mut env: HashMap<String, String> = [
+        ("PORT", "0"),
+        ("API_HOST", "127.0.0.1"),
+        ("MASTER_API_KEY", MASTER_KEY),
+        ("EMBEDDING_DIMENSIONS", "256"),
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect();
+    for (k, v) in variables {
+        env.insert((*k).to_owned(), (*v).to_owned());
+    }
+    let settings = Settings::load(&env).expect("test settings are valid");
+    let mut core = compose(&settings).expect("composes");
+    if let Some(llm) = llm {
+        core = Core::new(
+            core.store.clone(),
+            core.cache.clone(),
+            core.vectors.clone(),
+            llm,
+            core.settings.clone(),
+        );
+    }
+    let application = Application::with_core(&settings, core)
+        .await
+        .expect("binds");
+    let address = format!("http://127.0.0.1:{}", application.port());
+    tokio::spawn(application.run_until_stopped(std::future::pending()));
+    TestApp {
+        address,
+        client: reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap(),
+    }
+}
+
+impl TestApp {
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        key: Option<&str>,
+        body: Option<Value>,
+    ) -> Response {
+        let mut request = self
+            .client
+            .request(method, format!("{}{}", self.address, path));
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send().await.expect("request sent")
+    }
+
+    pub async fn get(&self, path: &str, key: &str) -> Response {
+        self.request(Method::GET, path, Some(key), None).await
+    }
+
+    pub async fn post(&self, path: &str, key: &str, body: Value) -> Response {
+        self.request(Method::POST, path, Some(key), Some(body))
+            .await
+    }
+
+    pub async fn patch(&self, path: &str, key: &str, body: Value) -> Response {
+        self.request(Method::PATCH, path, Some(key), Some(body))
+            .await
+    }
+
+    pub async fn delete(&self, path: &str, key: &str) -> Response {
+        self.request(Method::DELETE, path, Some(key), None).await
+    }
+
+    /// Creates a tenant key through the admin API.
+    pub async fn tenant_key(&self, tenant: &str) -> String {
+        let response = self
+            .post(
+                "/v1/admin/api-keys",
+                MASTER_KEY,
+                json!({"tenant": tenant, "name": "tests"}),
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        json_of(response).await["key"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn character(&self, key: &str) -> String {
+        let response = self
+            .post(
+                "/v1/characters",
+                key,
+                json!({"name": "Ada", "persona": "A retired sea captain who loves storms."}),
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        id_of(response).await
+    }
+
+    pub async fn session(&self, key: &str, character: &str) -> String {
+        let response = self
+            .post(
+                &format!("/v1/characters/{character}/sessions"),
+                key,
+                json!({"user_name": "Sam"}),
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        id_of(response).await
+    }
+
+    pub async fn say(&self, key: &str, session: &str, text: &str) -> Value {
+        let response = self
+            .post(
+                &format!("/v1/sessions/{session}/messages"),
+                key,
+                json!({ "content": text }),
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        json_of(response).await
+    }
+}
+
+pub async fn json_of(response: Response) -> Value {
+    response.json().await.expect("a JSON body")
+}
+
+pub async fn id_of(response: Response) -> String {
+    json_of(response).await["id"].as_str().unwrap().to_owned()
+}
+
+/// Asserts an RFC 9457 problem with the given status whose request id is the
+/// one in `X-Request-Id`; returns the body.
+pub async fn assert_problem(response: Response, status: u16) -> Value {
+    assert_eq!(response.status().as_u16(), status, "unexpected status");
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+    let request_id = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let body = json_of(response).await;
+    assert_eq!(body["status"], status);
+    assert_eq!(body["request_id"], request_id.as_str());
+    assert!(body["type"].as_str().unwrap().starts_with("/problems/"));
+    assert!(!body["title"].as_str().unwrap().is_empty());
+    assert!(!body["detail"].as_str().unwrap().is_empty());
+    body
+}
+
+/// An LLM that answers like the offline one, after a delay (or fails).
+pub struct ScriptedLlm {
+    pub offline: OfflineLlm,
+    pub render_delay: Duration,
+    pub fail_with: Option<LlmError>,
+}
+
+impl ScriptedLlm {
+    pub fn slow(delay: Duration) -> Arc<dyn Llm> {
+        Arc::new(Self {
+            offline: OfflineLlm::new(256),
+            render_delay: delay,
+            fail_with: None,
+        })
+    }
+
+    pub fn failing(error: LlmError) -> Arc<dyn Llm> {
+        Arc::new(Self {
+            offline: OfflineLlm::new(256),
+            render_delay: Duration::ZERO,
+            fail_with: Some(error),
+        })
+    }
+}
+
+#[async_trait]
+impl Llm for ScriptedLlm {
+    fn describe(&self) -> LlmDescription {
+        self.offline.describe()
+    }
+
+    async fn render(&self, request: &RenderRequest) -> Result<Completion, LlmError> {
+        tokio::time::sleep(self.render_delay).await;
+        match &self.fail_with {
+            Some(error) => Err(error.clone()),
+            None => self.offline.render(request).await,
+        }
+    }
+
+    async fn render_stream(&self, request: &RenderRequest) -> Result<ChunkStream, LlmError> {
+        tokio::time::sleep(self.render_delay).await;
+        match &self.fail_with {
+            Some(error) => Err(error.clone()),
+            None => self.offline.render_stream(request).await,
+        }
+    }
+
+    async fn reflect(&self, request: &ReflectRequest) -> Result<Completion, LlmError> {
+        self.offline.reflect(request).await
+    }
+
+    async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, LlmError> {
+        self.offline.embed(texts).await
+    }
+}

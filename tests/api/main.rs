@@ -1,0 +1,13 @@
+//! API tests: real HTTP against the service on 127.0.0.1 (in-memory adapters).
+
+mod admin;
+mod binary;
+mod characters;
+mod chat;
+mod errors;
+mod health;
+mod helpers;
+mod memories;
+mod openapi;
+mod streaming;
+mod tenancy;

@@ -1,0 +1,213 @@
+use crate::helpers::{assert_problem, json_of, spawn_app, spawn_with};
+use reqwest::StatusCode;
+use serde_json::json;
+
+#[tokio::test]
+async fn memories_are_added_listed_by_kind_searched_by_meaning_and_deleted() {
+    let app = spawn_app().await;
+    let key = app.tenant_key("acme").await;
+    let character = app.character(&key).await;
+    let base = format!("/v1/characters/{character}");
+    let sailing = app
+        .post(&format!("{base}/memories"), &key, json!({"kind": "biographical", "content": "Sam loves sailing boats", "importance": 0.9}))
+        .await;
+    assert_eq!(sailing.status(), StatusCode::CREATED);
+    let sailing = json_of(sailing).await;
+    assert_eq!(sailing["importance"], 0.9);
+    let event = app
+        .post(
+            &format!("{base}/events"),
+            &key,
+            json!({"description": "A storm flooded the harbour"}),
+        )
+        .await;
+    assert_eq!(event.status(), StatusCode::CREATED);
+    let event = json_of(event).await;
+    assert_eq!(event["kind"], "episodic");
+    assert_eq!(event["source"], "event");
+
+    let biographical = json_of(
+        app.get(&format!("{base}/memories?kind=biographical"), &key)
+            .await,
+    )
+    .await;
+    assert_eq!(biographical["items"].as_array().unwrap().len(), 1);
+    let all = json_of(app.get(&format!("{base}/memories"), &key).await).await;
+    assert_eq!(all["items"].as_array().unwrap().len(), 2);
+
+    let found = json_of(
+        app.post(
+            &format!("{base}/memories/search"),
+            &key,
+            json!({"query": "the harbour storm", "k": 5}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(found["degraded"], false);
+    let results = found["results"].as_array().unwrap();
+    assert_eq!(results[0]["memory"]["id"], event["id"]);
+    assert!(
+        results
+            .windows(2)
+            .all(|w| w[0]["score"].as_f64() >= w[1]["score"].as_f64())
+    );
+
+    let only_bio = json_of(
+        app.post(
+            &format!("{base}/memories/search"),
+            &key,
+            json!({"query": "storm sailing", "kind": "biographical"}),
+        )
+        .await,
+    )
+    .await;
+    assert!(
+        only_bio["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["memory"]["kind"] == "biographical")
+    );
+
+    let id = sailing["id"].as_str().unwrap();
+    assert_eq!(
+        app.delete(&format!("{base}/memories/{id}"), &key)
+            .await
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_problem(
+        app.delete(&format!("{base}/memories/{id}"), &key).await,
+        404,
+    )
+    .await;
+    let after = json_of(
+        app.post(
+            &format!("{base}/memories/search"),
+            &key,
+            json!({"query": "sailing boats"}),
+        )
+        .await,
+    )
+    .await;
+    assert!(
+        after["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["memory"]["id"] != sailing["id"])
+    );
+}
+
+#[tokio::test]
+async fn reflection_writes_biographical_facts_once_then_cools_down() {
+    let app = spawn_app().await;
+    let key = app.tenant_key("acme").await;
+    let character = app.character(&key).await;
+    let session = app.session(&key, &character).await;
+    app.say(&key, &session, "My favourite colour is green.")
+        .await;
+    let response = app
+        .post(
+            &format!("/v1/characters/{character}/reflect"),
+            &key,
+            json!({}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let report = json_of(response).await;
+    let created = report["created"].as_array().unwrap();
+    assert_eq!(created.len(), 1);
+    assert_eq!(created[0]["kind"], "biographical");
+    assert!(
+        created[0]["content"]
+            .as_str()
+            .unwrap()
+            .contains("favourite colour is green")
+    );
+
+    let again = app
+        .post(
+            &format!("/v1/characters/{character}/reflect"),
+            &key,
+            json!({}),
+        )
+        .await;
+    let retry_after: u64 = again.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry_after > 0 && retry_after <= 300);
+    assert_problem(again, 429).await;
+}
+
+#[tokio::test]
+async fn reflection_does_not_repeat_facts_it_already_knows() {
+    let app = spawn_with(&[("COGNITION_COOLDOWN_SECONDS", "1")], None).await;
+    let key = app.tenant_key("acme").await;
+    let character = app.character(&key).await;
+    let session = app.session(&key, &character).await;
+    app.say(&key, &session, "My favourite colour is green.")
+        .await;
+    let first = json_of(
+        app.post(
+            &format!("/v1/characters/{character}/reflect"),
+            &key,
+            json!({}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(first["created"].as_array().unwrap().len(), 1);
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let second = app
+        .post(
+            &format!("/v1/characters/{character}/reflect"),
+            &key,
+            json!({}),
+        )
+        .await;
+    assert_eq!(second.status(), StatusCode::ACCEPTED);
+    assert!(
+        json_of(second).await["created"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    let facts = json_of(
+        app.get(
+            &format!("/v1/characters/{character}/memories?kind=biographical"),
+            &key,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(facts["items"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn every_nth_turn_reflects_in_the_background() {
+    let app = spawn_with(&[("COGNITION_EVERY_N_TURNS", "2")], None).await;
+    let key = app.tenant_key("acme").await;
+    let character = app.character(&key).await;
+    let session = app.session(&key, &character).await;
+    app.say(&key, &session, "My boat is called Petrel.").await;
+    app.say(&key, &session, "Nice weather today.").await;
+    let path = format!("/v1/characters/{character}/memories?kind=biographical");
+    for _ in 0..50 {
+        let facts = json_of(app.get(&path, &key).await).await;
+        if !facts["items"].as_array().unwrap().is_empty() {
+            assert!(
+                facts["items"][0]["content"]
+                    .as_str()
+                    .unwrap()
+                    .contains("Petrel")
+            );
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("no background reflection after the second turn");
+}

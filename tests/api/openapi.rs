@@ -1,0 +1,53 @@
+/// The committed document must match the code; regenerate it with
+/// `cargo run -- openapi > openapi/openapi.json`.
+#[test]
+fn the_committed_openapi_document_matches_the_code() {
+    let committed =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/openapi.json"))
+            .expect("openapi/openapi.json exists");
+    let generated = virlife::http::openapi_json();
+    assert!(
+        committed.trim_end() == generated.trim_end(),
+        "openapi/openapi.json is stale: run `cargo run -- openapi > openapi/openapi.json`"
+    );
+}
+
+#[test]
+fn every_route_of_the_api_is_documented() {
+    let spec: serde_json::Value = serde_json::from_str(&virlife::http::openapi_json()).unwrap();
+    let paths = spec["paths"].as_object().unwrap();
+    for (path, method) in [
+        ("/health", "get"),
+        ("/health/live", "get"),
+        ("/health/ready", "get"),
+        ("/v1/admin/api-keys", "post"),
+        ("/v1/admin/api-keys", "get"),
+        ("/v1/admin/api-keys/{id}", "delete"),
+        ("/v1/admin/reindex", "post"),
+        ("/v1/characters", "post"),
+        ("/v1/characters", "get"),
+        ("/v1/characters/{id}", "get"),
+        ("/v1/characters/{id}", "patch"),
+        ("/v1/characters/{id}", "delete"),
+        ("/v1/characters/{id}/memories", "post"),
+        ("/v1/characters/{id}/memories", "get"),
+        ("/v1/characters/{id}/events", "post"),
+        ("/v1/characters/{id}/memories/search", "post"),
+        ("/v1/characters/{id}/memories/{memory_id}", "delete"),
+        ("/v1/characters/{id}/reflect", "post"),
+        ("/v1/characters/{id}/sessions", "post"),
+        ("/v1/characters/{id}/sessions", "get"),
+        ("/v1/sessions/{id}", "get"),
+        ("/v1/sessions/{id}", "delete"),
+        ("/v1/sessions/{id}/messages", "get"),
+        ("/v1/sessions/{id}/messages", "post"),
+        ("/v1/sessions/{id}/messages/stream", "post"),
+    ] {
+        assert!(
+            paths.get(path).and_then(|p| p.get(method)).is_some(),
+            "{method} {path} missing"
+        );
+    }
+    assert!(spec["components"]["securitySchemes"]["BearerAuth"].is_object());
+    assert!(spec["components"]["securitySchemes"]["ApiKeyAuth"].is_object());
+}
