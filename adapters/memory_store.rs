@@ -2,8 +2,8 @@
 //! tests hold the PostgreSQL store to. Everything is lost on restart.
 
 use crate::domain::{
-    ApiKey, Character, IdempotencyRecord, KeyHash, Memory, MemoryKind, Message, PageRequest, Role,
-    Session, TenantId,
+    ApiKey, Character, IdempotencyRecord, Job, JobOutcome, JobStatus, KeyHash, Memory, MemoryKind,
+    Message, PageRequest, Role, Session, TenantId,
 };
 use crate::ports::{Store, StoreError};
 use async_trait::async_trait;
@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
 use std::sync::RwLock;
+use std::time::Duration;
 use uuid::Uuid;
 
 #[derive(Default)]
@@ -21,6 +22,7 @@ struct Tables {
     messages: BTreeMap<Uuid, Message>,
     memories: BTreeMap<Uuid, Memory>,
     idempotency: HashMap<(TenantId, String), IdempotencyRecord>,
+    jobs: BTreeMap<Uuid, Job>,
 }
 
 #[derive(Default)]
@@ -65,6 +67,14 @@ fn remove_session_rows(tables: &mut Tables, session_ids: &[Uuid]) {
     tables
         .messages
         .retain(|_, m| !session_ids.contains(&m.session_id));
+    for memory in tables.memories.values_mut() {
+        if memory.session_id.is_some_and(|s| session_ids.contains(&s)) {
+            memory.session_id = None;
+        }
+    }
+    tables
+        .idempotency
+        .retain(|_, record| !session_ids.contains(&record.session_id));
     for id in session_ids {
         tables.sessions.remove(id);
     }
@@ -77,6 +87,10 @@ impl Store for InMemoryStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
         Ok(())
     }
 
@@ -114,6 +128,9 @@ impl Store for InMemoryStore {
     }
 
     async fn insert_character(&self, character: &Character) -> Result<(), StoreError> {
+        if self.read().characters.contains_key(&character.id) {
+            return Err(StoreError::Conflict(format!("character {} exists", character.id)));
+        }
         self.write()
             .characters
             .insert(character.id, character.clone());
@@ -172,11 +189,23 @@ impl Store for InMemoryStore {
             .collect();
         remove_session_rows(&mut tables, &sessions);
         tables.memories.retain(|_, m| m.character_id != id);
+        tables.jobs.retain(|_, j| j.character_id != id);
         Ok(true)
     }
 
     async fn insert_session(&self, session: &Session) -> Result<(), StoreError> {
-        self.write().sessions.insert(session.id, session.clone());
+        let mut tables = self.write();
+        if tables
+            .characters
+            .get(&session.character_id)
+            .is_none_or(|c| c.tenant != session.tenant)
+        {
+            return Err(StoreError::Conflict(format!(
+                "character {} does not exist",
+                session.character_id
+            )));
+        }
+        tables.sessions.insert(session.id, session.clone());
         Ok(())
     }
 
@@ -232,7 +261,11 @@ impl Store for InMemoryStore {
 
     async fn append_message(&self, message: &Message) -> Result<(), StoreError> {
         let mut tables = self.write();
-        let Some(session) = tables.sessions.get_mut(&message.session_id) else {
+        let Some(session) = tables
+            .sessions
+            .get_mut(&message.session_id)
+            .filter(|s| s.tenant == message.tenant)
+        else {
             return Err(StoreError::Conflict(format!(
                 "session {} does not exist",
                 message.session_id
@@ -425,5 +458,74 @@ impl Store for InMemoryStore {
             record.response = Some(response.clone());
         }
         Ok(())
+    }
+    async fn enqueue_job(&self, job: &Job) -> Result<(), StoreError> {
+        let mut tables = self.write();
+        if tables
+            .characters
+            .get(&job.character_id)
+            .is_none_or(|c| c.tenant != job.tenant)
+        {
+            return Err(StoreError::Conflict(format!(
+                "character {} does not exist",
+                job.character_id
+            )));
+        }
+        tables.jobs.insert(job.id, job.clone());
+        Ok(())
+    }
+
+    async fn claim_job(&self, lease: Duration) -> Result<Option<Job>, StoreError> {
+        let now = Utc::now();
+        let mut tables = self.write();
+        let runnable = tables
+            .jobs
+            .values_mut()
+            .filter(|j| match j.status {
+                JobStatus::Queued => j.run_at <= now,
+                JobStatus::Running => j.locked_until.is_some_and(|until| until < now),
+                JobStatus::Done | JobStatus::Failed => false,
+            })
+            .min_by_key(|j| (j.run_at, j.id));
+        Ok(runnable.map(|job| {
+            job.status = JobStatus::Running;
+            job.attempts += 1;
+            job.locked_until = Some(now + chrono::Duration::from_std(lease).unwrap_or_default());
+            job.updated_at = now;
+            job.clone()
+        }))
+    }
+
+    async fn finish_job(&self, id: Uuid, outcome: &JobOutcome) -> Result<(), StoreError> {
+        let now = Utc::now();
+        if let Some(job) = self.write().jobs.get_mut(&id) {
+            job.locked_until = None;
+            job.updated_at = now;
+            match outcome {
+                JobOutcome::Done(result) => {
+                    job.status = JobStatus::Done;
+                    job.result = Some(result.clone());
+                }
+                JobOutcome::Retry { at, error } => {
+                    job.status = JobStatus::Queued;
+                    job.run_at = *at;
+                    job.last_error = Some(error.clone());
+                }
+                JobOutcome::Failed(error) => {
+                    job.status = JobStatus::Failed;
+                    job.last_error = Some(error.clone());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn get_job(&self, tenant: &TenantId, id: Uuid) -> Result<Option<Job>, StoreError> {
+        Ok(self
+            .read()
+            .jobs
+            .get(&id)
+            .filter(|j| &j.tenant == tenant)
+            .cloned())
     }
 }

@@ -5,3 +5,5 @@ pub mod exact_vectors;
 pub mod memory_cache;
 pub mod memory_store;
 pub mod offline_llm;
+#[cfg(feature = "postgres")]
+pub mod postgres;

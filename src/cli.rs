@@ -22,6 +22,8 @@ struct Cli {
 enum Command {
     /// Run the HTTP service (the default).
     Serve,
+    /// Apply database migrations and exit (Railway's preDeployCommand).
+    Migrate,
     /// Print the OpenAPI document (JSON) to stdout.
     Openapi,
     /// Validate the configuration and try each configured service; exit 0 only if all is fine.
@@ -38,6 +40,7 @@ pub fn run() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Check => check(),
+        Command::Migrate => migrate(),
         Command::Healthcheck => healthcheck(),
     }
 }
@@ -98,6 +101,44 @@ fn serve() -> ExitCode {
     })
 }
 
+fn migrate() -> ExitCode {
+    let settings = match load_settings() {
+        Ok(settings) => settings,
+        Err(code) => return code,
+    };
+    crate::telemetry::init(&settings);
+    if settings.database_url.is_none() {
+        eprintln!("DATABASE_URL is not set: the in-memory store has no schema to migrate");
+        return ExitCode::FAILURE;
+    }
+    let runtime = match runtime(&settings) {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("cannot start the runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async {
+        let core = match startup::compose(&settings) {
+            Ok(core) => core,
+            Err(err) => {
+                eprintln!("{err}");
+                return ExitCode::FAILURE;
+            }
+        };
+        match core.store.migrate().await {
+            Ok(()) => {
+                println!("migrations applied");
+                ExitCode::SUCCESS
+            }
+            Err(err) => {
+                eprintln!("migrations failed: {err}");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
+
 fn check() -> ExitCode {
     let mut rows: Vec<(String, bool, String)> = Vec::new();
     let settings = match Settings::from_process_env() {
@@ -120,8 +161,11 @@ fn check() -> ExitCode {
             Ok(runtime) => runtime.block_on(async {
                 match startup::compose(settings) {
                     Ok(core) => {
-                        let ok = core.store.ping().await.is_ok();
-                        rows.push(("database".into(), ok, core.store.kind().to_owned()));
+                        let (ok, detail) = match core.store.ping().await {
+                            Ok(()) => (true, core.store.kind().to_owned()),
+                            Err(err) => (false, format!("{}: {}", core.store.kind(), redact_store_error(&err))),
+                        };
+                        rows.push(("database".into(), ok, detail));
                         let ok = core.cache.ping().await.is_ok();
                         rows.push(("cache".into(), ok, core.cache.kind().to_owned()));
                         let ok = core.vectors.ping().await.is_ok();
@@ -168,6 +212,17 @@ fn check() -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    }
+}
+
+/// A store error's class, without connection strings or hosts.
+fn redact_store_error(err: &crate::ports::StoreError) -> &'static str {
+    match err {
+        crate::ports::StoreError::Unavailable(reason) if reason.contains("migrations pending") => {
+            "reachable, but migrations are pending (run `virlife migrate`)"
+        }
+        crate::ports::StoreError::Unavailable(_) => "unreachable",
+        crate::ports::StoreError::Conflict(_) | crate::ports::StoreError::Internal(_) => "error",
     }
 }
 

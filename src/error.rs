@@ -59,6 +59,14 @@ fn llm_detail(source: &LlmError, message_id: &Option<Uuid>) -> String {
 }
 
 impl Error {
+    /// Text safe to show a client or store on a job: no internals.
+    pub fn public_message(&self) -> String {
+        match self {
+            Self::Internal(_) => "an unexpected error occurred; it has been logged".to_owned(),
+            other => other.to_string(),
+        }
+    }
+
     pub fn not_found(entity: &'static str, id: impl ToString) -> Self {
         Self::NotFound {
             entity,

@@ -2,8 +2,8 @@
 //! `adapters/` implement them; the core never sees a driver type.
 
 use crate::domain::{
-    ApiKey, Character, IdempotencyRecord, KeyHash, Memory, MemoryKind, Message, PageRequest, Role,
-    ScoredId, Session, TenantId, Usage, VectorPoint, VectorQuery,
+    ApiKey, Character, IdempotencyRecord, Job, JobOutcome, KeyHash, Memory, MemoryKind, Message,
+    PageRequest, Role, ScoredId, Session, TenantId, Usage, VectorPoint, VectorQuery,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -31,8 +31,11 @@ pub enum StoreError {
 ///   exactly as for rows that do not exist.
 /// - Listings are ordered by id (UUIDv7, i.e. creation order), return rows
 ///   strictly after `page.after`, and at most `page.fetch_limit()` rows.
-/// - Deleting a character removes its sessions, messages and memories;
-///   deleting a session removes its messages.
+/// - Deleting a character removes its sessions, messages, memories and jobs;
+///   deleting a session removes its messages and detaches its memories
+///   (their `session_id` becomes `None`).
+/// - Writes that reference a missing (or foreign) parent row fail with
+///   `StoreError::Conflict`.
 ///
 /// # Errors
 /// `StoreError::Unavailable` when the backing service cannot be reached;
@@ -42,7 +45,11 @@ pub enum StoreError {
 pub trait Store: Send + Sync + 'static {
     /// "in-memory" or "postgres", for `/health`.
     fn kind(&self) -> &'static str;
+    /// Ok when the store answers and its schema is up to date.
     async fn ping(&self) -> Result<(), StoreError>;
+    /// Brings the schema up to date; idempotent and safe when several
+    /// replicas call it at once.
+    async fn migrate(&self) -> Result<(), StoreError>;
 
     async fn insert_api_key(&self, key: &ApiKey) -> Result<(), StoreError>;
     async fn find_api_key(&self, hash: &KeyHash) -> Result<Option<ApiKey>, StoreError>;
@@ -155,6 +162,14 @@ pub trait Store: Send + Sync + 'static {
         key: &str,
         response: &serde_json::Value,
     ) -> Result<(), StoreError>;
+
+    async fn enqueue_job(&self, job: &Job) -> Result<(), StoreError>;
+    /// Takes the oldest runnable job (queued and due, or running with an
+    /// expired lease), marks it running for `lease` and counts the attempt.
+    /// Concurrent callers never get the same job.
+    async fn claim_job(&self, lease: Duration) -> Result<Option<Job>, StoreError>;
+    async fn finish_job(&self, id: Uuid, outcome: &JobOutcome) -> Result<(), StoreError>;
+    async fn get_job(&self, tenant: &TenantId, id: Uuid) -> Result<Option<Job>, StoreError>;
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -42,7 +42,26 @@ fn core_settings(settings: &Settings) -> CoreSettings {
         session_retention: chrono::Duration::days(i64::from(settings.session_retention_days)),
         memories_per_turn: 5,
         authentication_enabled: settings.master_api_key.is_some(),
+        job_retry_backoff: Duration::from_millis(settings.job_retry_backoff_ms),
     }
+}
+
+#[cfg(feature = "postgres")]
+fn postgres_store(url: &str, settings: &Settings) -> Result<Arc<dyn Store>, String> {
+    use crate::adapters::postgres::{PostgresOptions, PostgresStore};
+    let store = PostgresStore::connect_lazy(&PostgresOptions {
+        url: url.to_owned(),
+        max_connections: settings.database_max_connections,
+        acquire_timeout: Duration::from_secs(settings.database_acquire_timeout_seconds),
+    })
+    .map_err(|err| format!("DATABASE_URL: {err}"))?;
+    tracing::info!("store: PostgreSQL");
+    Ok(Arc::new(store))
+}
+
+#[cfg(not(feature = "postgres"))]
+fn postgres_store(_url: &str, _settings: &Settings) -> Result<Arc<dyn Store>, String> {
+    Err("DATABASE_URL is set, but this binary was built without the `postgres` feature".into())
 }
 
 /// Builds the core with the adapters the settings call for.
@@ -51,21 +70,25 @@ pub fn compose(settings: &Settings) -> Result<Core, StartupError> {
     let strict = settings.environment != Environment::Development;
 
     // The authoritative store: never a fake outside development.
-    let store: Arc<dyn Store> = if settings.database_url.is_some() {
-        problems.push(
-            "DATABASE_URL is set, but this build has no PostgreSQL store yet; unset it to run on the in-memory store (development only)"
-                .to_owned(),
-        );
-        Arc::new(InMemoryStore::new())
-    } else if strict {
-        problems.push(format!(
-            "DATABASE_URL: {} never runs on the in-memory store",
-            settings.environment.as_str()
-        ));
-        Arc::new(InMemoryStore::new())
-    } else {
-        tracing::info!("store: in-memory (data is lost on restart)");
-        Arc::new(InMemoryStore::new())
+    let store: Arc<dyn Store> = match &settings.database_url {
+        Some(url) => match postgres_store(url.expose_secret(), settings) {
+            Ok(store) => store,
+            Err(problem) => {
+                problems.push(problem);
+                Arc::new(InMemoryStore::new())
+            }
+        },
+        None if strict => {
+            problems.push(format!(
+                "DATABASE_URL: {} never runs on the in-memory store",
+                settings.environment.as_str()
+            ));
+            Arc::new(InMemoryStore::new())
+        }
+        None => {
+            tracing::info!("store: in-memory (data is lost on restart)");
+            Arc::new(InMemoryStore::new())
+        }
     };
 
     if settings.redis_url.is_some() {
@@ -182,25 +205,64 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let core = self.core.clone();
-        let sweep_every = self.sweep_every;
-        let sweeper = tokio::spawn(async move {
-            let mut ticker = tokio::time::interval(sweep_every);
-            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                ticker.tick().await;
-                if let Err(err) = core.sweep_idle_sessions(chrono::Utc::now()).await {
-                    tracing::warn!(error = %err, "retention sweep failed; will retry");
-                }
-            }
-        });
+        let (stop_background, stopped) = tokio::sync::watch::channel(false);
+        let background = vec![
+            tokio::spawn(migrate_until_done(self.core.clone(), stopped.clone())),
+            tokio::spawn(sweep_periodically(
+                self.core.clone(),
+                self.sweep_every,
+                stopped.clone(),
+            )),
+            tokio::spawn({
+                let core = self.core.clone();
+                async move { core.work_jobs(stopped).await }
+            }),
+        ];
         tracing::info!(port = self.port, "listening");
         let result = poem::Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(self.app, shutdown, Some(self.grace))
             .await;
-        sweeper.abort();
+        // Background work stops at a safe point: between jobs and sweeps.
+        let _ = stop_background.send(true);
+        for task in background {
+            let _ = tokio::time::timeout(self.grace, task).await;
+        }
         tracing::info!("stopped");
         result
+    }
+}
+
+/// Applies migrations, retrying while the database is unreachable, so a
+/// database that is down at boot does not stop the service from starting.
+async fn migrate_until_done(core: Core, mut stop: tokio::sync::watch::Receiver<bool>) {
+    loop {
+        match core.store.migrate().await {
+            Ok(()) => {
+                tracing::info!("schema up to date");
+                return;
+            }
+            Err(err) => tracing::warn!(error = %err, "migrations not applied yet; retrying"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+async fn sweep_periodically(
+    core: Core,
+    every: Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = stop.changed() => return,
+        }
+        if let Err(err) = core.sweep_idle_sessions(chrono::Utc::now()).await {
+            tracing::warn!(error = %err, "retention sweep failed; will retry");
+        }
     }
 }
 

@@ -48,6 +48,8 @@ pub struct Memory {
     pub session_id: Option<Uuid>,
     /// Authoritative copy of the vector, so the index can be rebuilt.
     pub embedding: Vec<f32>,
+    /// The model that produced `embedding`; a change of model needs a reindex.
+    pub embedding_model: String,
     pub created_at: DateTime<Utc>,
 }
 

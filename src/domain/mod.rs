@@ -3,6 +3,7 @@
 
 mod api_key;
 mod character;
+mod job;
 mod memory;
 mod page;
 mod session;
@@ -11,6 +12,7 @@ mod vector;
 
 pub use api_key::{ApiKey, ApiKeyName, ApiKeySecret, KeyHash};
 pub use character::{Character, CharacterName, CharacterPatch, Persona, Traits};
+pub use job::{Job, JobKind, JobOutcome, JobStatus};
 pub use memory::{Importance, MAX_MEMORY_CHARS, Memory, MemoryContent, MemoryKind, MemorySource};
 pub use page::{Cursor, Page, PageRequest};
 pub use session::{IdempotencyRecord, Message, MessageContent, Role, Session, Usage, UserName};

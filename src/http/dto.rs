@@ -2,7 +2,8 @@
 //! conversions from domain types.
 
 use crate::domain::{
-    ApiKey, Character, Memory, MemoryKind, MemorySource, Message, Page, Role, Session, Usage,
+    ApiKey, Character, Job, JobStatus, Memory, MemoryKind, MemorySource, Message, Page, Role,
+    Session, Usage,
 };
 use crate::services::{ScoredMemory, TurnOutcome};
 use chrono::{DateTime, Utc};
@@ -267,13 +268,60 @@ pub struct SearchResults {
     pub degraded: bool,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename = "JobStatus", rename_all = "lowercase")]
+pub enum JobStatusDto {
+    Queued,
+    Running,
+    Done,
+    Failed,
+}
+
+impl From<JobStatus> for JobStatusDto {
+    fn from(status: JobStatus) -> Self {
+        match status {
+            JobStatus::Queued => Self::Queued,
+            JobStatus::Running => Self::Running,
+            JobStatus::Done => Self::Done,
+            JobStatus::Failed => Self::Failed,
+        }
+    }
+}
+
+/// Background work (cognition), kept in PostgreSQL until it is done or failed.
 #[derive(Debug, Object)]
-pub struct ReflectionReport {
-    pub status: String,
-    /// Biographical memories written by this reflection.
-    pub created: Vec<MemoryDto>,
-    /// Facts skipped because the character already knew them.
-    pub duplicates: u32,
+#[oai(rename = "Job")]
+pub struct JobDto {
+    pub id: Uuid,
+    /// `reflect`: extract biographical facts from recent turns.
+    pub kind: String,
+    pub character_id: Uuid,
+    pub status: JobStatusDto,
+    pub attempts: u32,
+    pub max_attempts: u32,
+    /// Why the last attempt failed.
+    pub last_error: Option<String>,
+    /// What a done job produced: `{"created": [memory ids], "duplicates": n}` for `reflect`.
+    pub result: Option<serde_json::Value>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<Job> for JobDto {
+    fn from(job: Job) -> Self {
+        Self {
+            id: job.id,
+            kind: job.kind.as_str().to_owned(),
+            character_id: job.character_id,
+            status: job.status.into(),
+            attempts: job.attempts,
+            max_attempts: job.max_attempts,
+            last_error: job.last_error,
+            result: job.result,
+            created_at: job.created_at,
+            updated_at: job.updated_at,
+        }
+    }
 }
 
 // ---- sessions and messages ----

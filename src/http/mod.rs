@@ -18,8 +18,8 @@ use poem::{EndpointExt, Route};
 use poem_openapi::OpenApiService;
 use rate_limit::RateLimiter;
 use routes::{
-    admin::AdminApi, characters::CharactersApi, health::HealthApi, memories::MemoriesApi,
-    sessions::SessionsApi,
+    admin::AdminApi, characters::CharactersApi, health::HealthApi, jobs::JobsApi,
+    memories::MemoriesApi, sessions::SessionsApi,
 };
 use std::sync::Arc;
 
@@ -42,12 +42,26 @@ pub struct HttpSettings {
     pub max_body_bytes: usize,
 }
 
-pub type Api = (HealthApi, AdminApi, CharactersApi, MemoriesApi, SessionsApi);
+pub type Api = (
+    HealthApi,
+    AdminApi,
+    CharactersApi,
+    MemoriesApi,
+    SessionsApi,
+    JobsApi,
+);
 
 /// The OpenAPI service; needs no infrastructure, so `openapi` and tests can call it.
 pub fn api_service() -> OpenApiService<Api, ()> {
     OpenApiService::new(
-        (HealthApi, AdminApi, CharactersApi, MemoriesApi, SessionsApi),
+        (
+            HealthApi,
+            AdminApi,
+            CharactersApi,
+            MemoriesApi,
+            SessionsApi,
+            JobsApi,
+        ),
         "VirLife API",
         env!("CARGO_PKG_VERSION"),
     )

@@ -488,6 +488,7 @@ impl Core {
             importance: 0.3,
             session_id: Some(turn.session.id),
             embedding,
+            embedding_model: self.embedding_model(),
             created_at: chrono::Utc::now(),
         };
         match self.store.insert_memory(&memory).await {
@@ -496,7 +497,7 @@ impl Core {
         }
     }
 
-    /// Every N user turns, reflect in the background (the cooldown makes one
+    /// Every N user turns, queue a reflection (the cooldown makes one
     /// replica of many do it).
     async fn maybe_reflect_in_background(&self, session: &Session) {
         let every = u64::from(self.settings.cognition_every_n_turns.max(1));
@@ -514,19 +515,14 @@ impl Core {
         if turns == 0 || turns % every != 0 {
             return;
         }
-        let core = self.clone();
-        let tenant = session.tenant.clone();
-        let character_id = session.character_id;
-        tokio::spawn(async move {
-            match core.reflect(&tenant, character_id).await {
-                Ok(outcome) => tracing::info!(
-                    created = outcome.created.len(),
-                    "background reflection done"
-                ),
-                Err(Error::RateLimited { .. }) => tracing::debug!("reflection cooling down"),
-                Err(err) => tracing::warn!(error = %err, "background reflection failed"),
-            }
-        });
+        match self
+            .request_reflection(&session.tenant, session.character_id)
+            .await
+        {
+            Ok(job) => tracing::debug!(job_id = %job.id, "background reflection queued"),
+            Err(Error::RateLimited { .. }) => tracing::debug!("reflection cooling down"),
+            Err(err) => tracing::warn!(error = %err, "could not queue a reflection"),
+        }
     }
 }
 

@@ -52,6 +52,7 @@ impl Core {
             importance: new.importance.value(),
             session_id: new.session_id,
             embedding,
+            embedding_model: self.embedding_model(),
             created_at: chrono::Utc::now(),
         };
         self.store.insert_memory(&memory).await?;

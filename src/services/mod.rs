@@ -4,6 +4,7 @@ mod api_keys;
 mod characters;
 mod chat;
 mod health;
+mod jobs;
 mod memories;
 mod reflection;
 mod retention;
@@ -36,6 +37,8 @@ pub struct CoreSettings {
     pub session_retention: chrono::Duration,
     pub memories_per_turn: usize,
     pub authentication_enabled: bool,
+    /// First retry delay of a failed job; doubles with each attempt.
+    pub job_retry_backoff: Duration,
 }
 
 impl Default for CoreSettings {
@@ -52,6 +55,7 @@ impl Default for CoreSettings {
             session_retention: chrono::Duration::days(7),
             memories_per_turn: 5,
             authentication_enabled: true,
+            job_retry_backoff: Duration::from_secs(2),
         }
     }
 }
@@ -67,6 +71,8 @@ pub struct Core {
     pub settings: CoreSettings,
     pub cache_health: Arc<PortHealth>,
     pub vector_health: Arc<PortHealth>,
+    /// Wakes the job worker when this replica queues a job.
+    jobs_waiting: Arc<tokio::sync::Notify>,
     started: Instant,
 }
 
@@ -86,6 +92,7 @@ impl Core {
             settings,
             cache_health: Arc::default(),
             vector_health: Arc::default(),
+            jobs_waiting: Arc::default(),
             started: Instant::now(),
         }
     }
@@ -95,6 +102,10 @@ impl Core {
         self.cache_health = cache;
         self.vector_health = vectors;
         self
+    }
+
+    pub(crate) fn embedding_model(&self) -> String {
+        self.llm.describe().embedding_model
     }
 
     pub fn uptime(&self) -> Duration {

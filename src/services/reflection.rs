@@ -43,10 +43,6 @@ fn parse_facts(text: &str) -> Option<ExtractedFacts> {
     serde_json::from_str(text.get(start..=end)?).ok()
 }
 
-fn cooldown_key(character_id: Uuid) -> String {
-    format!("virlife:cooldown:reflect:{character_id}")
-}
-
 fn normalise(text: &str) -> String {
     text.split_whitespace()
         .collect::<Vec<_>>()
@@ -55,43 +51,14 @@ fn normalise(text: &str) -> String {
 }
 
 impl Core {
-    /// Reflects now, unless a reflection for this character ran within the
-    /// cooldown (then `RateLimited` with the time left). A cache outage
-    /// fails open: reflecting twice is better than never.
+    /// Runs cognition for a character now (the job worker calls this).
     #[tracing::instrument(skip_all, fields(tenant = %tenant, character_id = %character_id))]
-    pub async fn reflect(
+    pub async fn run_reflection(
         &self,
         tenant: &TenantId,
         character_id: Uuid,
     ) -> Result<ReflectionOutcome> {
         let character = self.require_character(tenant, character_id).await?;
-        let cooldown = self.settings.cognition_cooldown;
-        let until = chrono::Utc::now().timestamp() + cooldown.as_secs() as i64;
-        let key = cooldown_key(character_id);
-        match self
-            .cache
-            .set_if_absent(&key, &until.to_string(), cooldown)
-            .await
-        {
-            Ok(true) => {}
-            Ok(false) => {
-                let ends = self
-                    .cache
-                    .get(&key)
-                    .await
-                    .ok()
-                    .flatten()
-                    .and_then(|v| v.parse::<i64>().ok())
-                    .unwrap_or(until);
-                let left = (ends - chrono::Utc::now().timestamp()).max(1) as u64;
-                return Err(Error::RateLimited {
-                    what: "this character reflected recently",
-                    retry_after: std::time::Duration::from_secs(left),
-                });
-            }
-            Err(err) => tracing::warn!(error = %err, "cooldown unavailable; reflecting anyway"),
-        }
-
         let (transcript, user_name) = self.recent_transcript(tenant, character_id).await?;
         let known = self
             .store
@@ -152,6 +119,7 @@ impl Core {
                 importance: importance.value(),
                 session_id: None,
                 embedding,
+                embedding_model: self.embedding_model(),
                 created_at: chrono::Utc::now(),
             };
             self.store.insert_memory(&memory).await?;

@@ -3,8 +3,8 @@ use crate::domain::{Importance, MemoryContent, MemoryKind, MemorySource, PageReq
 use crate::http::AppState;
 use crate::http::auth::TenantKey;
 use crate::http::dto::{
-    CreateEventRequest, CreateMemoryRequest, MemoryDto, MemoryKindDto, MemoryPage,
-    ReflectionReport, SearchMemoriesRequest, SearchResults, page_dto,
+    CreateEventRequest, CreateMemoryRequest, JobDto, MemoryDto, MemoryKindDto, MemoryPage,
+    SearchMemoriesRequest, SearchResults, page_dto,
 };
 use crate::http::problem::ApiError;
 use crate::services::NewMemory;
@@ -32,9 +32,9 @@ pub enum DeletedMemory {
 
 #[derive(ApiResponse)]
 pub enum Reflected {
-    /// Cognition ran; new biographical memories are listed.
+    /// Cognition is queued; follow it at `GET /v1/jobs/{id}`.
     #[oai(status = 202)]
-    Accepted(Json<ReflectionReport>),
+    Accepted(Json<JobDto>),
 }
 
 fn importance(value: Option<f64>) -> std::result::Result<Importance, ApiError> {
@@ -144,7 +144,8 @@ impl MemoriesApi {
 
     /// Run cognition now: extract lasting facts from recent turns
     ///
-    /// 429 with `Retry-After` while the character's cooldown runs.
+    /// Queues a durable job (202); 429 with `Retry-After` while the
+    /// character's cooldown runs.
     #[oai(path = "/:id/reflect", method = "post")]
     async fn reflect(
         &self,
@@ -152,11 +153,7 @@ impl MemoriesApi {
         auth: TenantKey,
         id: Path<Uuid>,
     ) -> Result<Reflected> {
-        let outcome = state.core.reflect(&auth.0, id.0).await?;
-        Ok(Reflected::Accepted(Json(ReflectionReport {
-            status: "completed".into(),
-            created: outcome.created.into_iter().map(Into::into).collect(),
-            duplicates: outcome.duplicates as u32,
-        })))
+        let job = state.core.request_reflection(&auth.0, id.0).await?;
+        Ok(Reflected::Accepted(Json(job.into())))
     }
 }

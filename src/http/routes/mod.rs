@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod characters;
 pub mod health;
+pub mod jobs;
 pub mod memories;
 pub mod sessions;
 
@@ -21,4 +22,6 @@ pub enum ApiTags {
     Memories,
     /// Conversation sessions and chat turns.
     Sessions,
+    /// Durable background work (cognition).
+    Jobs,
 }
