@@ -129,7 +129,10 @@ impl Store for InMemoryStore {
 
     async fn insert_character(&self, character: &Character) -> Result<(), StoreError> {
         if self.read().characters.contains_key(&character.id) {
-            return Err(StoreError::Conflict(format!("character {} exists", character.id)));
+            return Err(StoreError::Conflict(format!(
+                "character {} exists",
+                character.id
+            )));
         }
         self.write()
             .characters

@@ -169,7 +169,8 @@ fn extract_facts(request: &ReflectRequest) -> Vec<String> {
                     .any(|cue| lower.starts_with(cue) || lower.contains(&format!(" {cue}")))
             {
                 let fact = format!("{who} said: \"{}\"", snippet(sentence, 300));
-                if !facts.contains(&fact) && !request.known_facts.contains(&fact) {
+                // Known facts are repeated on purpose: deduplication is the core's job.
+                if !facts.contains(&fact) {
                     facts.push(fact);
                 }
             }

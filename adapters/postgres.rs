@@ -25,18 +25,41 @@ const RETENTION_LOCK: i64 = 0x5669_724c_6966_6501;
 pub struct PostgresOptions {
     pub url: String,
     pub max_connections: u32,
+    /// How long a request waits for a connection before answering 503.
     pub acquire_timeout: Duration,
+    /// Bound on one statement, so a frozen server costs seconds, not forever.
+    pub query_timeout: Duration,
 }
 
 pub struct PostgresStore {
     pool: PgPool,
     migrated: AtomicBool,
+    query_timeout: Duration,
 }
+
+/// Bounds a sqlx future and translates its error at the adapter's edge.
+trait Within<T>: Future<Output = Result<T, sqlx::Error>> + Sized {
+    async fn within(self, limit: Duration) -> Result<T, StoreError> {
+        match tokio::time::timeout(limit, self).await {
+            Ok(result) => result.map_err(map_err),
+            Err(_) => Err(StoreError::Unavailable(format!(
+                "no answer from PostgreSQL within {} ms",
+                limit.as_millis()
+            ))),
+        }
+    }
+}
+
+impl<T, F: Future<Output = Result<T, sqlx::Error>>> Within<T> for F {}
 
 /// Accepts the SQLAlchemy form `postgresql+asyncpg://` that Python guides
 /// use; returns the URL sqlx understands and whether it was changed.
 pub fn normalise_url(url: &str) -> (String, bool) {
-    for prefix in ["postgresql+asyncpg://", "postgres+asyncpg://", "postgresql+psycopg://"] {
+    for prefix in [
+        "postgresql+asyncpg://",
+        "postgres+asyncpg://",
+        "postgresql+psycopg://",
+    ] {
         if let Some(rest) = url.strip_prefix(prefix) {
             return (format!("postgresql://{rest}"), true);
         }
@@ -98,6 +121,7 @@ impl PostgresStore {
         Ok(Self {
             pool,
             migrated: AtomicBool::new(false),
+            query_timeout: options.query_timeout,
         })
     }
 
@@ -367,8 +391,8 @@ impl Store for PostgresStore {
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1")
             .execute(&self.pool)
-            .await
-            .map_err(map_err)?;
+            .within(self.query_timeout)
+            .await?;
         if !self.migrated.load(Ordering::Acquire) {
             // Another replica (or `virlife migrate`) may have applied them.
             if !self.schema_is_current().await {
@@ -400,8 +424,8 @@ impl Store for PostgresStore {
         .bind(key.created_at)
         .bind(key.revoked_at)
         .execute(&self.pool)
-        .await
-        .map_err(map_err)?;
+        .within(self.query_timeout)
+        .await?;
         Ok(())
     }
 
@@ -409,8 +433,8 @@ impl Store for PostgresStore {
         sqlx::query_as::<_, ApiKeyRow>("SELECT * FROM api_keys WHERE key_hash = $1")
             .bind(hash.as_str())
             .fetch_optional(&self.pool)
-            .await
-            .map_err(map_err)?
+            .within(self.query_timeout)
+            .await?
             .map(ApiKey::try_from)
             .transpose()
     }
@@ -418,20 +442,19 @@ impl Store for PostgresStore {
     async fn list_api_keys(&self) -> Result<Vec<ApiKey>, StoreError> {
         let rows = sqlx::query_as::<_, ApiKeyRow>("SELECT * FROM api_keys ORDER BY id")
             .fetch_all(&self.pool)
-            .await
-            .map_err(map_err)?;
+            .within(self.query_timeout)
+            .await?;
         convert(rows)
     }
 
     async fn revoke_api_key(&self, id: Uuid, at: DateTime<Utc>) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
-        )
-        .bind(id)
-        .bind(at)
-        .execute(&self.pool)
-        .await
-        .map_err(map_err)?;
+        let done =
+            sqlx::query("UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
+                .bind(id)
+                .bind(at)
+                .execute(&self.pool)
+                .within(self.query_timeout)
+                .await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -447,8 +470,8 @@ impl Store for PostgresStore {
         .bind(c.created_at)
         .bind(c.updated_at)
         .execute(&self.pool)
-        .await
-        .map_err(map_err)?;
+        .within(self.query_timeout)
+        .await?;
         Ok(())
     }
 
@@ -461,8 +484,8 @@ impl Store for PostgresStore {
             .bind(id)
             .bind(tenant.as_str())
             .fetch_optional(&self.pool)
-            .await
-            .map_err(map_err)?
+            .within(self.query_timeout)
+            .await?
             .map(Character::try_from)
             .transpose()
     }
@@ -479,8 +502,8 @@ impl Store for PostgresStore {
         .bind(page.after)
         .bind(limit_of(page))
         .fetch_all(&self.pool)
-        .await
-        .map_err(map_err)?;
+        .within(self.query_timeout)
+        .await?;
         convert(rows)
     }
 
@@ -495,8 +518,8 @@ impl Store for PostgresStore {
         .bind(Json(&c.traits))
         .bind(c.updated_at)
         .execute(&self.pool)
-        .await
-        .map_err(map_err)?;
+        .within(self.query_timeout)
+        .await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -506,8 +529,8 @@ impl Store for PostgresStore {
             .bind(id)
             .bind(tenant.as_str())
             .execute(&self.pool)
-            .await
-            .map_err(map_err)?;
+            .within(self.query_timeout)
+            .await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -525,8 +548,8 @@ impl Store for PostgresStore {
         .bind(s.created_at)
         .bind(s.last_active_at)
         .execute(&self.pool)
-        .await
-        .map_err(map_err)?;
+        .within(self.query_timeout)
+        .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::Conflict(format!(
                 "character {} does not exist",
@@ -545,8 +568,8 @@ impl Store for PostgresStore {
             .bind(id)
             .bind(tenant.as_str())
             .fetch_optional(&self.pool)
-            .await
-            .map_err(map_err)?
+            .within(self.query_timeout)
+            .await?
             .map(Session::try_from)
             .transpose()
     }
@@ -565,8 +588,8 @@ impl Store for PostgresStore {
         .bind(page.after)
         .bind(limit_of(page))
         .fetch_all(&self.pool)
-        .await
-        .map_err(map_err)?;
+        .within(self.query_timeout)
+        .await?;
         convert(rows)
     }
 
@@ -575,8 +598,8 @@ impl Store for PostgresStore {
             .bind(id)
             .bind(tenant.as_str())
             .execute(&self.pool)
-            .await
-            .map_err(map_err)?;
+            .within(self.query_timeout)
+            .await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -585,13 +608,13 @@ impl Store for PostgresStore {
         cutoff: DateTime<Utc>,
         limit: u32,
     ) -> Result<u64, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let mut tx = self.pool.begin().within(self.query_timeout).await?;
         // One replica per pass: the others find the lock taken and skip.
         let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
             .bind(RETENTION_LOCK)
             .fetch_one(&mut *tx)
-            .await
-            .map_err(map_err)?;
+            .within(self.query_timeout)
+            .await?;
         if !locked {
             return Ok(0);
         }
@@ -602,9 +625,9 @@ impl Store for PostgresStore {
         .bind(cutoff)
         .bind(i64::from(limit))
         .execute(&mut *tx)
-        .await
-        .map_err(map_err)?;
-        tx.commit().await.map_err(map_err)?;
+        .within(self.query_timeout)
+        .await?;
+        tx.commit().within(self.query_timeout).await?;
         Ok(done.rows_affected())
     }
 
@@ -626,8 +649,8 @@ impl Store for PostgresStore {
         .bind(m.incomplete)
         .bind(m.created_at)
         .execute(&self.pool)
-        .await
-        .map_err(map_err)?;
+        .within(self.query_timeout)
+        .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::Conflict(format!(
                 "session {} does not exist",
@@ -646,8 +669,8 @@ impl Store for PostgresStore {
             .bind(id)
             .bind(tenant.as_str())
             .fetch_optional(&self.pool)
-            .await
-            .map_err(map_err)?
+            .within(self.query_timeout)
+            .await?
             .map(Message::try_from)
             .transpose()
     }
@@ -666,8 +689,8 @@ impl Store for PostgresStore {
         .bind(page.after)
         .bind(limit_of(page))
         .fetch_all(&self.pool)
-        .await
-        .map_err(map_err)?;
+        .within(self.query_timeout)
+        .await?;
         convert(rows)
     }
 
@@ -686,8 +709,8 @@ impl Store for PostgresStore {
         .bind(tenant.as_str())
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
-        .await
-        .map_err(map_err)?;
+        .within(self.query_timeout)
+        .await?;
         convert(rows)
     }
 
@@ -704,8 +727,8 @@ impl Store for PostgresStore {
         .bind(tenant.as_str())
         .bind(role_str(role))
         .fetch_one(&self.pool)
-        .await
-        .map_err(map_err)?;
+        .within(self.query_timeout)
+        .await?;
         Ok(count.max(0) as u64)
     }
 
@@ -728,8 +751,8 @@ impl Store for PostgresStore {
         .bind(m.embedding.len() as i32)
         .bind(m.created_at)
         .execute(&self.pool)
-        .await
-        .map_err(map_err)?;
+        .within(self.query_timeout)
+        .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::Conflict(format!(
                 "character {} does not exist",
@@ -750,8 +773,8 @@ impl Store for PostgresStore {
         .bind(tenant.as_str())
         .bind(ids)
         .fetch_all(&self.pool)
-        .await
-        .map_err(map_err)?;
+        .within(self.query_timeout)
+        .await?;
         convert(rows)
     }
 
@@ -774,8 +797,8 @@ impl Store for PostgresStore {
         .bind(page.after)
         .bind(limit_of(page))
         .fetch_all(&self.pool)
-        .await
-        .map_err(map_err)?;
+        .within(self.query_timeout)
+        .await?;
         convert(rows)
     }
 
@@ -794,8 +817,8 @@ impl Store for PostgresStore {
         .bind(character_id)
         .bind(kind.map(MemoryKind::as_str))
         .fetch_all(&self.pool)
-        .await
-        .map_err(map_err)?;
+        .within(self.query_timeout)
+        .await?;
         convert(rows)
     }
 
@@ -805,15 +828,14 @@ impl Store for PostgresStore {
         character_id: Uuid,
         id: Uuid,
     ) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "DELETE FROM memories WHERE id = $1 AND tenant = $2 AND character_id = $3",
-        )
-        .bind(id)
-        .bind(tenant.as_str())
-        .bind(character_id)
-        .execute(&self.pool)
-        .await
-        .map_err(map_err)?;
+        let done =
+            sqlx::query("DELETE FROM memories WHERE id = $1 AND tenant = $2 AND character_id = $3")
+                .bind(id)
+                .bind(tenant.as_str())
+                .bind(character_id)
+                .execute(&self.pool)
+                .within(self.query_timeout)
+                .await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -828,8 +850,8 @@ impl Store for PostgresStore {
         .bind(after)
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
-        .await
-        .map_err(map_err)?;
+        .within(self.query_timeout)
+        .await?;
         convert(rows)
     }
 
@@ -849,8 +871,8 @@ impl Store for PostgresStore {
         .bind(record.user_message_id)
         .bind(record.claimed_at)
         .execute(&self.pool)
-        .await
-        .map_err(map_err)?;
+        .within(self.query_timeout)
+        .await?;
         if inserted.rows_affected() == 1 {
             return Ok(None);
         }
@@ -860,8 +882,8 @@ impl Store for PostgresStore {
         .bind(tenant.as_str())
         .bind(key)
         .fetch_one(&self.pool)
-        .await
-        .map_err(map_err)?;
+        .within(self.query_timeout)
+        .await?;
         Ok(Some(IdempotencyRecord {
             session_id: row.session_id,
             user_message_id: row.user_message_id,
@@ -881,8 +903,8 @@ impl Store for PostgresStore {
             .bind(key)
             .bind(Json(response))
             .execute(&self.pool)
-            .await
-            .map_err(map_err)?;
+            .within(self.query_timeout)
+            .await?;
         Ok(())
     }
 
@@ -906,8 +928,8 @@ impl Store for PostgresStore {
         .bind(job.created_at)
         .bind(job.updated_at)
         .execute(&self.pool)
-        .await
-        .map_err(map_err)?;
+        .within(self.query_timeout)
+        .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::Conflict(format!(
                 "character {} does not exist",
@@ -933,8 +955,8 @@ impl Store for PostgresStore {
         )
         .bind(lease.as_secs_f64())
         .fetch_optional(&self.pool)
-        .await
-        .map_err(map_err)?;
+        .within(self.query_timeout)
+        .await?;
         row.map(Job::try_from).transpose()
     }
 
@@ -957,7 +979,7 @@ impl Store for PostgresStore {
             .bind(id)
             .bind(error),
         };
-        query.execute(&self.pool).await.map_err(map_err)?;
+        query.execute(&self.pool).within(self.query_timeout).await?;
         Ok(())
     }
 
@@ -966,8 +988,8 @@ impl Store for PostgresStore {
             .bind(id)
             .bind(tenant.as_str())
             .fetch_optional(&self.pool)
-            .await
-            .map_err(map_err)?
+            .within(self.query_timeout)
+            .await?
             .map(Job::try_from)
             .transpose()
     }

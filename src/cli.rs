@@ -163,7 +163,10 @@ fn check() -> ExitCode {
                     Ok(core) => {
                         let (ok, detail) = match core.store.ping().await {
                             Ok(()) => (true, core.store.kind().to_owned()),
-                            Err(err) => (false, format!("{}: {}", core.store.kind(), redact_store_error(&err))),
+                            Err(err) => (
+                                false,
+                                format!("{}: {}", core.store.kind(), redact_store_error(&err)),
+                            ),
                         };
                         rows.push(("database".into(), ok, detail));
                         let ok = core.cache.ping().await.is_ok();

@@ -122,6 +122,7 @@ pub struct Settings {
     pub database_url: Option<SecretString>,
     pub database_max_connections: u32,
     pub database_acquire_timeout_seconds: u64,
+    pub database_query_timeout_seconds: u64,
     pub redis_url: Option<SecretString>,
     pub cache_enabled: bool,
     pub cache_ttl: u64,
@@ -353,6 +354,14 @@ impl Settings {
                 self.retention_sweep_interval_seconds,
             ),
             ("CACHE_TTL", self.cache_ttl),
+            (
+                "DATABASE_ACQUIRE_TIMEOUT_SECONDS",
+                self.database_acquire_timeout_seconds,
+            ),
+            (
+                "DATABASE_QUERY_TIMEOUT_SECONDS",
+                self.database_query_timeout_seconds,
+            ),
         ] {
             if value == 0 {
                 problems.push(format!("{variable}: must be at least 1"));

@@ -53,6 +53,7 @@ fn postgres_store(url: &str, settings: &Settings) -> Result<Arc<dyn Store>, Stri
         url: url.to_owned(),
         max_connections: settings.database_max_connections,
         acquire_timeout: Duration::from_secs(settings.database_acquire_timeout_seconds),
+        query_timeout: Duration::from_secs(settings.database_query_timeout_seconds),
     })
     .map_err(|err| format!("DATABASE_URL: {err}"))?;
     tracing::info!("store: PostgreSQL");

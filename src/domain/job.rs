@@ -81,9 +81,6 @@ pub struct Job {
 #[derive(Debug, Clone, PartialEq)]
 pub enum JobOutcome {
     Done(serde_json::Value),
-    Retry {
-        at: DateTime<Utc>,
-        error: String,
-    },
+    Retry { at: DateTime<Utc>, error: String },
     Failed(String),
 }

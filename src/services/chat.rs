@@ -530,7 +530,7 @@ impl Core {
 mod tests {
     use super::*;
     use crate::domain::{CharacterName, Persona};
-    use crate::ports::{CacheError, MockCache, MockLlm, MockVectorMemory, VectorError};
+    use crate::ports::{CacheError, Llm as _, MockCache, MockLlm, MockVectorMemory, VectorError};
     use crate::services::testing::Parts;
     use std::sync::Arc;
 
@@ -623,6 +623,8 @@ mod tests {
     #[tokio::test]
     async fn a_failing_llm_keeps_the_user_message_and_names_it() {
         let mut llm = MockLlm::new();
+        llm.expect_describe()
+            .returning(|| crate::adapters::offline_llm::OfflineLlm::new(8).describe());
         llm.expect_embed()
             .returning(|texts| Ok(texts.iter().map(|_| vec![1.0; 64]).collect()));
         llm.expect_render()
@@ -676,6 +678,8 @@ mod tests {
     #[tokio::test]
     async fn a_stream_that_breaks_stores_the_partial_reply_as_incomplete() {
         let mut llm = MockLlm::new();
+        llm.expect_describe()
+            .returning(|| crate::adapters::offline_llm::OfflineLlm::new(8).describe());
         llm.expect_embed()
             .returning(|texts| Ok(texts.iter().map(|_| vec![1.0; 8]).collect()));
         llm.expect_render_stream().returning(|_| {

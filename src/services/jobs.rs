@@ -90,20 +90,16 @@ impl Core {
         };
         let span = tracing::info_span!("job", job_id = %job.id, kind = job.kind.as_str(), attempt = job.attempts);
         let outcome = match job.kind {
-            JobKind::Reflect => {
-                tokio::time::timeout(
-                    self.settings.workflow_timeout,
-                    self.run_reflection(&job.tenant, job.character_id)
-                        .instrument(span),
-                )
-                .await
-                .unwrap_or_else(|_| {
-                    Err(Error::Llm {
-                        source: crate::ports::LlmError::Timeout,
-                        message_id: None,
-                    })
-                })
-            }
+            JobKind::Reflect => tokio::time::timeout(
+                self.settings.workflow_timeout,
+                self.run_reflection(&job.tenant, job.character_id)
+                    .instrument(span),
+            )
+            .await
+            .unwrap_or(Err(Error::Llm {
+                source: crate::ports::LlmError::Timeout,
+                message_id: None,
+            })),
         };
         let finished = match outcome {
             Ok(outcome) => {
@@ -116,7 +112,8 @@ impl Core {
             // The character is gone: retrying cannot help.
             Err(err @ Error::NotFound { .. }) => JobOutcome::Failed(err.public_message()),
             Err(err) if job.attempts < job.max_attempts => {
-                let backoff = self.settings.job_retry_backoff * 2u32.pow(job.attempts.saturating_sub(1));
+                let backoff =
+                    self.settings.job_retry_backoff * 2u32.pow(job.attempts.saturating_sub(1));
                 tracing::warn!(job_id = %job.id, error = %err, attempt = job.attempts, "job failed; will retry");
                 JobOutcome::Retry {
                     at: chrono::Utc::now()
@@ -196,7 +193,10 @@ mod tests {
             )
             .await
             .unwrap();
-        let job = core.request_reflection(&tenant, character.id).await.unwrap();
+        let job = core
+            .request_reflection(&tenant, character.id)
+            .await
+            .unwrap();
         while core.run_next_job().await.unwrap() {}
         let job = core.get_job(&tenant, job.id).await.unwrap();
         assert_eq!(job.status, JobStatus::Failed);

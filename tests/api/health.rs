@@ -17,7 +17,13 @@ async fn health_reports_status_environment_version_uptime_and_every_service() {
     assert_eq!(body["version"], env!("CARGO_PKG_VERSION"));
     assert!(body["uptime_seconds"].is_u64());
     assert_eq!(body["authentication"], "enabled");
-    assert_eq!(body["services"]["database"]["status"], "in-memory");
+    let on_postgres = std::env::var("VIRLIFE_TEST_STORE").as_deref() == Ok("postgres");
+    let database = if on_postgres {
+        "connected"
+    } else {
+        "in-memory"
+    };
+    assert_eq!(body["services"]["database"]["status"], database);
     assert_eq!(body["services"]["cache"]["status"], "in-memory");
     assert!(body["services"]["cache"]["hit_rate"].is_number());
     assert_eq!(body["services"]["vector_memory"]["status"], "in-memory");

@@ -35,6 +35,9 @@ pub async fn spawn_with(variables: &[(&str, &str)], llm: Option<Arc<dyn Llm>>) -
     .iter()
     .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
     .collect();
+    if std::env::var("VIRLIFE_TEST_STORE").as_deref() == Ok("postgres") {
+        env.insert("DATABASE_URL".into(), fresh_database().await);
+    }
     for (k, v) in variables {
         env.insert((*k).to_owned(), (*v).to_owned());
     }
@@ -54,16 +57,60 @@ pub async fn spawn_with(variables: &[(&str, &str)], llm: Option<Arc<dyn Llm>>) -
         .expect("binds");
     let address = format!("http://127.0.0.1:{}", application.port());
     tokio::spawn(application.run_until_stopped(std::future::pending()));
-    TestApp {
+    let app = TestApp {
         address,
         client: reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             .build()
             .unwrap(),
-    }
+    };
+    app.wait_until_ready().await;
+    app
+}
+
+#[cfg(feature = "postgres")]
+#[path = "../common/postgres.rs"]
+mod postgres_support;
+
+#[cfg(feature = "postgres")]
+pub async fn fresh_database() -> String {
+    postgres_support::fresh_database().await
+}
+
+#[cfg(not(feature = "postgres"))]
+pub async fn fresh_database() -> String {
+    panic!("VIRLIFE_TEST_STORE=postgres needs the `postgres` feature")
 }
 
 impl TestApp {
+    /// Migrations run in the background at start-up; wait for them.
+    pub async fn wait_until_ready(&self) {
+        for _ in 0..200 {
+            let ready = self
+                .client
+                .get(format!("{}/health/ready", self.address))
+                .send()
+                .await;
+            if ready.is_ok_and(|r| r.status().is_success()) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("the service never became ready");
+    }
+
+    /// Polls a job until it is done or failed.
+    pub async fn wait_for_job(&self, key: &str, id: &str) -> Value {
+        for _ in 0..200 {
+            let job = json_of(self.get(&format!("/v1/jobs/{id}"), key).await).await;
+            if job["status"] == "done" || job["status"] == "failed" {
+                return job;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("job {id} never finished");
+    }
+
     pub async fn request(
         &self,
         method: Method,

@@ -9,5 +9,7 @@ mod health;
 mod helpers;
 mod memories;
 mod openapi;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod streaming;
 mod tenancy;

@@ -101,7 +101,7 @@ async fn memories_are_added_listed_by_kind_searched_by_meaning_and_deleted() {
 }
 
 #[tokio::test]
-async fn reflection_writes_biographical_facts_once_then_cools_down() {
+async fn reflection_runs_as_a_job_that_writes_biographical_facts_then_cools_down() {
     let app = spawn_app().await;
     let key = app.tenant_key("acme").await;
     let character = app.character(&key).await;
@@ -116,15 +116,28 @@ async fn reflection_writes_biographical_facts_once_then_cools_down() {
         )
         .await;
     assert_eq!(response.status(), StatusCode::ACCEPTED);
-    let report = json_of(response).await;
-    let created = report["created"].as_array().unwrap();
+    let queued = json_of(response).await;
+    assert_eq!(queued["kind"], "reflect");
+    let job = app.wait_for_job(&key, queued["id"].as_str().unwrap()).await;
+    assert_eq!(job["status"], "done", "{job}");
+    assert_eq!(job["attempts"], 1);
+    let created = job["result"]["created"].as_array().unwrap();
     assert_eq!(created.len(), 1);
-    assert_eq!(created[0]["kind"], "biographical");
+    let facts = json_of(
+        app.get(
+            &format!("/v1/characters/{character}/memories?kind=biographical"),
+            &key,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(facts["items"][0]["id"], created[0]);
+    assert_eq!(facts["items"][0]["source"], "reflection");
     assert!(
-        created[0]["content"]
+        facts["items"][0]["content"]
             .as_str()
             .unwrap()
-            .contains("favourite colour is green")
+            .contains("Sam said: \"My favourite colour is green\"")
     );
 
     let again = app
@@ -141,6 +154,17 @@ async fn reflection_writes_biographical_facts_once_then_cools_down() {
         .unwrap();
     assert!(retry_after > 0 && retry_after <= 300);
     assert_problem(again, 429).await;
+    // Another tenant cannot read the job.
+    let other = app.tenant_key("globex").await;
+    assert_problem(
+        app.get(
+            &format!("/v1/jobs/{}", queued["id"].as_str().unwrap()),
+            &other,
+        )
+        .await,
+        404,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -151,31 +175,24 @@ async fn reflection_does_not_repeat_facts_it_already_knows() {
     let session = app.session(&key, &character).await;
     app.say(&key, &session, "My favourite colour is green.")
         .await;
-    let first = json_of(
-        app.post(
-            &format!("/v1/characters/{character}/reflect"),
-            &key,
-            json!({}),
-        )
-        .await,
-    )
-    .await;
-    assert_eq!(first["created"].as_array().unwrap().len(), 1);
+    let reflect = || async {
+        let response = app
+            .post(
+                &format!("/v1/characters/{character}/reflect"),
+                &key,
+                json!({}),
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::ACCEPTED);
+        let queued = json_of(response).await;
+        app.wait_for_job(&key, queued["id"].as_str().unwrap()).await
+    };
+    let first = reflect().await;
+    assert_eq!(first["result"]["created"].as_array().unwrap().len(), 1);
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-    let second = app
-        .post(
-            &format!("/v1/characters/{character}/reflect"),
-            &key,
-            json!({}),
-        )
-        .await;
-    assert_eq!(second.status(), StatusCode::ACCEPTED);
-    assert!(
-        json_of(second).await["created"]
-            .as_array()
-            .unwrap()
-            .is_empty()
-    );
+    let second = reflect().await;
+    assert!(second["result"]["created"].as_array().unwrap().is_empty());
+    assert_eq!(second["result"]["duplicates"], 1);
     let facts = json_of(
         app.get(
             &format!("/v1/characters/{character}/memories?kind=biographical"),

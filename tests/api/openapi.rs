@@ -42,6 +42,7 @@ fn every_route_of_the_api_is_documented() {
         ("/v1/sessions/{id}/messages", "get"),
         ("/v1/sessions/{id}/messages", "post"),
         ("/v1/sessions/{id}/messages/stream", "post"),
+        ("/v1/jobs/{id}", "get"),
     ] {
         assert!(
             paths.get(path).and_then(|p| p.get(method)).is_some(),

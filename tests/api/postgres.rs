@@ -1,0 +1,279 @@
+//! PostgreSQL as king: durability across instances, concurrent migrations,
+//! and outages (through a TCP proxy this test controls, so the shared test
+//! server stays up for the other tests).
+
+use crate::helpers::{fresh_database, json_of, spawn_with};
+use reqwest::StatusCode;
+use serde_json::json;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+#[tokio::test]
+async fn data_written_by_one_instance_is_there_for_the_next() {
+    let database = fresh_database().await;
+    let first = spawn_with(&[("DATABASE_URL", &database)], None).await;
+    let key = first.tenant_key("acme").await;
+    let character = first.character(&key).await;
+    let session = first.session(&key, &character).await;
+    first.say(&key, &session, "Remember the lighthouse.").await;
+
+    let second = spawn_with(&[("DATABASE_URL", &database)], None).await;
+    let messages = json_of(
+        second
+            .get(&format!("/v1/sessions/{session}/messages"), &key)
+            .await,
+    )
+    .await;
+    assert_eq!(messages["items"].as_array().unwrap().len(), 2);
+    let memories = json_of(
+        second
+            .get(&format!("/v1/characters/{character}/memories"), &key)
+            .await,
+    )
+    .await;
+    assert_eq!(memories["items"].as_array().unwrap().len(), 1);
+    // The vector index of a new instance starts empty; search still finds
+    // the memory (reindex or the store fallback), and the key still works.
+    let report = json_of(
+        second
+            .post("/v1/admin/reindex", crate::helpers::MASTER_KEY, json!({}))
+            .await,
+    )
+    .await;
+    assert_eq!(report["indexed"], 1);
+    let found = json_of(
+        second
+            .post(
+                &format!("/v1/characters/{character}/memories/search"),
+                &key,
+                json!({"query": "lighthouse"}),
+            )
+            .await,
+    )
+    .await;
+    assert_eq!(found["results"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn instances_started_together_on_an_empty_database_all_become_ready() {
+    let database = fresh_database().await;
+    let variables = [("DATABASE_URL", database.as_str())];
+    let (a, b, c) = tokio::join!(
+        spawn_with(&variables, None),
+        spawn_with(&variables, None),
+        spawn_with(&variables, None),
+    );
+    for app in [&a, &b, &c] {
+        let ready = app
+            .client
+            .get(format!("{}/health/ready", app.address))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(ready.status(), StatusCode::OK);
+    }
+    let key = a.tenant_key("acme").await;
+    assert_eq!(c.get("/v1/characters", &key).await.status(), StatusCode::OK);
+}
+
+/// A TCP proxy in front of PostgreSQL that can drop everything (as a dead
+/// server does) and come back.
+struct Proxy {
+    port: u16,
+    up: Arc<AtomicBool>,
+    /// Frozen: connections stay open but nothing flows (a SIGSTOPped server).
+    frozen: Arc<AtomicBool>,
+    generation: watch::Sender<u64>,
+}
+
+impl Proxy {
+    async fn start(target: String) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let up = Arc::new(AtomicBool::new(true));
+        let frozen = Arc::new(AtomicBool::new(false));
+        let (generation, _) = watch::channel(0u64);
+        let accept_up = up.clone();
+        let accept_frozen = frozen.clone();
+        let accept_generation = generation.subscribe();
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut client, _)) = listener.accept().await else {
+                    return;
+                };
+                if !accept_up.load(Ordering::SeqCst) {
+                    drop(client);
+                    continue;
+                }
+                let target = target.clone();
+                let frozen = accept_frozen.clone();
+                let mut cut = accept_generation.clone();
+                // Only cuts after this connection was made count.
+                cut.borrow_and_update();
+                tokio::spawn(async move {
+                    if frozen.load(Ordering::SeqCst) {
+                        let _ = cut.changed().await;
+                        return;
+                    }
+                    let Ok(mut server) = TcpStream::connect(&target).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                        _ = cut.changed() => {
+                            if frozen.load(Ordering::SeqCst) {
+                                // Hold both sockets open, silently, until the next change.
+                                let _ = cut.changed().await;
+                            }
+                        }
+                    }
+                    drop((client, server));
+                });
+            }
+        });
+        Self {
+            port,
+            up,
+            frozen,
+            generation,
+        }
+    }
+
+    fn down(&self) {
+        self.up.store(false, Ordering::SeqCst);
+        self.frozen.store(false, Ordering::SeqCst);
+        self.generation.send_modify(|g| *g += 1);
+    }
+
+    fn freeze(&self) {
+        self.frozen.store(true, Ordering::SeqCst);
+        self.generation.send_modify(|g| *g += 1);
+    }
+
+    fn up(&self) {
+        self.up.store(true, Ordering::SeqCst);
+        self.frozen.store(false, Ordering::SeqCst);
+        self.generation.send_modify(|g| *g += 1);
+    }
+}
+
+#[tokio::test]
+async fn a_dead_database_is_a_quick_503_and_the_service_recovers_by_itself() {
+    outage_drill(Proxy::down).await;
+}
+
+#[tokio::test]
+async fn a_frozen_database_is_a_503_within_the_timeouts_and_the_service_recovers() {
+    outage_drill(Proxy::freeze).await;
+}
+
+async fn outage_drill(fail: fn(&Proxy)) {
+    let database = fresh_database().await;
+    let url = reqwest::Url::parse(&database).unwrap();
+    let target = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap_or(5432));
+    let proxy = Proxy::start(target).await;
+    let mut through_proxy = url.clone();
+    through_proxy.set_port(Some(proxy.port)).unwrap();
+    let app = spawn_with(
+        &[
+            ("DATABASE_URL", through_proxy.as_str()),
+            ("DATABASE_ACQUIRE_TIMEOUT_SECONDS", "1"),
+            ("DATABASE_QUERY_TIMEOUT_SECONDS", "1"),
+        ],
+        None,
+    )
+    .await;
+    let key = app.tenant_key("acme").await;
+    let character = app.character(&key).await;
+    let session = app.session(&key, &character).await;
+
+    let mut stored = Vec::new();
+    let say = |text: String| {
+        app.client
+            .post(format!("{}/v1/sessions/{session}/messages", app.address))
+            .bearer_auth(&key)
+            .json(&json!({ "content": text }))
+            .send()
+    };
+    for i in 0..3 {
+        let response = say(format!("before {i}")).await.unwrap();
+        assert_eq!(response.status(), StatusCode::CREATED);
+        stored.push(
+            json_of(response).await["user_message"]["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+
+    fail(&proxy);
+    for i in 0..5 {
+        let started = Instant::now();
+        let response = say(format!("during {i}")).await.unwrap();
+        let status = response.status();
+        // Auth reads the database too, so the failure may come from there: either way a 503.
+        assert_eq!(
+            status,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "{}",
+            response.text().await.unwrap()
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "took {:?}",
+            started.elapsed()
+        );
+    }
+    let health = app
+        .client
+        .get(format!("{}/health", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(json_of(health).await["status"], "unavailable");
+
+    proxy.up();
+    let back = Instant::now();
+    loop {
+        let response = say("after".to_owned()).await.unwrap();
+        if response.status() == StatusCode::CREATED {
+            stored.push(
+                json_of(response).await["user_message"]["id"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+            );
+            break;
+        }
+        let status = response.status();
+        let body = response.text().await.unwrap();
+        assert!(
+            back.elapsed() < Duration::from_secs(5),
+            "no recovery within 5 s: {status} {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // Every message that got a 2xx is in the database.
+    let messages = json_of(
+        app.get(&format!("/v1/sessions/{session}/messages?limit=100"), &key)
+            .await,
+    )
+    .await;
+    let ids: Vec<&str> = messages["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    for id in &stored {
+        assert!(
+            ids.contains(&id.as_str()),
+            "message {id} was acknowledged but is missing"
+        );
+    }
+}

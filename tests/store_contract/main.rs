@@ -1,0 +1,63 @@
+//! The Store contract: one suite, run against every Store implementation,
+//! so the in-memory fake cannot drift from PostgreSQL's behaviour.
+
+mod suite;
+
+#[cfg(feature = "postgres")]
+#[path = "../common/postgres.rs"]
+mod support;
+
+/// Runs each suite test against each Store.
+macro_rules! contract {
+    ($($test:ident),* $(,)?) => {
+        mod in_memory {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    let store = std::sync::Arc::new(virlife::adapters::memory_store::InMemoryStore::new());
+                    crate::suite::$test(store).await;
+                }
+            )*
+        }
+
+        #[cfg(feature = "postgres")]
+        mod postgres {
+            async fn store() -> std::sync::Arc<dyn virlife::ports::Store> {
+                use virlife::adapters::postgres::{PostgresOptions, PostgresStore};
+                use virlife::ports::Store;
+                let store = PostgresStore::connect_lazy(&PostgresOptions {
+                    url: crate::support::fresh_database().await,
+                    max_connections: 4,
+                    acquire_timeout: std::time::Duration::from_secs(5),
+                    query_timeout: std::time::Duration::from_secs(10),
+                })
+                .unwrap();
+                store.migrate().await.expect("migrations apply to an empty database");
+                store.ping().await.expect("ready after migrating");
+                std::sync::Arc::new(store)
+            }
+
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    crate::suite::$test(store().await).await;
+                }
+            )*
+        }
+    };
+}
+
+contract!(
+    characters_are_scoped_by_tenant_and_paged_in_creation_order,
+    updates_and_deletes_respect_the_tenant,
+    deleting_a_character_cascades_to_everything_it_owns,
+    deleting_a_session_removes_messages_and_detaches_memories,
+    messages_move_the_session_and_come_back_in_order,
+    writes_under_missing_or_foreign_parents_are_conflicts,
+    api_keys_are_found_by_hash_unique_and_revoked_once,
+    memories_keep_their_embeddings_and_filter_by_tenant_and_kind,
+    idempotency_keys_are_claimed_once_and_remember_the_response,
+    jobs_are_claimed_once_retried_later_and_failures_stay_visible,
+    an_expired_lease_lets_another_worker_take_the_job,
+    idle_sessions_are_swept_in_batches,
+);

@@ -1,0 +1,528 @@
+use chrono::{Duration as Days, Utc};
+use std::sync::Arc;
+use std::time::Duration;
+use uuid::Uuid;
+use virlife::domain::{
+    ApiKey, Character, IdempotencyRecord, Job, JobKind, JobOutcome, JobStatus, KeyHash, Memory,
+    MemoryKind, MemorySource, Message, PageRequest, Role, Session, TenantId, Usage, new_id,
+};
+use virlife::ports::{Store, StoreError};
+
+type S = Arc<dyn Store>;
+
+fn tenant(name: &str) -> TenantId {
+    TenantId::parse(name).unwrap()
+}
+
+fn page(limit: i64, after: Option<Uuid>) -> PageRequest {
+    PageRequest {
+        limit: limit as u32,
+        after,
+    }
+}
+
+async fn character(store: &S, tenant: &TenantId, name: &str) -> Character {
+    let now = Utc::now();
+    let mut traits = serde_json::Map::new();
+    traits.insert("brave".into(), serde_json::json!(true));
+    let character = Character {
+        id: new_id(),
+        tenant: tenant.clone(),
+        name: name.into(),
+        persona: format!("{name}'s persona"),
+        traits,
+        created_at: now,
+        updated_at: now,
+    };
+    store.insert_character(&character).await.unwrap();
+    character
+}
+
+async fn session(store: &S, character: &Character) -> Session {
+    let now = Utc::now();
+    let session = Session {
+        id: new_id(),
+        tenant: character.tenant.clone(),
+        character_id: character.id,
+        user_name: Some("Sam".into()),
+        metadata: Default::default(),
+        created_at: now,
+        last_active_at: now,
+    };
+    store.insert_session(&session).await.unwrap();
+    session
+}
+
+fn message(session: &Session, role: Role, content: &str) -> Message {
+    Message {
+        id: new_id(),
+        tenant: session.tenant.clone(),
+        session_id: session.id,
+        role,
+        content: content.into(),
+        usage: (role == Role::Character).then_some(Usage {
+            prompt_tokens: 10,
+            completion_tokens: 5,
+        }),
+        incomplete: false,
+        created_at: Utc::now(),
+    }
+}
+
+fn memory(character: &Character, kind: MemoryKind, content: &str, session: Option<Uuid>) -> Memory {
+    Memory {
+        id: new_id(),
+        tenant: character.tenant.clone(),
+        character_id: character.id,
+        kind,
+        source: MemorySource::Manual,
+        content: content.into(),
+        importance: 0.25,
+        session_id: session,
+        embedding: vec![0.5, -0.25, 1.0],
+        embedding_model: "test-model".into(),
+        created_at: Utc::now(),
+    }
+}
+
+fn job(character: &Character) -> Job {
+    let now = Utc::now();
+    Job {
+        id: new_id(),
+        tenant: character.tenant.clone(),
+        kind: JobKind::Reflect,
+        character_id: character.id,
+        status: JobStatus::Queued,
+        attempts: 0,
+        max_attempts: 3,
+        run_at: now,
+        locked_until: None,
+        last_error: None,
+        result: None,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+pub async fn characters_are_scoped_by_tenant_and_paged_in_creation_order(store: S) {
+    let (a, b) = (tenant("a"), tenant("b"));
+    let mut mine = Vec::new();
+    for i in 0..5 {
+        mine.push(character(&store, &a, &format!("A{i}")).await.id);
+        character(&store, &b, &format!("B{i}")).await;
+    }
+    let first = store.list_characters(&a, &page(2, None)).await.unwrap();
+    // Adapters return one row more than asked, to signal a next page.
+    assert_eq!(first.iter().map(|c| c.id).collect::<Vec<_>>(), mine[..3]);
+    let rest = store
+        .list_characters(&a, &page(10, Some(mine[1])))
+        .await
+        .unwrap();
+    assert_eq!(rest.iter().map(|c| c.id).collect::<Vec<_>>(), mine[2..]);
+    let got = store.get_character(&a, mine[0]).await.unwrap().unwrap();
+    assert_eq!(got.name, "A0");
+    assert_eq!(got.traits["brave"], true);
+    assert!(store.get_character(&b, mine[0]).await.unwrap().is_none());
+}
+
+pub async fn updates_and_deletes_respect_the_tenant(store: S) {
+    let (a, b) = (tenant("a"), tenant("b"));
+    let mut c = character(&store, &a, "Ada").await;
+    c.name = "Stolen".into();
+    c.tenant = b.clone();
+    assert!(!store.update_character(&c).await.unwrap());
+    assert!(!store.delete_character(&b, c.id).await.unwrap());
+    c.tenant = a.clone();
+    c.name = "Ada II".into();
+    assert!(store.update_character(&c).await.unwrap());
+    assert_eq!(
+        store.get_character(&a, c.id).await.unwrap().unwrap().name,
+        "Ada II"
+    );
+    assert!(store.delete_character(&a, c.id).await.unwrap());
+    assert!(!store.delete_character(&a, c.id).await.unwrap());
+}
+
+pub async fn deleting_a_character_cascades_to_everything_it_owns(store: S) {
+    let a = tenant("a");
+    let c = character(&store, &a, "Ada").await;
+    let other = character(&store, &a, "Bo").await;
+    let s = session(&store, &c).await;
+    let m = message(&s, Role::User, "hello");
+    store.append_message(&m).await.unwrap();
+    let mem = memory(&c, MemoryKind::Episodic, "a memory", Some(s.id));
+    store.insert_memory(&mem).await.unwrap();
+    let kept = memory(&other, MemoryKind::Episodic, "kept", None);
+    store.insert_memory(&kept).await.unwrap();
+    let j = job(&c);
+    store.enqueue_job(&j).await.unwrap();
+
+    assert!(store.delete_character(&a, c.id).await.unwrap());
+    assert!(store.get_session(&a, s.id).await.unwrap().is_none());
+    assert!(store.get_message(&a, m.id).await.unwrap().is_none());
+    assert!(
+        store
+            .get_memories(&a, &[mem.id, kept.id])
+            .await
+            .unwrap()
+            .iter()
+            .all(|x| x.id == kept.id)
+    );
+    assert!(store.get_job(&a, j.id).await.unwrap().is_none());
+    assert_eq!(store.memories_after(None, 100).await.unwrap().len(), 1);
+}
+
+pub async fn deleting_a_session_removes_messages_and_detaches_memories(store: S) {
+    let a = tenant("a");
+    let c = character(&store, &a, "Ada").await;
+    let s = session(&store, &c).await;
+    let m = message(&s, Role::User, "hello");
+    store.append_message(&m).await.unwrap();
+    let mem = memory(&c, MemoryKind::Episodic, "the turn", Some(s.id));
+    store.insert_memory(&mem).await.unwrap();
+    assert!(!store.delete_session(&tenant("b"), s.id).await.unwrap());
+    assert!(store.delete_session(&a, s.id).await.unwrap());
+    assert!(store.get_message(&a, m.id).await.unwrap().is_none());
+    let kept = store.get_memories(&a, &[mem.id]).await.unwrap();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0].session_id, None);
+}
+
+pub async fn messages_move_the_session_and_come_back_in_order(store: S) {
+    let a = tenant("a");
+    let c = character(&store, &a, "Ada").await;
+    let s = session(&store, &c).await;
+    let mut sent = Vec::new();
+    for i in 0..5 {
+        let role = if i % 2 == 0 {
+            Role::User
+        } else {
+            Role::Character
+        };
+        let m = message(&s, role, &format!("m{i}"));
+        store.append_message(&m).await.unwrap();
+        sent.push(m);
+    }
+    let last = store.get_session(&a, s.id).await.unwrap().unwrap();
+    assert!(last.last_active_at >= sent[4].created_at - Days::milliseconds(1));
+    let recent = store.recent_messages(&a, s.id, 2).await.unwrap();
+    assert_eq!(
+        recent
+            .iter()
+            .map(|m| m.content.as_str())
+            .collect::<Vec<_>>(),
+        ["m3", "m4"]
+    );
+    assert_eq!(store.count_messages(&a, s.id, Role::User).await.unwrap(), 3);
+    assert_eq!(
+        store
+            .count_messages(&a, s.id, Role::Character)
+            .await
+            .unwrap(),
+        2
+    );
+    let listed = store
+        .list_messages(&a, s.id, &page(2, Some(sent[0].id)))
+        .await
+        .unwrap();
+    assert_eq!(
+        listed.iter().map(|m| m.id).collect::<Vec<_>>(),
+        [sent[1].id, sent[2].id, sent[3].id]
+    );
+    assert_eq!(listed[0].usage, sent[1].usage);
+    let fetched = store.get_message(&a, sent[1].id).await.unwrap().unwrap();
+    assert_eq!(
+        fetched,
+        Message {
+            created_at: fetched.created_at,
+            ..sent[1].clone()
+        }
+    );
+    assert!(
+        store
+            .list_messages(&tenant("b"), s.id, &page(10, None))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+pub async fn writes_under_missing_or_foreign_parents_are_conflicts(store: S) {
+    let a = tenant("a");
+    let c = character(&store, &a, "Ada").await;
+    let s = session(&store, &c).await;
+    let foreign = Session {
+        tenant: tenant("b"),
+        ..s.clone()
+    };
+    let stray = message(&foreign, Role::User, "hi");
+    assert!(matches!(
+        store.append_message(&stray).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let gone = Session {
+        id: new_id(),
+        ..s.clone()
+    };
+    assert!(matches!(
+        store
+            .append_message(&message(&gone, Role::User, "hi"))
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    let foreign_character = Character {
+        tenant: tenant("b"),
+        ..c.clone()
+    };
+    assert!(matches!(
+        store
+            .insert_memory(&memory(&foreign_character, MemoryKind::Episodic, "x", None))
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    let orphan = Session {
+        id: new_id(),
+        character_id: new_id(),
+        ..s.clone()
+    };
+    assert!(matches!(
+        store.insert_session(&orphan).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(matches!(
+        store.enqueue_job(&job(&foreign_character)).await,
+        Err(StoreError::Conflict(_))
+    ));
+}
+
+pub async fn api_keys_are_found_by_hash_unique_and_revoked_once(store: S) {
+    let key = ApiKey {
+        id: new_id(),
+        tenant: tenant("a"),
+        name: "web".into(),
+        key_hash: KeyHash::of("vl_secret"),
+        created_at: Utc::now(),
+        revoked_at: None,
+    };
+    store.insert_api_key(&key).await.unwrap();
+    let twin = ApiKey {
+        id: new_id(),
+        ..key.clone()
+    };
+    assert!(matches!(
+        store.insert_api_key(&twin).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let found = store
+        .find_api_key(&KeyHash::of("vl_secret"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.id, key.id);
+    assert!(
+        store
+            .find_api_key(&KeyHash::of("other"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(store.list_api_keys().await.unwrap().len(), 1);
+    assert!(store.revoke_api_key(key.id, Utc::now()).await.unwrap());
+    assert!(!store.revoke_api_key(key.id, Utc::now()).await.unwrap());
+    assert!(
+        store
+            .find_api_key(&key.key_hash)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at
+            .is_some()
+    );
+}
+
+pub async fn memories_keep_their_embeddings_and_filter_by_tenant_and_kind(store: S) {
+    let a = tenant("a");
+    let c = character(&store, &a, "Ada").await;
+    let e = memory(&c, MemoryKind::Episodic, "episode", None);
+    let b = memory(&c, MemoryKind::Biographical, "fact", None);
+    store.insert_memory(&e).await.unwrap();
+    store.insert_memory(&b).await.unwrap();
+    let all = store.all_memories(&a, c.id, None).await.unwrap();
+    assert_eq!(all.len(), 2);
+    let facts = store
+        .all_memories(&a, c.id, Some(MemoryKind::Biographical))
+        .await
+        .unwrap();
+    assert_eq!(facts.len(), 1);
+    assert_eq!(facts[0].embedding, vec![0.5, -0.25, 1.0]);
+    assert_eq!(facts[0].embedding_model, "test-model");
+    assert_eq!(facts[0].importance, 0.25);
+    let listed = store
+        .list_memories(&a, c.id, Some(MemoryKind::Episodic), &page(10, None))
+        .await
+        .unwrap();
+    assert_eq!(listed.iter().map(|m| m.id).collect::<Vec<_>>(), [e.id]);
+    assert!(
+        store
+            .get_memories(&tenant("b"), &[e.id, b.id])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(!store.delete_memory(&tenant("b"), c.id, e.id).await.unwrap());
+    assert!(store.delete_memory(&a, c.id, e.id).await.unwrap());
+    let batch = store.memories_after(None, 1).await.unwrap();
+    assert_eq!(batch.iter().map(|m| m.id).collect::<Vec<_>>(), [b.id]);
+    assert!(
+        store
+            .memories_after(Some(b.id), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+pub async fn idempotency_keys_are_claimed_once_and_remember_the_response(store: S) {
+    let a = tenant("a");
+    let c = character(&store, &a, "Ada").await;
+    let s = session(&store, &c).await;
+    let record = IdempotencyRecord {
+        session_id: s.id,
+        user_message_id: new_id(),
+        claimed_at: Utc::now(),
+        response: None,
+    };
+    assert_eq!(
+        store
+            .claim_idempotency_key(&a, "k1", &record)
+            .await
+            .unwrap(),
+        None
+    );
+    let again = IdempotencyRecord {
+        user_message_id: new_id(),
+        ..record.clone()
+    };
+    let existing = store
+        .claim_idempotency_key(&a, "k1", &again)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(existing.user_message_id, record.user_message_id);
+    // Keys are per tenant.
+    let b = tenant("b");
+    let cb = character(&store, &b, "Bo").await;
+    let sb = session(&store, &cb).await;
+    let other = IdempotencyRecord {
+        session_id: sb.id,
+        ..record.clone()
+    };
+    assert_eq!(
+        store.claim_idempotency_key(&b, "k1", &other).await.unwrap(),
+        None
+    );
+    let response = serde_json::json!({"reply": "hi"});
+    store
+        .complete_idempotency_key(&a, "k1", &response)
+        .await
+        .unwrap();
+    let done = store
+        .claim_idempotency_key(&a, "k1", &again)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(done.response, Some(response));
+}
+
+pub async fn jobs_are_claimed_once_retried_later_and_failures_stay_visible(store: S) {
+    let a = tenant("a");
+    let c = character(&store, &a, "Ada").await;
+    let j = job(&c);
+    store.enqueue_job(&j).await.unwrap();
+    let lease = Duration::from_secs(60);
+    let claimed = store.claim_job(lease).await.unwrap().unwrap();
+    assert_eq!(claimed.id, j.id);
+    assert_eq!(claimed.status, JobStatus::Running);
+    assert_eq!(claimed.attempts, 1);
+    assert!(
+        store.claim_job(lease).await.unwrap().is_none(),
+        "a running job is not taken twice"
+    );
+
+    let later = Utc::now() + Days::seconds(60);
+    store
+        .finish_job(
+            j.id,
+            &JobOutcome::Retry {
+                at: later,
+                error: "model down".into(),
+            },
+        )
+        .await
+        .unwrap();
+    let queued = store.get_job(&a, j.id).await.unwrap().unwrap();
+    assert_eq!(queued.status, JobStatus::Queued);
+    assert_eq!(queued.last_error.as_deref(), Some("model down"));
+    assert!(
+        store.claim_job(lease).await.unwrap().is_none(),
+        "not before its retry time"
+    );
+
+    store
+        .finish_job(j.id, &JobOutcome::Failed("gave up".into()))
+        .await
+        .unwrap();
+    let failed = store.get_job(&a, j.id).await.unwrap().unwrap();
+    assert_eq!(failed.status, JobStatus::Failed);
+    assert_eq!(failed.last_error.as_deref(), Some("gave up"));
+    assert!(store.get_job(&tenant("b"), j.id).await.unwrap().is_none());
+
+    let k = job(&c);
+    store.enqueue_job(&k).await.unwrap();
+    store.claim_job(lease).await.unwrap().unwrap();
+    store
+        .finish_job(k.id, &JobOutcome::Done(serde_json::json!({"created": []})))
+        .await
+        .unwrap();
+    let done = store.get_job(&a, k.id).await.unwrap().unwrap();
+    assert_eq!(done.status, JobStatus::Done);
+    assert_eq!(done.result, Some(serde_json::json!({"created": []})));
+}
+
+pub async fn an_expired_lease_lets_another_worker_take_the_job(store: S) {
+    let a = tenant("a");
+    let c = character(&store, &a, "Ada").await;
+    let j = job(&c);
+    store.enqueue_job(&j).await.unwrap();
+    let first = store.claim_job(Duration::ZERO).await.unwrap().unwrap();
+    assert_eq!(first.attempts, 1);
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    // The first worker died without finishing: its lease ran out.
+    let second = store
+        .claim_job(Duration::from_secs(60))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(second.id, j.id);
+    assert_eq!(second.attempts, 2);
+}
+
+pub async fn idle_sessions_are_swept_in_batches(store: S) {
+    let a = tenant("a");
+    let c = character(&store, &a, "Ada").await;
+    for _ in 0..3 {
+        session(&store, &c).await;
+    }
+    let fresh = Utc::now() - Days::days(1);
+    assert_eq!(store.delete_idle_sessions(fresh, 10).await.unwrap(), 0);
+    let cutoff = Utc::now() + Days::seconds(1);
+    assert_eq!(store.delete_idle_sessions(cutoff, 2).await.unwrap(), 2);
+    assert_eq!(store.delete_idle_sessions(cutoff, 2).await.unwrap(), 1);
+    assert!(
+        store
+            .list_sessions(&a, c.id, &page(10, None))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
