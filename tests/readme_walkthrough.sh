@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Runs the README's curl walk-through, as written, against a freshly started
+# service (the README must stay true). Uses DATABASE_URL when it is set.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+binary=${VIRLIFE_BINARY:-target/debug/virlife}
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+out=$(mktemp)
+PORT=$port API_HOST=127.0.0.1 LOG_FORMAT=json "$binary" >"$out.log" 2>&1 &
+server=$!
+trap 'kill $server 2>/dev/null || true; rm -f "$out" "$out.log" "$out.sh"' EXIT
+for _ in $(seq 100); do
+    curl -sf "http://127.0.0.1:$port/health/ready" >/dev/null && break
+    sleep 0.1
+done
+# The README's block, with only the base URL pointed at this server.
+python3 - "$port" "$out.sh" <<'PY'
+import re, sys
+port, target = sys.argv[1], sys.argv[2]
+readme = open("README.md").read()
+block = re.search(r"## Walk-through.*?```bash\n(.*?)```", readme, re.S).group(1)
+block = block.replace("BASE=http://localhost:8000", f"BASE=http://127.0.0.1:{port}")
+open(target, "w").write("set -euo pipefail\n" + block)
+PY
+bash "$out.sh" >"$out" 2>&1 || { cat "$out"; echo "README walk-through failed"; exit 1; }
+check() {
+    grep -q -- "$1" "$out" || { cat "$out"; echo "README walk-through: expected '$1'"; exit 1; }
+}
+check 'I remember: Sam: My name is Sam and I love sailing'
+check 'event: delta'
+check 'event: done'
+check '"status": "done"'
+check 'Sam said: \\"My name is Sam and I love sailing'
+check '"status": "ok"'
+echo "README walk-through: ok"
