@@ -232,6 +232,7 @@ pub struct ScriptedLlm {
     pub offline: OfflineLlm,
     pub render_delay: Duration,
     pub fail_with: Option<LlmError>,
+    pub fail_cognition: Option<LlmError>,
 }
 
 impl ScriptedLlm {
@@ -240,6 +241,7 @@ impl ScriptedLlm {
             offline: OfflineLlm::new(256),
             render_delay: delay,
             fail_with: None,
+            fail_cognition: None,
         })
     }
 
@@ -248,6 +250,17 @@ impl ScriptedLlm {
             offline: OfflineLlm::new(256),
             render_delay: Duration::ZERO,
             fail_with: Some(error),
+            fail_cognition: None,
+        })
+    }
+
+    /// Replies fine, but every cognition call fails.
+    pub fn failing_cognition(error: LlmError) -> Arc<dyn Llm> {
+        Arc::new(Self {
+            offline: OfflineLlm::new(256),
+            render_delay: Duration::ZERO,
+            fail_with: None,
+            fail_cognition: Some(error),
         })
     }
 }
@@ -275,7 +288,10 @@ impl Llm for ScriptedLlm {
     }
 
     async fn reflect(&self, request: &ReflectRequest) -> Result<Completion, LlmError> {
-        self.offline.reflect(request).await
+        match &self.fail_cognition {
+            Some(error) => Err(error.clone()),
+            None => self.offline.reflect(request).await,
+        }
     }
 
     async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, LlmError> {
