@@ -1,7 +1,8 @@
 //! In-process `Cache` on moka: per-entry TTLs, set-if-absent and counters.
 //! Used when `REDIS_URL` is unset; per replica, so counters are not shared.
 
-use crate::ports::{Cache, CacheError};
+use crate::domain::gcra;
+use crate::ports::{Cache, CacheError, Throttle};
 use async_trait::async_trait;
 use moka::Expiry;
 use moka::future::Cache as MokaCache;
@@ -135,6 +136,42 @@ impl Cache for InMemoryCache {
             .parse()
             .map_err(|_| CacheError::Unavailable(format!("counter {key} holds a non-number")))
     }
+
+    async fn throttle(
+        &self,
+        key: &str,
+        limit: u32,
+        period: Duration,
+    ) -> Result<Throttle, CacheError> {
+        let now = now_ms();
+        let mut decision = Throttle::Limited {
+            retry_after: period,
+        };
+        self.entries
+            .entry(key.to_owned())
+            .and_compute_with(|current| {
+                let stored = current.and_then(|e| e.into_value().value.parse::<u64>().ok());
+                let (verdict, new_tat) = gcra::decide(stored, now, limit, period);
+                decision = verdict;
+                std::future::ready(match new_tat {
+                    // The state lives exactly as long as it matters.
+                    Some(tat) => Op::Put(Entry {
+                        value: tat.to_string(),
+                        ttl: Duration::from_millis(tat.saturating_sub(now).max(1)),
+                    }),
+                    None => Op::Nop,
+                })
+            })
+            .await;
+        Ok(decision)
+    }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -168,5 +205,29 @@ mod tests {
         assert_eq!(cache.increment("n", ttl).await.unwrap(), 2);
         cache.delete("n").await.unwrap();
         assert_eq!(cache.increment("n", ttl).await.unwrap(), 1);
+    }
+
+    #[tokio::test]
+    async fn throttle_admits_the_limit_then_says_when_to_retry() {
+        let cache = InMemoryCache::default();
+        let minute = Duration::from_secs(60);
+        for left in (0..3).rev() {
+            assert_eq!(
+                cache.throttle("k", 3, minute).await.unwrap(),
+                Throttle::Allowed { remaining: left }
+            );
+        }
+        match cache.throttle("k", 3, minute).await.unwrap() {
+            Throttle::Limited { retry_after } => {
+                assert!(
+                    retry_after > Duration::from_secs(15) && retry_after <= Duration::from_secs(20)
+                )
+            }
+            other => panic!("expected a limit, got {other:?}"),
+        }
+        assert!(matches!(
+            cache.throttle("other", 3, minute).await.unwrap(),
+            Throttle::Allowed { .. }
+        ));
     }
 }

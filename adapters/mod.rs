@@ -7,3 +7,5 @@ pub mod memory_store;
 pub mod offline_llm;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+#[cfg(feature = "redis")]
+pub mod redis_cache;

@@ -30,8 +30,11 @@ const VARIABLES: &[(&str, &str)] = &[
         "database_acquire_timeout_seconds",
     ),
     ("REDIS_URL", "redis_url"),
+    ("REDIS_TIMEOUT_MS", "redis_timeout_ms"),
+    ("REDIS_POOL_SIZE", "redis_pool_size"),
     ("CACHE_ENABLED", "cache_enabled"),
     ("CACHE_TTL", "cache_ttl"),
+    ("CACHE_NAMESPACE", "cache_namespace"),
     ("QDRANT_URL", "qdrant_url"),
     ("QDRANT_API_KEY", "qdrant_api_key"),
     ("QDRANT_COLLECTION", "qdrant_collection"),
@@ -50,6 +53,7 @@ const VARIABLES: &[(&str, &str)] = &[
     ("ALLOWED_ORIGINS", "allowed_origins"),
     ("RATE_LIMIT_ENABLED", "rate_limit_enabled"),
     ("RATE_LIMIT_PER_MINUTE", "rate_limit_per_minute"),
+    ("TRUST_PROXY", "trust_proxy"),
     ("ENABLE_API_DOCS", "enable_api_docs"),
     ("LOG_LEVEL", "log_level"),
     ("LOG_FORMAT", "log_format"),
@@ -124,8 +128,11 @@ pub struct Settings {
     pub database_acquire_timeout_seconds: u64,
     pub database_query_timeout_seconds: u64,
     pub redis_url: Option<SecretString>,
+    pub redis_timeout_ms: u64,
+    pub redis_pool_size: usize,
     pub cache_enabled: bool,
     pub cache_ttl: u64,
+    pub cache_namespace: String,
     pub qdrant_url: Option<String>,
     pub qdrant_api_key: Option<SecretString>,
     pub qdrant_collection: String,
@@ -140,6 +147,7 @@ pub struct Settings {
     pub allowed_origins: String,
     pub rate_limit_enabled: bool,
     pub rate_limit_per_minute: u32,
+    pub trust_proxy: bool,
     pub enable_api_docs: bool,
     pub log_level: String,
     pub log_format: LogFormat,
@@ -354,6 +362,8 @@ impl Settings {
                 self.retention_sweep_interval_seconds,
             ),
             ("CACHE_TTL", self.cache_ttl),
+            ("REDIS_TIMEOUT_MS", self.redis_timeout_ms),
+            ("REDIS_POOL_SIZE", self.redis_pool_size as u64),
             (
                 "DATABASE_ACQUIRE_TIMEOUT_SECONDS",
                 self.database_acquire_timeout_seconds,
@@ -366,6 +376,14 @@ impl Settings {
             if value == 0 {
                 problems.push(format!("{variable}: must be at least 1"));
             }
+        }
+        if self.cache_namespace.is_empty()
+            || !self
+                .cache_namespace
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            problems.push("CACHE_NAMESPACE: must be letters, digits, '-' or '_'".into());
         }
         if self.max_body_bytes < 1024 {
             problems.push("MAX_BODY_BYTES: must be at least 1024".into());

@@ -11,6 +11,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod namespace;
 pub mod ports;
 pub mod resilience;
 pub mod services;

@@ -172,6 +172,13 @@ pub trait Store: Send + Sync + 'static {
     async fn get_job(&self, tenant: &TenantId, id: Uuid) -> Result<Option<Job>, StoreError>;
 }
 
+/// A rate-limit decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Throttle {
+    Allowed { remaining: u32 },
+    Limited { retry_after: Duration },
+}
+
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum CacheError {
     #[error("cache unavailable: {0}")]
@@ -200,6 +207,14 @@ pub trait Cache: Send + Sync + 'static {
     async fn delete(&self, key: &str) -> Result<(), CacheError>;
     /// Adds one to a counter (created at 1 with `ttl`), returning the new value.
     async fn increment(&self, key: &str, ttl: Duration) -> Result<i64, CacheError>;
+    /// Atomic GCRA: admits `limit` calls per `period` for `key` (bursts of
+    /// up to `limit`), shared by every replica using the same cache.
+    async fn throttle(
+        &self,
+        key: &str,
+        limit: u32,
+        period: Duration,
+    ) -> Result<Throttle, CacheError>;
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

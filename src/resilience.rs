@@ -1,7 +1,7 @@
 //! Degrade-gracefully decorators for the optional ports, applied once in the
 //! composition root, and the shared health they report to `/health`.
 
-use crate::ports::{Cache, CacheError};
+use crate::ports::{Cache, CacheError, Throttle};
 use async_trait::async_trait;
 use std::sync::Arc;
 use std::sync::Mutex;
@@ -178,6 +178,17 @@ impl Cache for ResilientCache {
 
     async fn increment(&self, key: &str, ttl: Duration) -> Result<i64, CacheError> {
         self.guarded("increment", self.inner.increment(key, ttl))
+            .await
+    }
+
+    async fn throttle(
+        &self,
+        key: &str,
+        limit: u32,
+        period: Duration,
+    ) -> Result<Throttle, CacheError> {
+        // The rate limiter falls back to an in-process limiter on error.
+        self.guarded("throttle", self.inner.throttle(key, limit, period))
             .await
     }
 }

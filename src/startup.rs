@@ -8,6 +8,7 @@ use crate::adapters::{
 use crate::config::{Environment, Settings};
 use crate::domain::KeyHash;
 use crate::http::{self, AppState, HttpSettings, rate_limit::RateLimiter};
+use crate::namespace::NamespacedCache;
 use crate::ports::{Cache, Llm, Store, VectorMemory};
 use crate::resilience::{PortHealth, ResilientCache};
 use crate::services::{Core, CoreSettings};
@@ -60,6 +61,24 @@ fn postgres_store(url: &str, settings: &Settings) -> Result<Arc<dyn Store>, Stri
     Ok(Arc::new(store))
 }
 
+#[cfg(feature = "redis")]
+fn redis_cache(url: &str, settings: &Settings) -> Result<Arc<dyn Cache>, String> {
+    use crate::adapters::redis_cache::{RedisCache, RedisOptions};
+    let cache = RedisCache::new(&RedisOptions {
+        url: url.to_owned(),
+        pool_size: settings.redis_pool_size,
+        command_timeout: Duration::from_millis(settings.redis_timeout_ms),
+    })
+    .map_err(|err| format!("REDIS_URL: {err}"))?;
+    tracing::info!("cache: Redis");
+    Ok(Arc::new(cache))
+}
+
+#[cfg(not(feature = "redis"))]
+fn redis_cache(_url: &str, _settings: &Settings) -> Result<Arc<dyn Cache>, String> {
+    Err("REDIS_URL is set, but this binary was built without the `redis` feature".into())
+}
+
 #[cfg(not(feature = "postgres"))]
 fn postgres_store(_url: &str, _settings: &Settings) -> Result<Arc<dyn Store>, String> {
     Err("DATABASE_URL is set, but this binary was built without the `postgres` feature".into())
@@ -92,16 +111,26 @@ pub fn compose(settings: &Settings) -> Result<Core, StartupError> {
         }
     };
 
-    if settings.redis_url.is_some() {
-        tracing::warn!(
-            "REDIS_URL is set, but this build has no Redis cache yet; caching in process"
-        );
-    }
     let cache_health = Arc::new(PortHealth::default());
+    let redis_timeout = Duration::from_millis(settings.redis_timeout_ms);
+    let inner_cache: Arc<dyn Cache> = match &settings.redis_url {
+        Some(url) => match redis_cache(url.expose_secret(), settings) {
+            Ok(cache) => cache,
+            Err(problem) => {
+                problems.push(problem);
+                Arc::new(InMemoryCache::default())
+            }
+        },
+        None => {
+            tracing::info!("cache: in process (not shared between replicas)");
+            Arc::new(InMemoryCache::default())
+        }
+    };
+    // Errors and timeouts become misses; repeated failures open a circuit.
     let cache: Arc<dyn Cache> = Arc::new(ResilientCache::new(
-        Arc::new(InMemoryCache::default()),
+        Arc::new(NamespacedCache::new(inner_cache, &settings.cache_namespace)),
         cache_health.clone(),
-        Duration::from_millis(250),
+        redis_timeout + Duration::from_millis(50),
     ));
 
     if settings.qdrant_url.is_some() {
@@ -140,7 +169,6 @@ pub fn compose(settings: &Settings) -> Result<Core, StartupError> {
 /// The HTTP app over a core, with the settings' auth, limits, CORS and docs.
 pub fn http_app(core: Core, settings: &Settings) -> BoxEndpoint<'static> {
     let state = Arc::new(AppState {
-        core,
         app_name: settings.app_name.clone(),
         master_key: settings
             .master_api_key
@@ -148,7 +176,9 @@ pub fn http_app(core: Core, settings: &Settings) -> BoxEndpoint<'static> {
             .map(|key| KeyHash::of(key.expose_secret())),
         limiter: settings
             .rate_limit_enabled
-            .then(|| RateLimiter::per_minute(settings.rate_limit_per_minute)),
+            .then(|| RateLimiter::per_minute(settings.rate_limit_per_minute, core.cache.clone())),
+        trust_proxy: settings.trust_proxy,
+        core,
     });
     http::app(
         state,

@@ -3,6 +3,7 @@
 
 mod api_key;
 mod character;
+pub mod gcra;
 mod job;
 mod memory;
 mod page;

@@ -77,43 +77,40 @@ fn presented_key(request: &Request) -> Option<&str> {
         .then_some(token.trim())
 }
 
-/// Resolves the caller and applies the per-key rate limit.
-pub async fn authenticate(state: &AppState, request: &Request) -> Result<Principal, Error> {
-    let principal = match presented_key(request).filter(|k| !k.is_empty()) {
-        None if state.master_key.is_none() => Principal::Developer,
-        None => return Err(Error::Unauthenticated),
+/// Resolves the caller from its key (rate limiting happens in the request
+/// context middleware, which also needs the caller).
+pub async fn resolve(state: &AppState, request: &Request) -> Result<Principal, Error> {
+    match presented_key(request).filter(|k| !k.is_empty()) {
+        None if state.master_key.is_none() => Ok(Principal::Developer),
+        None => Err(Error::Unauthenticated),
         Some(presented) => {
             let hash = KeyHash::of(presented);
             let is_master = state.master_key.as_ref().is_some_and(|master| {
                 bool::from(master.as_str().as_bytes().ct_eq(hash.as_str().as_bytes()))
             });
             if is_master {
-                Principal::Admin
-            } else {
-                match state.core.authenticate(presented).await? {
-                    Some(key) => Principal::Tenant {
-                        tenant: key.tenant,
-                        key_id: key.id,
-                    },
-                    None => return Err(Error::Unauthenticated),
-                }
+                return Ok(Principal::Admin);
+            }
+            match state.core.authenticate(presented).await? {
+                Some(key) => Ok(Principal::Tenant {
+                    tenant: key.tenant,
+                    key_id: key.id,
+                }),
+                None => Err(Error::Unauthenticated),
             }
         }
-    };
-    if let Some(limiter) = &state.limiter {
-        let bucket = match &principal {
-            Principal::Tenant { key_id, .. } => key_id.to_string(),
-            Principal::Admin => "master".to_owned(),
-            Principal::Developer => "developer".to_owned(),
-        };
-        limiter
-            .check(&bucket)
-            .map_err(|retry_after| Error::RateLimited {
-                what: "rate limit exceeded for this key",
-                retry_after,
-            })?;
     }
-    Ok(principal)
+}
+
+/// The caller as the request context resolved it (or resolves it now).
+pub async fn principal_of(request: &Request) -> Result<Principal, Error> {
+    if let Some(principal) = request.extensions().get::<Principal>() {
+        return Ok(principal.clone());
+    }
+    let state = request
+        .data::<std::sync::Arc<AppState>>()
+        .ok_or_else(|| Error::Internal("application state missing".into()))?;
+    resolve(state, request).await
 }
 
 impl<'a, R: Requirement> ApiExtractor<'a> for Auth<R> {
@@ -159,10 +156,7 @@ impl<'a, R: Requirement> ApiExtractor<'a> for Auth<R> {
         _body: &mut RequestBody,
         _options: ExtractParamOptions<Self::ParamType>,
     ) -> poem::Result<Self> {
-        let state = request
-            .data::<std::sync::Arc<AppState>>()
-            .ok_or_else(|| ApiError(Error::Internal("application state missing".into())))?;
-        let principal = authenticate(state, request).await.map_err(ApiError)?;
+        let principal = principal_of(request).await.map_err(ApiError)?;
         let output = R::admit(principal).map_err(ApiError)?;
         Ok(Auth(output, PhantomData))
     }

@@ -1,14 +1,12 @@
 //! `GET /metrics`: Prometheus text, for the master key only (or anyone in
 //! development without a master key).
 
-use super::AppState;
-use super::auth::{Principal, authenticate};
+use super::auth::{Principal, principal_of};
 use super::problem::ApiError;
 use crate::error::Error;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
-use poem::web::Data;
 use poem::{Request, handler};
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
@@ -31,11 +29,8 @@ pub fn install_recorder() -> Option<&'static PrometheusHandle> {
 }
 
 #[handler]
-pub async fn prometheus_text(
-    state: Data<&Arc<AppState>>,
-    request: &Request,
-) -> poem::Result<String> {
-    match authenticate(&state, request).await.map_err(ApiError)? {
+pub async fn prometheus_text(request: &Request) -> poem::Result<String> {
+    match principal_of(request).await.map_err(ApiError)? {
         Principal::Admin | Principal::Developer => {}
         Principal::Tenant { .. } => {
             return Err(ApiError(Error::Forbidden("metrics need the master key")).into());

@@ -1,9 +1,14 @@
 //! Per-request context: request id, body limit, problem rendering of every
 //! error, security headers, one log line and metrics per request.
 
-use super::problem::from_framework;
-use poem::http::{HeaderValue, Method, StatusCode};
+use super::AppState;
+use super::auth::{Principal, resolve};
+use super::problem::{ProblemParts, from_core, from_framework};
+use super::rate_limit::Decision;
+use crate::error::Error;
+use poem::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
+use std::sync::Arc;
 use std::time::Instant;
 use tracing::Instrument;
 
@@ -44,6 +49,74 @@ fn request_id_of(request: &Request) -> String {
         })
         .map(str::to_owned)
         .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string())
+}
+
+/// The client's address: the socket peer, or what a trusted proxy says.
+fn client_address(request: &Request, trust_proxy: bool) -> String {
+    if trust_proxy {
+        if let Some(real) = request.header("X-Real-IP") {
+            return real.trim().to_owned();
+        }
+        // The nearest proxy appends the address it saw: the last entry.
+        if let Some(last) = request
+            .header("X-Forwarded-For")
+            .and_then(|list| list.rsplit(',').next())
+        {
+            return last.trim().to_owned();
+        }
+    }
+    request
+        .remote_addr()
+        .as_socket_addr()
+        .map(|addr| addr.ip().to_string())
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// Routes that need a key (and count against a rate limit).
+fn guarded(method: &Method, path: &str) -> bool {
+    method != Method::OPTIONS && (path.starts_with("/v1/") || path == "/v1" || path == "/metrics")
+}
+
+/// Authenticates and rate-limits a guarded request: the principal, or the
+/// problem to answer with; and the limit decision for the headers.
+async fn admit(
+    state: &AppState,
+    request: &Request,
+) -> (Result<Principal, Error>, Option<Decision>) {
+    let principal = resolve(state, request).await;
+    let Some(limiter) = &state.limiter else {
+        return (principal, None);
+    };
+    let bucket = match &principal {
+        Ok(Principal::Tenant { key_id, .. }) => format!("key:{key_id}"),
+        Ok(Principal::Admin) => "key:master".to_owned(),
+        // Without a valid key, the client address pays (slows key guessing).
+        Ok(Principal::Developer) | Err(_) => {
+            format!("ip:{}", client_address(request, state.trust_proxy))
+        }
+    };
+    let decision = limiter.check(&bucket).await;
+    if let Some(retry_after) = decision.retry_after {
+        let limited = Error::RateLimited {
+            what: "rate limit exceeded",
+            retry_after,
+        };
+        return (Err(limited), Some(decision));
+    }
+    (principal, Some(decision))
+}
+
+fn rate_limit_headers(headers: &mut HeaderMap, decision: &Decision) {
+    let reset = decision.retry_after.map_or(0, |d| d.as_secs().max(1));
+    for (name, value) in [
+        ("ratelimit-limit", decision.limit as u64),
+        ("ratelimit-remaining", u64::from(decision.remaining)),
+        ("ratelimit-reset", reset),
+    ] {
+        if let Ok(value) = HeaderValue::from_str(&value.to_string()) {
+            headers.insert(name, value);
+        }
+    }
 }
 
 /// Collapses ids in a path so metrics have one series per route.
@@ -99,25 +172,46 @@ impl<E: Endpoint> Endpoint for RequestContextEndpoint<E> {
             false
         };
 
+        let state = request.data::<Arc<AppState>>().cloned();
+        let mut decision = None;
         let mut response = if too_large {
-            super::problem::ProblemParts::new(
+            ProblemParts::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "body-too-large",
                 format!("the body must be at most {} bytes", self.max_body_bytes),
             )
             .into_response(&request_id)
         } else {
-            match self.inner.call(request).instrument(span.clone()).await {
-                Ok(output) => output.into_response(),
-                Err(error) => {
-                    let parts = from_framework(&error, &path, body_copy.as_deref());
-                    if parts.status.is_server_error() {
-                        span.in_scope(|| tracing::warn!(error = %error, status = parts.status.as_u16(), "request failed"));
+            let admitted = match (&state, guarded(&method, &path)) {
+                (Some(state), true) => {
+                    let (principal, limit) = admit(state, &request).instrument(span.clone()).await;
+                    decision = limit;
+                    principal.map(Some)
+                }
+                _ => Ok(None),
+            };
+            match admitted {
+                Err(error) => from_core(&error).into_response(&request_id),
+                Ok(principal) => {
+                    if let Some(principal) = principal {
+                        request.extensions_mut().insert(principal);
                     }
-                    parts.into_response(&request_id)
+                    match self.inner.call(request).instrument(span.clone()).await {
+                        Ok(output) => output.into_response(),
+                        Err(error) => {
+                            let parts = from_framework(&error, &path, body_copy.as_deref());
+                            if parts.status.is_server_error() {
+                                span.in_scope(|| tracing::warn!(error = %error, status = parts.status.as_u16(), "request failed"));
+                            }
+                            parts.into_response(&request_id)
+                        }
+                    }
                 }
             }
         };
+        if let Some(decision) = &decision {
+            rate_limit_headers(response.headers_mut(), decision);
+        }
 
         let headers = response.headers_mut();
         if let Ok(value) = HeaderValue::from_str(&request_id) {

@@ -32,6 +32,8 @@ pub struct AppState {
     /// SHA-256 of `MASTER_API_KEY`; `None` disables authentication (development only).
     pub master_key: Option<KeyHash>,
     pub limiter: Option<RateLimiter>,
+    /// Read the client address from X-Real-IP / X-Forwarded-For (behind a proxy only).
+    pub trust_proxy: bool,
 }
 
 /// HTTP-only settings, taken from `Settings` by the composition root.
@@ -155,6 +157,7 @@ mod tests {
             app_name: "test".into(),
             master_key: None,
             limiter: None,
+            trust_proxy: false,
         });
         TestClient::new(app(
             state,

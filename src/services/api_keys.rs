@@ -3,7 +3,15 @@
 use super::Core;
 use crate::domain::{ApiKey, ApiKeyName, ApiKeySecret, KeyHash, TenantId, new_id};
 use crate::error::{Error, Result};
+use std::time::Duration;
 use uuid::Uuid;
+
+/// Short, so a revocation missed by the cache (Redis down) ends soon anyway.
+const KEY_CACHE_TTL: Duration = Duration::from_secs(60);
+
+fn key_cache_key(hash: &KeyHash) -> String {
+    format!("apikey:{}", hash.as_str())
+}
 
 impl Core {
     #[tracing::instrument(skip_all, fields(tenant = %tenant))]
@@ -32,18 +40,37 @@ impl Core {
 
     #[tracing::instrument(skip_all, fields(key_id = %id))]
     pub async fn revoke_api_key(&self, id: Uuid) -> Result<()> {
-        if self.store.revoke_api_key(id, chrono::Utc::now()).await? {
-            tracing::info!("api key revoked");
-            Ok(())
-        } else {
-            Err(Error::not_found("api key", id))
+        if !self.store.revoke_api_key(id, chrono::Utc::now()).await? {
+            return Err(Error::not_found("api key", id));
         }
+        // Forget the cached lookup, so the key stops working at once.
+        let keys = self.store.list_api_keys().await?;
+        if let Some(key) = keys.iter().find(|k| k.id == id)
+            && let Err(err) = self.cache.delete(&key_cache_key(&key.key_hash)).await
+        {
+            tracing::warn!(error = %err, "revoked, but the cached lookup lives until its TTL");
+        }
+        tracing::info!("api key revoked");
+        Ok(())
     }
 
     /// The live key matching a presented secret, if any. The lookup is by
-    /// SHA-256, so timing reveals nothing about stored secrets.
+    /// SHA-256 (cached briefly), so timing reveals nothing about stored secrets.
     pub async fn authenticate(&self, presented: &str) -> Result<Option<ApiKey>> {
-        let key = self.store.find_api_key(&KeyHash::of(presented)).await?;
-        Ok(key.filter(|k| k.revoked_at.is_none()))
+        let hash = KeyHash::of(presented);
+        let cache_key = key_cache_key(&hash);
+        if let Ok(Some(json)) = self.cache.get(&cache_key).await
+            && let Ok(key) = serde_json::from_str::<ApiKey>(&json)
+        {
+            return Ok(Some(key));
+        }
+        let key = self.store.find_api_key(&hash).await?;
+        let live = key.filter(|k| k.revoked_at.is_none());
+        if let Some(key) = &live
+            && let Ok(json) = serde_json::to_string(key)
+        {
+            let _ = self.cache.set(&cache_key, &json, KEY_CACHE_TTL).await;
+        }
+        Ok(live)
     }
 }

@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use uuid::Uuid;
 
 pub(crate) fn persona_key(character_id: Uuid) -> String {
-    format!("virlife:character:{character_id}")
+    format!("character:{character_id}")
 }
 
 impl Core {

@@ -12,7 +12,7 @@ use uuid::Uuid;
 pub const MAX_ATTEMPTS: u32 = 3;
 
 fn cooldown_key(character_id: Uuid) -> String {
-    format!("virlife:cooldown:reflect:{character_id}")
+    format!("cooldown:reflect:{character_id}")
 }
 
 impl Core {

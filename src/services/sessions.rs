@@ -6,7 +6,7 @@ use crate::error::Result;
 use uuid::Uuid;
 
 pub(crate) fn history_key(session_id: Uuid) -> String {
-    format!("virlife:history:{session_id}")
+    format!("history:{session_id}")
 }
 
 impl Core {

@@ -275,3 +275,41 @@ async fn no_odd_input_produces_a_server_error() {
         }
     }
 }
+
+#[tokio::test]
+async fn requests_without_a_key_are_limited_per_client_address() {
+    let app = spawn_with(
+        &[
+            ("RATE_LIMIT_ENABLED", "true"),
+            ("RATE_LIMIT_PER_MINUTE", "3"),
+        ],
+        None,
+    )
+    .await;
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        statuses.push(
+            app.get("/v1/characters", "vl_guessing")
+                .await
+                .status()
+                .as_u16(),
+        );
+    }
+    assert_eq!(statuses, [401, 401, 401, 429]);
+}
+
+#[tokio::test]
+async fn admitted_requests_carry_ratelimit_headers() {
+    let app = spawn_with(
+        &[
+            ("RATE_LIMIT_ENABLED", "true"),
+            ("RATE_LIMIT_PER_MINUTE", "3"),
+        ],
+        None,
+    )
+    .await;
+    let key = app.tenant_key("acme").await;
+    let response = app.get("/v1/characters", &key).await;
+    assert_eq!(response.headers()["ratelimit-limit"], "3");
+    assert_eq!(response.headers()["ratelimit-remaining"], "2");
+}

@@ -24,7 +24,9 @@ async fn health_reports_status_environment_version_uptime_and_every_service() {
         "in-memory"
     };
     assert_eq!(body["services"]["database"]["status"], database);
-    assert_eq!(body["services"]["cache"]["status"], "in-memory");
+    let on_redis = std::env::var("VIRLIFE_TEST_CACHE").as_deref() == Ok("redis");
+    let cache = if on_redis { "connected" } else { "in-memory" };
+    assert_eq!(body["services"]["cache"]["status"], cache);
     assert!(body["services"]["cache"]["hit_rate"].is_number());
     assert_eq!(body["services"]["vector_memory"]["status"], "in-memory");
     assert_eq!(body["services"]["llm"]["status"], "offline");

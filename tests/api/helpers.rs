@@ -38,6 +38,15 @@ pub async fn spawn_with(variables: &[(&str, &str)], llm: Option<Arc<dyn Llm>>) -
     if std::env::var("VIRLIFE_TEST_STORE").as_deref() == Ok("postgres") {
         env.insert("DATABASE_URL".into(), fresh_database().await);
     }
+    // Each app its own namespace, so apps sharing a Redis do not share limits.
+    env.insert(
+        "CACHE_NAMESPACE".into(),
+        format!("test-{}", uuid::Uuid::new_v4().simple()),
+    );
+    if std::env::var("VIRLIFE_TEST_CACHE").as_deref() == Ok("redis") {
+        let url = std::env::var("REDIS_URL").expect("VIRLIFE_TEST_CACHE=redis needs REDIS_URL");
+        env.insert("REDIS_URL".into(), url);
+    }
     for (k, v) in variables {
         env.insert((*k).to_owned(), (*v).to_owned());
     }

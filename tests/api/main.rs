@@ -11,5 +11,7 @@ mod memories;
 mod openapi;
 #[cfg(feature = "postgres")]
 mod postgres;
+#[cfg(feature = "redis")]
+mod redis;
 mod streaming;
 mod tenancy;

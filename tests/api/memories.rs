@@ -1,7 +1,7 @@
 use crate::helpers::{ScriptedLlm, assert_problem, json_of, spawn_app, spawn_with};
-use virlife::ports::LlmError;
 use reqwest::StatusCode;
 use serde_json::json;
+use virlife::ports::LlmError;
 
 #[tokio::test]
 async fn memories_are_added_listed_by_kind_searched_by_meaning_and_deleted() {
@@ -232,11 +232,21 @@ async fn every_nth_turn_reflects_in_the_background() {
 
 #[tokio::test]
 async fn a_reflection_whose_model_keeps_failing_is_retried_then_stays_failed() {
-    let llm = ScriptedLlm::failing_cognition(LlmError::Unavailable("upstream 500 with secret body".into()));
+    let llm = ScriptedLlm::failing_cognition(LlmError::Unavailable(
+        "upstream 500 with secret body".into(),
+    ));
     let app = spawn_with(&[("JOB_RETRY_BACKOFF_MS", "10")], Some(llm)).await;
     let key = app.tenant_key("acme").await;
     let character = app.character(&key).await;
-    let queued = json_of(app.post(&format!("/v1/characters/{character}/reflect"), &key, json!({})).await).await;
+    let queued = json_of(
+        app.post(
+            &format!("/v1/characters/{character}/reflect"),
+            &key,
+            json!({}),
+        )
+        .await,
+    )
+    .await;
     let job = app.wait_for_job(&key, queued["id"].as_str().unwrap()).await;
     assert_eq!(job["status"], "failed");
     assert_eq!(job["attempts"], 3);

@@ -1,0 +1,214 @@
+//! Redis `Cache` on deadpool-redis. Every call is bounded (pool wait,
+//! connect, recycle and the command itself), so a dead or stalled Redis
+//! costs milliseconds; errors become `CacheError::Unavailable`.
+
+use crate::ports::{Cache, CacheError, Throttle};
+use async_trait::async_trait;
+use deadpool_redis::redis::{self, FromRedisValue, Script};
+use deadpool_redis::{Config, Pool, PoolConfig, Runtime, Timeouts};
+use std::time::Duration;
+
+/// GCRA in one atomic step; the same arithmetic as `domain::gcra`. Uses the
+/// server's clock, so every replica agrees on time.
+const THROTTLE_LUA: &str = r#"
+local period = tonumber(ARGV[1])
+local limit = tonumber(ARGV[2])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local interval = math.max(1, math.floor(period / limit))
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+if tat < now then tat = now end
+local new_tat = tat + interval
+local ahead = new_tat - now
+if ahead > period then
+  return {0, ahead - period}
+end
+redis.call('SET', KEYS[1], new_tat, 'PX', math.max(1, ahead))
+return {1, math.floor((period - ahead) / interval)}
+"#;
+
+pub struct RedisOptions {
+    pub url: String,
+    pub pool_size: usize,
+    /// Bound on one command, including waiting for a connection.
+    pub command_timeout: Duration,
+}
+
+pub struct RedisCache {
+    pool: Pool,
+    command_timeout: Duration,
+    throttle: Script,
+}
+
+fn unavailable(err: impl std::fmt::Display) -> CacheError {
+    CacheError::Unavailable(err.to_string())
+}
+
+impl RedisCache {
+    /// Builds the pool without connecting; connections are made on use.
+    pub fn new(options: &RedisOptions) -> Result<Self, CacheError> {
+        let mut config = Config::from_url(options.url.clone());
+        let bound = Some(options.command_timeout);
+        config.pool = Some(PoolConfig {
+            max_size: options.pool_size,
+            timeouts: Timeouts {
+                wait: bound,
+                create: bound,
+                recycle: bound,
+            },
+            ..PoolConfig::default()
+        });
+        let pool = config
+            .create_pool(Some(Runtime::Tokio1))
+            .map_err(|e| CacheError::Unavailable(format!("invalid REDIS_URL: {e}")))?;
+        Ok(Self {
+            pool,
+            command_timeout: options.command_timeout,
+            throttle: Script::new(THROTTLE_LUA),
+        })
+    }
+
+    async fn run<T: FromRedisValue>(&self, command: redis::Cmd) -> Result<T, CacheError> {
+        let work = async {
+            let mut connection = self.pool.get().await.map_err(unavailable)?;
+            command
+                .query_async::<T>(&mut connection)
+                .await
+                .map_err(unavailable)
+        };
+        tokio::time::timeout(self.command_timeout, work)
+            .await
+            .map_err(|_| CacheError::Unavailable("timeout".into()))?
+    }
+}
+
+fn ttl_ms(ttl: Duration) -> u64 {
+    ttl.as_millis().max(1) as u64
+}
+
+/// The SET command a `set_if_absent` sends (pure, so it is unit-tested).
+pub fn set_command(key: &str, value: &str, ttl: Duration, only_if_absent: bool) -> redis::Cmd {
+    let mut command = redis::cmd("SET");
+    command.arg(key).arg(value).arg("PX").arg(ttl_ms(ttl));
+    if only_if_absent {
+        command.arg("NX");
+    }
+    command
+}
+
+#[async_trait]
+impl Cache for RedisCache {
+    fn kind(&self) -> &'static str {
+        "redis"
+    }
+
+    async fn ping(&self) -> Result<(), CacheError> {
+        let pong: String = self.run(redis::cmd("PING")).await?;
+        if pong == "PONG" {
+            Ok(())
+        } else {
+            Err(CacheError::Unavailable(format!(
+                "unexpected PING reply {pong}"
+            )))
+        }
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<String>, CacheError> {
+        let mut command = redis::cmd("GET");
+        command.arg(key);
+        self.run(command).await
+    }
+
+    async fn set(&self, key: &str, value: &str, ttl: Duration) -> Result<(), CacheError> {
+        self.run::<()>(set_command(key, value, ttl, false)).await
+    }
+
+    async fn set_if_absent(
+        &self,
+        key: &str,
+        value: &str,
+        ttl: Duration,
+    ) -> Result<bool, CacheError> {
+        // SET NX answers OK when it set the key and nil when the key existed.
+        let reply: Option<String> = self.run(set_command(key, value, ttl, true)).await?;
+        Ok(reply.is_some())
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), CacheError> {
+        let mut command = redis::cmd("DEL");
+        command.arg(key);
+        self.run::<()>(command).await
+    }
+
+    async fn increment(&self, key: &str, ttl: Duration) -> Result<i64, CacheError> {
+        // INCR and the first expiry in one round trip and one transaction.
+        let mut pipeline = redis::pipe();
+        pipeline
+            .atomic()
+            .cmd("INCR")
+            .arg(key)
+            .cmd("PEXPIRE")
+            .arg(key)
+            .arg(ttl_ms(ttl))
+            .arg("NX")
+            .ignore();
+        let work = async {
+            let mut connection = self.pool.get().await.map_err(unavailable)?;
+            let (count,): (i64,) = pipeline
+                .query_async(&mut connection)
+                .await
+                .map_err(unavailable)?;
+            Ok(count)
+        };
+        tokio::time::timeout(self.command_timeout, work)
+            .await
+            .map_err(|_| CacheError::Unavailable("timeout".into()))?
+    }
+
+    async fn throttle(
+        &self,
+        key: &str,
+        limit: u32,
+        period: Duration,
+    ) -> Result<Throttle, CacheError> {
+        let work = async {
+            let mut connection = self.pool.get().await.map_err(unavailable)?;
+            let (allowed, value): (i64, i64) = self
+                .throttle
+                .key(key)
+                .arg(ttl_ms(period))
+                .arg(limit.max(1))
+                .invoke_async(&mut connection)
+                .await
+                .map_err(unavailable)?;
+            Ok(if allowed == 1 {
+                Throttle::Allowed {
+                    remaining: value.max(0) as u32,
+                }
+            } else {
+                Throttle::Limited {
+                    retry_after: Duration::from_millis(value.max(1) as u64),
+                }
+            })
+        };
+        tokio::time::timeout(self.command_timeout, work)
+            .await
+            .map_err(|_| CacheError::Unavailable("timeout".into()))?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_if_absent_sends_nx_with_a_millisecond_expiry() {
+        let packed = set_command("k", "v", Duration::from_secs(2), true).get_packed_command();
+        let text = String::from_utf8_lossy(&packed);
+        for part in ["SET", "k", "v", "PX", "2000", "NX"] {
+            assert!(text.contains(part), "{text}");
+        }
+        let plain = set_command("k", "v", Duration::from_millis(1), false).get_packed_command();
+        assert!(!String::from_utf8_lossy(&plain).contains("NX"));
+    }
+}
