@@ -412,9 +412,38 @@ impl Store for InMemoryStore {
             .is_some_and(|m| &m.tenant == tenant && m.character_id == character_id)
         {
             tables.memories.remove(&id);
+            // As PostgreSQL's ON DELETE SET NULL does.
+            for memory in tables.memories.values_mut() {
+                if memory.superseded_by == Some(id) {
+                    memory.superseded_by = None;
+                }
+            }
             return Ok(true);
         }
         Ok(false)
+    }
+
+    async fn supersede_memory(
+        &self,
+        tenant: &TenantId,
+        old: Uuid,
+        new: Uuid,
+    ) -> Result<bool, StoreError> {
+        let mut tables = self.write();
+        if tables
+            .memories
+            .get(&new)
+            .is_none_or(|m| &m.tenant != tenant)
+        {
+            return Ok(false);
+        }
+        match tables.memories.get_mut(&old) {
+            Some(memory) if &memory.tenant == tenant => {
+                memory.superseded_by = Some(new);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
     }
 
     async fn memories_after(

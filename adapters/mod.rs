@@ -5,6 +5,8 @@ pub mod exact_vectors;
 pub mod memory_cache;
 pub mod memory_store;
 pub mod offline_llm;
+#[cfg(feature = "openai")]
+pub mod openai;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 #[cfg(feature = "redis")]

@@ -136,6 +136,25 @@ fn tokens(text: &str) -> impl Iterator<Item = String> + '_ {
         })
 }
 
+/// A known fact that starts with the same five words but says something
+/// else ("Sam said: my favourite colour is ...") is the one this updates.
+fn supersedes(fact: &str, known: &[(uuid::Uuid, String)]) -> Option<String> {
+    let head = |text: &str| {
+        text.to_lowercase()
+            .split_whitespace()
+            .take(5)
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let fact_head = head(fact);
+    known
+        .iter()
+        .find(|(_, old)| {
+            old != fact && fact.split_whitespace().count() > 5 && head(old) == fact_head
+        })
+        .map(|(id, _)| id.to_string())
+}
+
 fn fnv1a(bytes: &[u8]) -> u64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for byte in bytes {
@@ -219,7 +238,10 @@ impl Llm for OfflineLlm {
     async fn reflect(&self, request: &ReflectRequest) -> Result<Completion, LlmError> {
         let facts: Vec<serde_json::Value> = extract_facts(request)
             .into_iter()
-            .map(|content| serde_json::json!({"content": content, "importance": 0.6}))
+            .map(|content| {
+                let supersedes = supersedes(&content, &request.known_facts);
+                serde_json::json!({"content": content, "importance": 0.6, "supersedes": supersedes})
+            })
             .collect();
         let text = serde_json::json!({ "facts": facts }).to_string();
         Ok(Completion {
@@ -315,6 +337,7 @@ mod tests {
                 (Role::Character, "My ship is red.".into()),
             ],
             known_facts: vec![],
+            repair: None,
         };
         let out = llm.reflect(&req).await.unwrap();
         let json: serde_json::Value = serde_json::from_str(&out.text).unwrap();

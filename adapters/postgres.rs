@@ -232,6 +232,7 @@ struct MessageRow {
     prompt_tokens: Option<i32>,
     completion_tokens: Option<i32>,
     incomplete: bool,
+    latency_ms: Option<i32>,
     created_at: DateTime<Utc>,
 }
 
@@ -265,6 +266,7 @@ impl TryFrom<MessageRow> for Message {
             content: row.content,
             usage,
             incomplete: row.incomplete,
+            latency_ms: row.latency_ms.map(|ms| ms.max(0) as u32),
             created_at: row.created_at,
         })
     }
@@ -282,6 +284,7 @@ struct MemoryRow {
     importance: f32,
     embedding: Vec<f32>,
     embedding_model: String,
+    superseded_by: Option<Uuid>,
     created_at: DateTime<Utc>,
 }
 
@@ -320,6 +323,7 @@ impl TryFrom<MemoryRow> for Memory {
             session_id: row.session_id,
             embedding: row.embedding,
             embedding_model: row.embedding_model,
+            superseded_by: row.superseded_by,
             created_at: row.created_at,
         })
     }
@@ -380,7 +384,7 @@ fn limit_of(page: &PageRequest) -> i64 {
     page.fetch_limit() as i64
 }
 
-const MEMORY_COLUMNS: &str = "id, tenant, character_id, session_id, kind, source, content, importance, embedding, embedding_model, created_at";
+const MEMORY_COLUMNS: &str = "id, tenant, character_id, session_id, kind, source, content, importance, embedding, embedding_model, superseded_by, created_at";
 
 #[async_trait]
 impl Store for PostgresStore {
@@ -636,8 +640,8 @@ impl Store for PostgresStore {
             "WITH session AS (
                  UPDATE sessions SET last_active_at = GREATEST(last_active_at, $9)
                  WHERE id = $3 AND tenant = $2 RETURNING id)
-             INSERT INTO messages (id, tenant, session_id, role, content, prompt_tokens, completion_tokens, incomplete, created_at)
-             SELECT $1, $2, session.id, $4, $5, $6, $7, $8, $9 FROM session",
+             INSERT INTO messages (id, tenant, session_id, role, content, prompt_tokens, completion_tokens, incomplete, created_at, latency_ms)
+             SELECT $1, $2, session.id, $4, $5, $6, $7, $8, $9, $10 FROM session",
         )
         .bind(m.id)
         .bind(m.tenant.as_str())
@@ -648,6 +652,7 @@ impl Store for PostgresStore {
         .bind(m.usage.map(|u| u.completion_tokens as i32))
         .bind(m.incomplete)
         .bind(m.created_at)
+        .bind(m.latency_ms.map(|ms| ms.min(i32::MAX as u32) as i32))
         .execute(&self.pool)
         .within(self.query_timeout)
         .await?;
@@ -836,6 +841,25 @@ impl Store for PostgresStore {
                 .execute(&self.pool)
                 .within(self.query_timeout)
                 .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn supersede_memory(
+        &self,
+        tenant: &TenantId,
+        old: Uuid,
+        new: Uuid,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE memories SET superseded_by = $3 WHERE id = $1 AND tenant = $2
+               AND EXISTS (SELECT 1 FROM memories WHERE id = $3 AND tenant = $2)",
+        )
+        .bind(old)
+        .bind(tenant.as_str())
+        .bind(new)
+        .execute(&self.pool)
+        .within(self.query_timeout)
+        .await?;
         Ok(done.rows_affected() == 1)
     }
 

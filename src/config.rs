@@ -47,6 +47,13 @@ const VARIABLES: &[(&str, &str)] = &[
     ("RENDERER_MODEL_ID", "renderer_model_id"),
     ("EMBEDDING_MODEL_ID", "embedding_model_id"),
     ("EMBEDDING_DIMENSIONS", "embedding_dimensions"),
+    ("LLM_EXTRA_BODY", "llm_extra_body"),
+    ("LLM_CONTEXT_TOKENS", "llm_context_tokens"),
+    ("LLM_MAX_TOKENS", "llm_max_tokens"),
+    ("LLM_TIMEOUT_SECONDS", "llm_timeout_seconds"),
+    ("LLM_CONNECT_TIMEOUT_SECONDS", "llm_connect_timeout_seconds"),
+    ("LLM_MAX_RETRIES", "llm_max_retries"),
+    ("LLM_STREAM_USAGE", "llm_stream_usage"),
     ("WORKFLOW_TIMEOUT_SECONDS", "workflow_timeout_seconds"),
     ("MASTER_API_KEY", "master_api_key"),
     ("CORS_ORIGINS", "allowed_origins"),
@@ -142,6 +149,13 @@ pub struct Settings {
     pub renderer_model_id: String,
     pub embedding_model_id: Option<String>,
     pub embedding_dimensions: usize,
+    pub llm_extra_body: String,
+    pub llm_context_tokens: usize,
+    pub llm_max_tokens: u32,
+    pub llm_timeout_seconds: u64,
+    pub llm_connect_timeout_seconds: u64,
+    pub llm_max_retries: usize,
+    pub llm_stream_usage: bool,
     pub workflow_timeout_seconds: u64,
     pub master_api_key: Option<SecretString>,
     pub allowed_origins: String,
@@ -335,6 +349,24 @@ impl Settings {
             problems
                 .push("RATE_LIMIT_PER_MINUTE: must be at least 1 when rate limiting is on".into());
         }
+        if self.llm_extra_body_object().is_none() {
+            problems.push("LLM_EXTRA_BODY: must be a JSON object (or empty)".into());
+        }
+        if self.llm_context_tokens < 512 {
+            problems.push("LLM_CONTEXT_TOKENS: must be at least 512".into());
+        }
+        for (variable, value) in [
+            ("LLM_MAX_TOKENS", u64::from(self.llm_max_tokens)),
+            ("LLM_TIMEOUT_SECONDS", self.llm_timeout_seconds),
+            (
+                "LLM_CONNECT_TIMEOUT_SECONDS",
+                self.llm_connect_timeout_seconds,
+            ),
+        ] {
+            if value == 0 {
+                problems.push(format!("{variable}: must be at least 1"));
+            }
+        }
         if !(8..=8192).contains(&self.embedding_dimensions) {
             problems.push("EMBEDDING_DIMENSIONS: must be between 8 and 8192".into());
         }
@@ -397,6 +429,27 @@ impl Settings {
             Ok(())
         } else {
             Err(ConfigError { problems })
+        }
+    }
+
+    /// Provider-specific fields merged into every chat request. Unset on
+    /// Venice, the default keeps Venice's own system prompt from overriding
+    /// the persona.
+    pub fn llm_extra_body_object(&self) -> Option<serde_json::Map<String, serde_json::Value>> {
+        let text = self.llm_extra_body.trim();
+        if text.is_empty() {
+            let mut defaults = serde_json::Map::new();
+            if self.venice_base_url.contains("venice.ai") {
+                defaults.insert(
+                    "venice_parameters".into(),
+                    serde_json::json!({ "include_venice_system_prompt": false }),
+                );
+            }
+            return Some(defaults);
+        }
+        match serde_json::from_str(text) {
+            Ok(serde_json::Value::Object(map)) => Some(map),
+            _ => None,
         }
     }
 
@@ -533,6 +586,20 @@ mod tests {
         assert!(s.redis_url.is_none());
         let summary = format!("{:?} {:?}", s.redacted_summary(), s);
         assert!(!summary.contains("s3cret"));
+    }
+
+    #[test]
+    fn venice_gets_its_system_prompt_switched_off_unless_told_otherwise() {
+        let venice = Settings::load(&vars(&[])).unwrap();
+        assert_eq!(
+            venice.llm_extra_body_object().unwrap()["venice_parameters"]["include_venice_system_prompt"],
+            false
+        );
+        let other =
+            Settings::load(&vars(&[("LLM_BASE_URL", "http://127.0.0.1:11434/v1")])).unwrap();
+        assert!(other.llm_extra_body_object().unwrap().is_empty());
+        let custom = Settings::load(&vars(&[("LLM_EXTRA_BODY", r#"{"top_p": 0.9}"#)])).unwrap();
+        assert_eq!(custom.llm_extra_body_object().unwrap()["top_p"], 0.9);
     }
 
     #[test]

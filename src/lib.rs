@@ -13,6 +13,7 @@ pub mod error;
 pub mod http;
 pub mod namespace;
 pub mod ports;
+pub mod prompt;
 pub mod resilience;
 pub mod services;
 pub mod startup;

@@ -140,6 +140,14 @@ pub trait Store: Send + Sync + 'static {
         character_id: Uuid,
         id: Uuid,
     ) -> Result<bool, StoreError>;
+    /// Marks `old` as superseded by `new` (both the tenant's); false when
+    /// `old` does not exist for the tenant.
+    async fn supersede_memory(
+        &self,
+        tenant: &TenantId,
+        old: Uuid,
+        new: Uuid,
+    ) -> Result<bool, StoreError>;
     /// Every tenant's memories in id order, after `after`, at most `limit`:
     /// the batches a reindex walks.
     async fn memories_after(
@@ -280,7 +288,11 @@ pub struct ReflectRequest {
     pub persona: String,
     pub user_name: Option<String>,
     pub transcript: Vec<(Role, String)>,
-    pub known_facts: Vec<String>,
+    /// Biographical memories the character already has, with their ids, so
+    /// the model can say which one a new fact supersedes.
+    pub known_facts: Vec<(Uuid, String)>,
+    /// The model's previous, unparseable answer: ask it to repair it.
+    pub repair: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -321,7 +333,8 @@ pub trait Llm: Send + Sync + 'static {
     async fn render(&self, request: &RenderRequest) -> Result<Completion, LlmError>;
     async fn render_stream(&self, request: &RenderRequest) -> Result<ChunkStream, LlmError>;
     /// Returns the cognition model's raw text, expected to hold JSON
-    /// `{"facts":[{"content":..,"importance":..}]}`; the core parses it.
+    /// `{"facts":[{"content":..,"importance":..,"supersedes":..}]}`; the
+    /// core parses it (and asks once more, with `repair`, if it cannot).
     async fn reflect(&self, request: &ReflectRequest) -> Result<Completion, LlmError>;
     /// One vector per text, each of `describe().dimensions` values.
     async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, LlmError>;

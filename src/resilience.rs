@@ -1,7 +1,10 @@
 //! Degrade-gracefully decorators for the optional ports, applied once in the
 //! composition root, and the shared health they report to `/health`.
 
-use crate::ports::{Cache, CacheError, Throttle};
+use crate::ports::{
+    Cache, CacheError, ChunkStream, Completion, Llm, LlmDescription, LlmError, ReflectRequest,
+    RenderRequest, Throttle,
+};
 use async_trait::async_trait;
 use std::sync::Arc;
 use std::sync::Mutex;
@@ -19,6 +22,8 @@ pub struct PortHealth {
     consecutive_failures: AtomicU32,
     open_until: Mutex<Option<Instant>>,
     last_error: Mutex<Option<String>>,
+    calls: AtomicU64,
+    last_latency_us: AtomicU64,
 }
 
 impl PortHealth {
@@ -77,6 +82,88 @@ impl PortHealth {
 
     pub fn fallbacks(&self) -> u64 {
         self.fallbacks.load(Ordering::Relaxed)
+    }
+
+    pub fn record_latency(&self, latency: Duration) {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        self.last_latency_us
+            .store(latency.as_micros() as u64, Ordering::Relaxed);
+    }
+
+    /// Latency of the last observed call, if any call was made.
+    pub fn last_latency(&self) -> Option<Duration> {
+        (self.calls.load(Ordering::Relaxed) > 0)
+            .then(|| Duration::from_micros(self.last_latency_us.load(Ordering::Relaxed)))
+    }
+}
+
+/// Wraps the Llm: records each call's latency, outcome and tokens (metrics
+/// and `/health`), so health never has to call the provider.
+pub struct ObservedLlm {
+    inner: Arc<dyn Llm>,
+    health: Arc<PortHealth>,
+}
+
+impl ObservedLlm {
+    pub fn new(inner: Arc<dyn Llm>, health: Arc<PortHealth>) -> Self {
+        Self { inner, health }
+    }
+
+    fn observe<T>(&self, call: &'static str, started: Instant, result: &Result<T, LlmError>) {
+        let elapsed = started.elapsed();
+        self.health.record_latency(elapsed);
+        metrics::histogram!("virlife_llm_call_seconds", "call" => call)
+            .record(elapsed.as_secs_f64());
+        match result {
+            Ok(_) => self.health.record_success(),
+            Err(err) => {
+                let class = match err {
+                    LlmError::Timeout => "timeout",
+                    LlmError::RateLimited { .. } => "rate_limited",
+                    LlmError::Unavailable(_) => "unavailable",
+                    LlmError::BadResponse(_) => "bad_response",
+                };
+                metrics::counter!("virlife_llm_errors_total", "call" => call, "error" => class)
+                    .increment(1);
+                // Never opens a circuit: the LLM has no fallback to take.
+                self.health.record_failure(class, u32::MAX, Duration::ZERO);
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Llm for ObservedLlm {
+    fn describe(&self) -> LlmDescription {
+        self.inner.describe()
+    }
+
+    async fn render(&self, request: &RenderRequest) -> Result<Completion, LlmError> {
+        let started = Instant::now();
+        let result = self.inner.render(request).await;
+        self.observe("render", started, &result);
+        result
+    }
+
+    async fn render_stream(&self, request: &RenderRequest) -> Result<ChunkStream, LlmError> {
+        let started = Instant::now();
+        let result = self.inner.render_stream(request).await;
+        self.observe("render_stream", started, &result);
+        result
+    }
+
+    async fn reflect(&self, request: &ReflectRequest) -> Result<Completion, LlmError> {
+        let started = Instant::now();
+        let result = self.inner.reflect(request).await;
+        self.observe("reflect", started, &result);
+        result
+    }
+
+    async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, LlmError> {
+        let started = Instant::now();
+        let result = self.inner.embed(texts).await;
+        self.observe("embed", started, &result);
+        result
     }
 }
 

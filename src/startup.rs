@@ -10,11 +10,11 @@ use crate::domain::KeyHash;
 use crate::http::{self, AppState, HttpSettings, rate_limit::RateLimiter};
 use crate::namespace::NamespacedCache;
 use crate::ports::{Cache, Llm, Store, VectorMemory};
-use crate::resilience::{PortHealth, ResilientCache};
+use crate::resilience::{ObservedLlm, PortHealth, ResilientCache};
 use crate::services::{Core, CoreSettings};
 use poem::endpoint::BoxEndpoint;
 use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -59,6 +59,41 @@ fn postgres_store(url: &str, settings: &Settings) -> Result<Arc<dyn Store>, Stri
     .map_err(|err| format!("DATABASE_URL: {err}"))?;
     tracing::info!("store: PostgreSQL");
     Ok(Arc::new(store))
+}
+
+#[cfg(feature = "openai")]
+fn openai_llm(key: &SecretString, settings: &Settings) -> Result<Arc<dyn Llm>, String> {
+    use crate::adapters::openai::{OpenAiLlm, OpenAiOptions};
+    let llm = OpenAiLlm::new(OpenAiOptions {
+        base_url: settings.venice_base_url.clone(),
+        api_key: key.clone(),
+        renderer_model: settings.renderer_model_id.clone(),
+        cognition_model: settings.cognition_model_id.clone(),
+        embedding_model: settings
+            .embedding_model_id
+            .clone()
+            .unwrap_or_else(|| "text-embedding-bge-m3".into()),
+        dimensions: settings.embedding_dimensions,
+        max_tokens: settings.llm_max_tokens,
+        context_tokens: settings.llm_context_tokens,
+        request_timeout: Duration::from_secs(settings.llm_timeout_seconds),
+        connect_timeout: Duration::from_secs(settings.llm_connect_timeout_seconds),
+        max_retries: settings.llm_max_retries,
+        stream_usage: settings.llm_stream_usage,
+        extra_body: settings.llm_extra_body_object().unwrap_or_default(),
+    })
+    .map_err(|err| format!("VENICE_API_KEY: {err}"))?;
+    tracing::info!(
+        renderer = settings.renderer_model_id.as_str(),
+        cognition = settings.cognition_model_id.as_str(),
+        "llm: OpenAI-compatible provider"
+    );
+    Ok(Arc::new(llm))
+}
+
+#[cfg(not(feature = "openai"))]
+fn openai_llm(_key: &SecretString, _settings: &Settings) -> Result<Arc<dyn Llm>, String> {
+    Err("VENICE_API_KEY is set, but this binary was built without the `openai` feature".into())
 }
 
 #[cfg(feature = "redis")]
@@ -140,29 +175,38 @@ pub fn compose(settings: &Settings) -> Result<Core, StartupError> {
     }
     let vectors: Arc<dyn VectorMemory> = Arc::new(ExactVectorMemory::new());
 
-    let llm: Arc<dyn Llm> = if settings.venice_api_key.is_some() {
-        if strict {
-            problems.push(
-                "VENICE_API_KEY is set, but this build has no OpenAI-compatible adapter yet"
-                    .to_owned(),
-            );
-        } else {
-            tracing::warn!(
-                "VENICE_API_KEY is set, but this build has no OpenAI-compatible adapter yet; using the offline LLM"
-            );
+    let llm: Arc<dyn Llm> = match &settings.venice_api_key {
+        Some(key) => match openai_llm(key, settings) {
+            Ok(llm) => llm,
+            Err(problem) => {
+                problems.push(problem);
+                Arc::new(OfflineLlm::new(settings.embedding_dimensions))
+            }
+        },
+        None if strict => {
+            problems.push(format!(
+                "VENICE_API_KEY: {} never runs on the offline LLM",
+                settings.environment.as_str()
+            ));
+            Arc::new(OfflineLlm::new(settings.embedding_dimensions))
         }
-        Arc::new(OfflineLlm::new(settings.embedding_dimensions))
-    } else {
-        tracing::info!("llm: offline deterministic fake");
-        Arc::new(OfflineLlm::new(settings.embedding_dimensions))
+        None => {
+            tracing::info!("llm: offline deterministic fake (set VENICE_API_KEY for a real model)");
+            Arc::new(OfflineLlm::new(settings.embedding_dimensions))
+        }
     };
 
     if !problems.is_empty() {
         return Err(StartupError::Composition(problems));
     }
+    let llm_health = Arc::new(PortHealth::default());
+    let llm: Arc<dyn Llm> = Arc::new(ObservedLlm::new(llm, llm_health.clone()));
     Ok(
-        Core::new(store, cache, vectors, llm, core_settings(settings))
-            .with_health(cache_health, Arc::new(PortHealth::default())),
+        Core::new(store, cache, vectors, llm, core_settings(settings)).with_health(
+            cache_health,
+            Arc::new(PortHealth::default()),
+            llm_health,
+        ),
     )
 }
 

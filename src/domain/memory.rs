@@ -50,6 +50,8 @@ pub struct Memory {
     pub embedding: Vec<f32>,
     /// The model that produced `embedding`; a change of model needs a reindex.
     pub embedding_model: String,
+    /// A newer fact that replaced this one; search skips superseded memories.
+    pub superseded_by: Option<Uuid>,
     pub created_at: DateTime<Utc>,
 }
 

@@ -48,6 +48,8 @@ pub struct Message {
     pub usage: Option<Usage>,
     /// True when the reply was cut short (e.g. the model failed mid-stream).
     pub incomplete: bool,
+    /// How long the model took to produce a character message.
+    pub latency_ms: Option<u32>,
     pub created_at: DateTime<Utc>,
 }
 

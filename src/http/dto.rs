@@ -210,6 +210,8 @@ pub struct MemoryDto {
     pub content: String,
     pub importance: f64,
     pub session_id: Option<Uuid>,
+    /// The newer fact that replaced this one (search skips it by default).
+    pub superseded_by: Option<Uuid>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -223,6 +225,7 @@ impl From<Memory> for MemoryDto {
             content: m.content,
             importance: rounded(m.importance),
             session_id: m.session_id,
+            superseded_by: m.superseded_by,
             created_at: m.created_at,
         }
     }
@@ -242,6 +245,8 @@ pub struct SearchMemoriesRequest {
     #[oai(validator(minimum(value = "1"), maximum(value = "50")))]
     pub k: Option<u32>,
     pub kind: Option<MemoryKindDto>,
+    /// Also return facts that newer ones have superseded (default false).
+    pub include_superseded: Option<bool>,
 }
 
 #[derive(Debug, Object)]
@@ -301,7 +306,7 @@ pub struct JobDto {
     pub max_attempts: u32,
     /// Why the last attempt failed.
     pub last_error: Option<String>,
-    /// What a done job produced: `{"created": [memory ids], "duplicates": n}` for `reflect`.
+    /// What a done job produced: `{"created": [memory ids], "duplicates": n, "superseded": n}` for `reflect`.
     pub result: Option<serde_json::Value>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -392,6 +397,8 @@ pub struct MessageDto {
     pub usage: Option<UsageDto>,
     /// True when the reply was cut short by a model failure.
     pub incomplete: bool,
+    /// How long the model took for this reply.
+    pub latency_ms: Option<u32>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -404,6 +411,7 @@ impl From<Message> for MessageDto {
             content: m.content,
             usage: m.usage.map(Into::into),
             incomplete: m.incomplete,
+            latency_ms: m.latency_ms,
             created_at: m.created_at,
         }
     }

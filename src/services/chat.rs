@@ -98,8 +98,14 @@ impl Core {
             })?;
         metrics::histogram!("virlife_llm_seconds", "call" => "render")
             .record(started.elapsed().as_secs_f64());
-        self.finish_turn(prepared, completion.text, completion.usage, false)
-            .await
+        self.finish_turn(
+            prepared,
+            completion.text,
+            completion.usage,
+            started.elapsed(),
+            false,
+        )
+        .await
     }
 
     /// Starts a streamed turn. Errors found before the model is called are
@@ -171,7 +177,13 @@ impl Core {
         let failure = match streamed {
             Ok(Ok(())) => {
                 let event = match self
-                    .finish_turn(prepared, text, usage.unwrap_or_default(), false)
+                    .finish_turn(
+                        prepared,
+                        text,
+                        usage.unwrap_or_default(),
+                        started.elapsed(),
+                        false,
+                    )
                     .await
                 {
                     Ok(outcome) => TurnEvent::Done(Box::new(outcome)),
@@ -189,7 +201,13 @@ impl Core {
         if !text.is_empty() {
             // Keep what the client already saw, marked incomplete.
             if let Err(err) = self
-                .finish_turn(prepared, text, usage.unwrap_or_default(), true)
+                .finish_turn(
+                    prepared,
+                    text,
+                    usage.unwrap_or_default(),
+                    started.elapsed(),
+                    true,
+                )
                 .await
             {
                 tracing::warn!(error = %err, "could not store the partial reply");
@@ -211,6 +229,7 @@ impl Core {
             content: input.content.into_inner(),
             usage: None,
             incomplete: false,
+            latency_ms: None,
             created_at: chrono::Utc::now(),
         };
         if let Some(key) = &input.idempotency_key {
@@ -364,6 +383,7 @@ impl Core {
                 embedding,
                 self.settings.memories_per_turn,
                 None,
+                false,
             )
             .await?;
         Ok(outcome.hits)
@@ -374,6 +394,7 @@ impl Core {
         prepared: PreparedTurn,
         text: String,
         usage: Usage,
+        latency: std::time::Duration,
         incomplete: bool,
     ) -> Result<TurnOutcome> {
         let PreparedTurn {
@@ -391,6 +412,7 @@ impl Core {
             content: text,
             usage: Some(usage),
             incomplete,
+            latency_ms: Some(latency.as_millis().min(u128::from(u32::MAX)) as u32),
             created_at: chrono::Utc::now(),
         };
         self.store.append_message(&reply).await?;
@@ -489,6 +511,7 @@ impl Core {
             session_id: Some(turn.session.id),
             embedding,
             embedding_model: self.embedding_model(),
+            superseded_by: None,
             created_at: chrono::Utc::now(),
         };
         match self.store.insert_memory(&memory).await {

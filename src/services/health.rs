@@ -105,9 +105,13 @@ impl Core {
                 "configured".into()
             },
             backend: description.kind,
-            latency_ms: None,
+            // The last real call's, so health never costs a provider call.
+            latency_ms: self
+                .llm_health
+                .last_latency()
+                .map(|d| d.as_secs_f64() * 1000.0),
             hit_rate: None,
-            last_error: None,
+            last_error: self.llm_health.last_error(),
         };
 
         let status = if database.status == "unavailable" {

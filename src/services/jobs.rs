@@ -107,6 +107,7 @@ impl Core {
                 JobOutcome::Done(serde_json::json!({
                     "created": outcome.created.iter().map(|m| m.id).collect::<Vec<_>>(),
                     "duplicates": outcome.duplicates,
+                    "superseded": outcome.superseded,
                 }))
             }
             // The character is gone: retrying cannot help.

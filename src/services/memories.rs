@@ -53,6 +53,7 @@ impl Core {
             session_id: new.session_id,
             embedding,
             embedding_model: self.embedding_model(),
+            superseded_by: None,
             created_at: chrono::Utc::now(),
         };
         self.store.insert_memory(&memory).await?;
@@ -111,15 +112,36 @@ impl Core {
         query: &str,
         k: usize,
         kind: Option<MemoryKind>,
+        include_superseded: bool,
     ) -> Result<SearchOutcome> {
         self.require_character(tenant, character_id).await?;
         let embedding = self.embed_one(query).await?;
-        self.search_by_embedding(tenant, character_id, embedding, k, kind)
+        self.search_by_embedding(tenant, character_id, embedding, k, kind, include_superseded)
             .await
     }
 
     /// Vector index first; on failure an exact scan of the Store's embeddings.
+    /// Superseded facts are left out unless asked for.
     pub(crate) async fn search_by_embedding(
+        &self,
+        tenant: &TenantId,
+        character_id: Uuid,
+        embedding: Vec<f32>,
+        k: usize,
+        kind: Option<MemoryKind>,
+        include_superseded: bool,
+    ) -> Result<SearchOutcome> {
+        let mut outcome = self
+            .search_candidates(tenant, character_id, embedding, k * 2, kind)
+            .await?;
+        outcome
+            .hits
+            .retain(|hit| include_superseded || hit.memory.superseded_by.is_none());
+        outcome.hits.truncate(k);
+        Ok(outcome)
+    }
+
+    async fn search_candidates(
         &self,
         tenant: &TenantId,
         character_id: Uuid,
@@ -300,7 +322,7 @@ mod tests {
             .unwrap();
         }
         let outcome = core
-            .search_memories(&tenant, character.id, "sailing", 5, None)
+            .search_memories(&tenant, character.id, "sailing", 5, None, false)
             .await
             .unwrap();
         assert!(outcome.degraded);

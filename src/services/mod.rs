@@ -71,6 +71,7 @@ pub struct Core {
     pub settings: CoreSettings,
     pub cache_health: Arc<PortHealth>,
     pub vector_health: Arc<PortHealth>,
+    pub llm_health: Arc<PortHealth>,
     /// Wakes the job worker when this replica queues a job.
     jobs_waiting: Arc<tokio::sync::Notify>,
     started: Instant,
@@ -92,15 +93,22 @@ impl Core {
             settings,
             cache_health: Arc::default(),
             vector_health: Arc::default(),
+            llm_health: Arc::default(),
             jobs_waiting: Arc::default(),
             started: Instant::now(),
         }
     }
 
-    /// Shares the health a decorator reports into, so `/health` shows it.
-    pub fn with_health(mut self, cache: Arc<PortHealth>, vectors: Arc<PortHealth>) -> Self {
+    /// Shares the health the decorators report into, so `/health` shows it.
+    pub fn with_health(
+        mut self,
+        cache: Arc<PortHealth>,
+        vectors: Arc<PortHealth>,
+        llm: Arc<PortHealth>,
+    ) -> Self {
         self.cache_health = cache;
         self.vector_health = vectors;
+        self.llm_health = llm;
         self
     }
 

@@ -20,6 +20,8 @@ const SESSIONS_READ: usize = 3;
 pub struct ReflectionOutcome {
     pub created: Vec<Memory>,
     pub duplicates: usize,
+    /// Older facts replaced by new ones.
+    pub superseded: usize,
 }
 
 #[derive(Deserialize)]
@@ -31,6 +33,8 @@ struct ExtractedFacts {
 struct ExtractedFact {
     content: String,
     importance: Option<f64>,
+    /// Id of a known fact this one updates.
+    supersedes: Option<String>,
 }
 
 /// Accepts JSON alone, in a code fence, or inside prose.
@@ -64,26 +68,38 @@ impl Core {
             .store
             .all_memories(tenant, character_id, Some(MemoryKind::Biographical))
             .await?;
-        let request = ReflectRequest {
+        // Superseded facts are history: neither shown to the model nor deduplicated against.
+        let known: Vec<Memory> = known
+            .into_iter()
+            .filter(|m| m.superseded_by.is_none())
+            .collect();
+        let mut request = ReflectRequest {
             character_name: character.name.clone(),
             persona: character.persona.clone(),
             user_name,
             transcript,
-            known_facts: known.iter().map(|m| m.content.clone()).collect(),
+            known_facts: known.iter().map(|m| (m.id, m.content.clone())).collect(),
+            repair: None,
         };
-        let completion = self
-            .llm
-            .reflect(&request)
-            .await
-            .map_err(|source| Error::Llm {
-                source,
-                message_id: None,
-            })?;
-        let facts = parse_facts(&completion.text).ok_or_else(|| Error::Llm {
-            source: LlmError::BadResponse("cognition did not return the facts JSON".into()),
-            message_id: None,
-        })?;
+        let first = self.cognition(&request).await?;
+        let facts = match parse_facts(&first) {
+            Some(facts) => facts,
+            None => {
+                // Real models sometimes wrap or mangle JSON: ask once to repair it.
+                tracing::info!("cognition answer was not the facts JSON; asking for a repair");
+                request.repair = Some(first);
+                let repaired = self.cognition(&request).await?;
+                parse_facts(&repaired).ok_or_else(|| Error::Llm {
+                    source: LlmError::BadResponse(
+                        "cognition did not return the facts JSON, even when asked to repair it"
+                            .into(),
+                    ),
+                    message_id: None,
+                })?
+            }
+        };
 
+        let known_ids: Vec<Uuid> = known.iter().map(|m| m.id).collect();
         let mut known_vectors: Vec<(String, Vec<f32>)> = known
             .into_iter()
             .map(|m| (normalise(&m.content), m.embedding))
@@ -91,6 +107,7 @@ impl Core {
         let mut outcome = ReflectionOutcome {
             created: Vec::new(),
             duplicates: 0,
+            superseded: 0,
         };
         for fact in facts.facts {
             let Ok(content) = MemoryContent::parse("content", &fact.content) else {
@@ -120,10 +137,21 @@ impl Core {
                 session_id: None,
                 embedding,
                 embedding_model: self.embedding_model(),
+                superseded_by: None,
                 created_at: chrono::Utc::now(),
             };
             self.store.insert_memory(&memory).await?;
             self.index(&memory).await;
+            if let Some(old) = fact
+                .supersedes
+                .as_deref()
+                .and_then(|id| Uuid::parse_str(id.trim()).ok())
+                .filter(|id| known_ids.contains(id))
+                && self.store.supersede_memory(tenant, old, memory.id).await?
+            {
+                tracing::info!(old = %old, new = %memory.id, "fact superseded");
+                outcome.superseded += 1;
+            }
             known_vectors.push((normalised, memory.embedding.clone()));
             outcome.created.push(memory);
         }
@@ -133,6 +161,19 @@ impl Core {
             "reflection finished"
         );
         Ok(outcome)
+    }
+
+    /// One cognition call; its text.
+    async fn cognition(&self, request: &ReflectRequest) -> Result<String> {
+        let completion = self
+            .llm
+            .reflect(request)
+            .await
+            .map_err(|source| Error::Llm {
+                source,
+                message_id: None,
+            })?;
+        Ok(completion.text)
     }
 
     /// Recent messages of the character's latest sessions, oldest first,

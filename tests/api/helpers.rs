@@ -61,6 +61,10 @@ pub async fn spawn_with(variables: &[(&str, &str)], llm: Option<Arc<dyn Llm>>) -
             core.settings.clone(),
         );
     }
+    // With the `openai` feature reqwest is built for rustls without a bundled
+    // provider; the service installs ring, and so must this client.
+    #[cfg(feature = "openai")]
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let application = Application::with_core(&settings, core)
         .await
         .expect("binds");

@@ -1,6 +1,6 @@
 use crate::helpers::{ScriptedLlm, assert_problem, json_of, spawn_app, spawn_with};
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{Value, json};
 use virlife::ports::LlmError;
 
 #[tokio::test]
@@ -253,4 +253,79 @@ async fn a_reflection_whose_model_keeps_failing_is_retried_then_stays_failed() {
     let error = job["last_error"].as_str().unwrap();
     assert!(error.contains("language model is unavailable"), "{error}");
     assert!(!error.contains("secret"), "{error}");
+}
+
+#[tokio::test]
+async fn a_changed_fact_supersedes_the_old_one_which_search_then_skips() {
+    let app = spawn_with(&[("COGNITION_COOLDOWN_SECONDS", "1")], None).await;
+    let key = app.tenant_key("acme").await;
+    let character = app.character(&key).await;
+    let session = app.session(&key, &character).await;
+    let reflect = || async {
+        let queued = json_of(
+            app.post(
+                &format!("/v1/characters/{character}/reflect"),
+                &key,
+                json!({}),
+            )
+            .await,
+        )
+        .await;
+        app.wait_for_job(&key, queued["id"].as_str().unwrap()).await
+    };
+    app.say(&key, &session, "My favourite colour is green.")
+        .await;
+    assert_eq!(
+        reflect().await["result"]["created"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    app.say(&key, &session, "My favourite colour is now blue.")
+        .await;
+    let second = reflect().await;
+    assert_eq!(second["result"]["superseded"], 1, "{second}");
+
+    let facts = json_of(
+        app.get(
+            &format!("/v1/characters/{character}/memories?kind=biographical"),
+            &key,
+        )
+        .await,
+    )
+    .await;
+    let items = facts["items"].as_array().unwrap();
+    let green = items
+        .iter()
+        .find(|m| m["content"].as_str().unwrap().contains("green"))
+        .unwrap();
+    let blue = items
+        .iter()
+        .find(|m| m["content"].as_str().unwrap().contains("blue"))
+        .unwrap();
+    assert_eq!(green["superseded_by"], blue["id"]);
+
+    let search_path = format!("/v1/characters/{character}/memories/search");
+    let search = |include: bool| {
+        app.post(
+            &search_path,
+            &key,
+            json!({"query": "favourite colour", "kind": "biographical", "include_superseded": include}),
+        )
+    };
+    let current = json_of(search(false).await).await;
+    let ids: Vec<&Value> = current["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["memory"]["id"])
+        .collect();
+    assert!(
+        ids.contains(&&blue["id"]) && !ids.contains(&&green["id"]),
+        "{current}"
+    );
+    let all = json_of(search(true).await).await;
+    assert_eq!(all["results"].as_array().unwrap().len(), 2);
 }

@@ -60,4 +60,5 @@ contract!(
     jobs_are_claimed_once_retried_later_and_failures_stay_visible,
     an_expired_lease_lets_another_worker_take_the_job,
     idle_sessions_are_swept_in_batches,
+    a_superseded_fact_points_at_its_successor,
 );

@@ -65,6 +65,7 @@ fn message(session: &Session, role: Role, content: &str) -> Message {
             completion_tokens: 5,
         }),
         incomplete: false,
+        latency_ms: (role == Role::Character).then_some(42),
         created_at: Utc::now(),
     }
 }
@@ -81,6 +82,7 @@ fn memory(character: &Character, kind: MemoryKind, content: &str, session: Optio
         session_id: session,
         embedding: vec![0.5, -0.25, 1.0],
         embedding_model: "test-model".into(),
+        superseded_by: None,
         created_at: Utc::now(),
     }
 }
@@ -524,5 +526,30 @@ pub async fn idle_sessions_are_swept_in_batches(store: S) {
             .await
             .unwrap()
             .is_empty()
+    );
+}
+
+pub async fn a_superseded_fact_points_at_its_successor(store: S) {
+    let a = tenant("a");
+    let c = character(&store, &a, "Ada").await;
+    let old = memory(&c, MemoryKind::Biographical, "Sam lives in Bergen", None);
+    let new = memory(&c, MemoryKind::Biographical, "Sam lives in Oslo", None);
+    store.insert_memory(&old).await.unwrap();
+    store.insert_memory(&new).await.unwrap();
+    assert!(
+        !store
+            .supersede_memory(&tenant("b"), old.id, new.id)
+            .await
+            .unwrap()
+    );
+    assert!(!store.supersede_memory(&a, new_id(), new.id).await.unwrap());
+    assert!(store.supersede_memory(&a, old.id, new.id).await.unwrap());
+    let stored = store.get_memories(&a, &[old.id]).await.unwrap();
+    assert_eq!(stored[0].superseded_by, Some(new.id));
+    // Deleting the successor un-supersedes the old fact (ON DELETE SET NULL).
+    assert!(store.delete_memory(&a, c.id, new.id).await.unwrap());
+    assert_eq!(
+        store.get_memories(&a, &[old.id]).await.unwrap()[0].superseded_by,
+        None
     );
 }

@@ -121,7 +121,14 @@ impl MemoriesApi {
         let k = body.k.unwrap_or(5) as usize;
         let outcome = state
             .core
-            .search_memories(&auth.0, id.0, &query, k, body.kind.map(Into::into))
+            .search_memories(
+                &auth.0,
+                id.0,
+                &query,
+                k,
+                body.kind.map(Into::into),
+                body.include_superseded.unwrap_or(false),
+            )
             .await?;
         Ok(Json(SearchResults {
             results: outcome.hits.into_iter().map(Into::into).collect(),
