@@ -11,3 +11,4 @@ pub mod openai;
 pub mod postgres;
 #[cfg(feature = "redis")]
 pub mod redis_cache;
+pub mod split_llm;

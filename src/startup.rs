@@ -88,6 +88,13 @@ fn openai_llm(key: &SecretString, settings: &Settings) -> Result<Arc<dyn Llm>, S
         cognition = settings.cognition_model_id.as_str(),
         "llm: OpenAI-compatible provider"
     );
+    if settings.embedding_model_id.as_deref() == Some("local") {
+        tracing::info!("embeddings: local hashed words (EMBEDDING_MODEL_ID=local)");
+        return Ok(Arc::new(crate::adapters::split_llm::SplitLlm::new(
+            Arc::new(llm),
+            Arc::new(OfflineLlm::new(settings.embedding_dimensions)),
+        )));
+    }
     Ok(Arc::new(llm))
 }
 

@@ -7,6 +7,8 @@ mod chat;
 mod errors;
 mod health;
 mod helpers;
+#[cfg(feature = "openai")]
+mod llm;
 mod memories;
 mod openapi;
 #[cfg(feature = "postgres")]

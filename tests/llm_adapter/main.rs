@@ -3,7 +3,8 @@
 //! for streams that arrive in pieces, slowly.
 #![cfg(feature = "openai")]
 
-mod slow_stream;
+#[path = "../common/mock_provider.rs"]
+mod mock_provider;
 
 use futures_util::StreamExt;
 use serde_json::{Value, json};
@@ -347,8 +348,11 @@ async fn stream_pieces_split_mid_event_arrive_as_soon_as_the_provider_sends_them
                 .to_owned(),
         ),
     ];
-    let server = slow_stream::serve(pieces).await;
-    let llm = OpenAiLlm::new(options(&server)).unwrap();
+    let server = mock_provider::start(std::sync::Arc::new(move |_: &str, _: &Value, _: usize| {
+        mock_provider::Reply::Stream(pieces.clone())
+    }))
+    .await;
+    let llm = OpenAiLlm::new(options(&server.base_url)).unwrap();
     let started = Instant::now();
     let mut stream = llm.render_stream(&render_request()).await.unwrap();
     let first = stream.next().await.unwrap().unwrap();
