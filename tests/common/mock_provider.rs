@@ -2,6 +2,7 @@
 //! so streams can be written in timed pieces exactly as real providers do.
 //! Each request is recorded; a handler decides each reply.
 
+#![allow(dead_code)] // Shared by several test binaries; each uses a part of it.
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
