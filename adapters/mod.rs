@@ -1,6 +1,8 @@
 //! Adapters: one module per outside system. The in-memory ones are always
 //! compiled; each real one sits behind its Cargo feature.
 
+#[cfg(feature = "postgres")]
+pub mod cipher;
 pub mod exact_vectors;
 pub mod memory_cache;
 pub mod memory_store;

@@ -2,6 +2,7 @@
 //! needs no database. Driver errors are translated here; the core never
 //! sees a `sqlx::Error`.
 
+use super::cipher::{Cipher, open_without_key};
 use crate::domain::{
     ApiKey, Character, IdempotencyRecord, Job, JobKind, JobOutcome, JobStatus, KeyHash, Memory,
     MemoryKind, MemorySource, Message, PageRequest, Role, Session, TenantId, Usage,
@@ -12,6 +13,7 @@ use chrono::{DateTime, Utc};
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::types::Json;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use uuid::Uuid;
@@ -24,6 +26,8 @@ const RETENTION_LOCK: i64 = 0x5669_724c_6966_6501;
 
 pub struct PostgresOptions {
     pub url: String,
+    /// Encrypts message and memory text (and stored turns) at rest.
+    pub cipher: Option<Arc<Cipher>>,
     pub max_connections: u32,
     /// How long a request waits for a connection before answering 503.
     pub acquire_timeout: Duration,
@@ -35,6 +39,7 @@ pub struct PostgresStore {
     pool: PgPool,
     migrated: AtomicBool,
     query_timeout: Duration,
+    cipher: Option<Arc<Cipher>>,
 }
 
 /// Bounds a sqlx future and translates its error at the adapter's edge.
@@ -122,11 +127,78 @@ impl PostgresStore {
             pool,
             migrated: AtomicBool::new(false),
             query_timeout: options.query_timeout,
+            cipher: options.cipher.clone(),
         })
     }
 
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// Text as it is written: sealed to its row when a key is set.
+    fn seal(&self, text: &str, row: Uuid) -> String {
+        self.seal_to(text, row.as_bytes())
+    }
+
+    fn seal_to(&self, text: &str, row: &[u8]) -> String {
+        match &self.cipher {
+            Some(cipher) => cipher.seal(text, row),
+            None => text.to_owned(),
+        }
+    }
+
+    /// Text as it is read: opened, or refused if sealed and we lack the key.
+    fn open(&self, stored: &str, row: Uuid) -> Result<String, StoreError> {
+        self.open_from(stored, row.as_bytes())
+    }
+
+    fn open_from(&self, stored: &str, row: &[u8]) -> Result<String, StoreError> {
+        let opened = match &self.cipher {
+            Some(cipher) => cipher.open(stored, row),
+            None => open_without_key(stored),
+        };
+        opened.map_err(|err| {
+            tracing::error!(error = %err, "cannot decrypt stored text");
+            StoreError::Undecryptable(err.to_string())
+        })
+    }
+
+    /// A stored turn holds message text, so it is sealed as one string, to
+    /// its row (tenant and key).
+    fn seal_response(&self, response: &serde_json::Value, row: &[u8]) -> serde_json::Value {
+        match &self.cipher {
+            Some(_) => serde_json::Value::String(self.seal_to(&response.to_string(), row)),
+            None => response.clone(),
+        }
+    }
+
+    fn open_response(
+        &self,
+        stored: serde_json::Value,
+        row: &[u8],
+    ) -> Result<serde_json::Value, StoreError> {
+        match stored {
+            serde_json::Value::String(sealed) => {
+                let text = self.open_from(&sealed, row)?;
+                serde_json::from_str(&text)
+                    .map_err(|e| StoreError::Internal(format!("stored turn unreadable: {e}")))
+            }
+            plain => Ok(plain),
+        }
+    }
+
+    fn open_messages(&self, mut messages: Vec<Message>) -> Result<Vec<Message>, StoreError> {
+        for message in &mut messages {
+            message.content = self.open(&message.content, message.id)?;
+        }
+        Ok(messages)
+    }
+
+    fn open_memories(&self, mut memories: Vec<Memory>) -> Result<Vec<Memory>, StoreError> {
+        for memory in &mut memories {
+            memory.content = self.open(&memory.content, memory.id)?;
+        }
+        Ok(memories)
     }
 
     /// True when every embedded migration is recorded as applied.
@@ -378,6 +450,11 @@ impl TryFrom<JobRow> for Job {
 
 fn convert<R, T: TryFrom<R, Error = StoreError>>(rows: Vec<R>) -> Result<Vec<T>, StoreError> {
     rows.into_iter().map(T::try_from).collect()
+}
+
+/// The associated data that binds a stored turn to its idempotency row.
+fn idempotency_row(tenant: &TenantId, key: &str) -> Vec<u8> {
+    format!("{}\0{key}", tenant.as_str()).into_bytes()
 }
 
 fn limit_of(page: &PageRequest) -> i64 {
@@ -647,7 +724,7 @@ impl Store for PostgresStore {
         .bind(m.tenant.as_str())
         .bind(m.session_id)
         .bind(role_str(m.role))
-        .bind(&m.content)
+        .bind(self.seal(&m.content, m.id))
         .bind(m.usage.map(|u| u.prompt_tokens as i32))
         .bind(m.usage.map(|u| u.completion_tokens as i32))
         .bind(m.incomplete)
@@ -676,7 +753,10 @@ impl Store for PostgresStore {
             .fetch_optional(&self.pool)
             .within(self.query_timeout)
             .await?
-            .map(Message::try_from)
+            .map(|row| {
+                let message = Message::try_from(row)?;
+                Ok(self.open_messages(vec![message])?.remove(0))
+            })
             .transpose()
     }
 
@@ -696,7 +776,7 @@ impl Store for PostgresStore {
         .fetch_all(&self.pool)
         .within(self.query_timeout)
         .await?;
-        convert(rows)
+        self.open_messages(convert(rows)?)
     }
 
     async fn recent_messages(
@@ -716,7 +796,7 @@ impl Store for PostgresStore {
         .fetch_all(&self.pool)
         .within(self.query_timeout)
         .await?;
-        convert(rows)
+        self.open_messages(convert(rows)?)
     }
 
     async fn count_messages(
@@ -749,7 +829,7 @@ impl Store for PostgresStore {
         .bind(m.session_id)
         .bind(m.kind.as_str())
         .bind(source_str(m.source))
-        .bind(&m.content)
+        .bind(self.seal(&m.content, m.id))
         .bind(m.importance)
         .bind(&m.embedding)
         .bind(&m.embedding_model)
@@ -780,7 +860,7 @@ impl Store for PostgresStore {
         .fetch_all(&self.pool)
         .within(self.query_timeout)
         .await?;
-        convert(rows)
+        self.open_memories(convert(rows)?)
     }
 
     async fn list_memories(
@@ -804,7 +884,7 @@ impl Store for PostgresStore {
         .fetch_all(&self.pool)
         .within(self.query_timeout)
         .await?;
-        convert(rows)
+        self.open_memories(convert(rows)?)
     }
 
     async fn all_memories(
@@ -824,7 +904,7 @@ impl Store for PostgresStore {
         .fetch_all(&self.pool)
         .within(self.query_timeout)
         .await?;
-        convert(rows)
+        self.open_memories(convert(rows)?)
     }
 
     async fn delete_memory(
@@ -876,7 +956,7 @@ impl Store for PostgresStore {
         .fetch_all(&self.pool)
         .within(self.query_timeout)
         .await?;
-        convert(rows)
+        self.open_memories(convert(rows)?)
     }
 
     async fn claim_idempotency_key(
@@ -912,7 +992,10 @@ impl Store for PostgresStore {
             session_id: row.session_id,
             user_message_id: row.user_message_id,
             claimed_at: row.claimed_at,
-            response: row.response.map(|r| r.0),
+            response: row
+                .response
+                .map(|r| self.open_response(r.0, &idempotency_row(tenant, key)))
+                .transpose()?,
         }))
     }
 
@@ -925,7 +1008,9 @@ impl Store for PostgresStore {
         sqlx::query("UPDATE idempotency_keys SET response = $3 WHERE tenant = $1 AND key = $2")
             .bind(tenant.as_str())
             .bind(key)
-            .bind(Json(response))
+            .bind(Json(
+                self.seal_response(response, &idempotency_row(tenant, key)),
+            ))
             .execute(&self.pool)
             .within(self.query_timeout)
             .await?;

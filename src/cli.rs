@@ -225,7 +225,9 @@ fn redact_store_error(err: &crate::ports::StoreError) -> &'static str {
             "reachable, but migrations are pending (run `virlife migrate`)"
         }
         crate::ports::StoreError::Unavailable(_) => "unreachable",
-        crate::ports::StoreError::Conflict(_) | crate::ports::StoreError::Internal(_) => "error",
+        crate::ports::StoreError::Conflict(_)
+        | crate::ports::StoreError::Undecryptable(_)
+        | crate::ports::StoreError::Internal(_) => "error",
     }
 }
 

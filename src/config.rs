@@ -76,6 +76,7 @@ const VARIABLES: &[(&str, &str)] = &[
     ("MAX_BODY_BYTES", "max_body_bytes"),
     ("SHUTDOWN_GRACE_SECONDS", "shutdown_grace_seconds"),
     ("ENCRYPTION_KEY", "encryption_key"),
+    ("ENCRYPTION_PREVIOUS_KEYS", "encryption_previous_keys"),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -174,6 +175,8 @@ pub struct Settings {
     pub max_body_bytes: usize,
     pub shutdown_grace_seconds: u64,
     pub encryption_key: Option<SecretString>,
+    /// Earlier keys, comma-separated: still read, never written.
+    pub encryption_previous_keys: Option<SecretString>,
 }
 
 fn default_environment() -> Environment {
@@ -269,6 +272,7 @@ impl Settings {
             &mut self.venice_api_key,
             &mut self.master_api_key,
             &mut self.encryption_key,
+            &mut self.encryption_previous_keys,
         ] {
             if secret
                 .as_ref()
@@ -425,6 +429,15 @@ impl Settings {
         {
             problems.push("ENCRYPTION_KEY: must be 32 bytes, as base64 or hex".into());
         }
+        if self.encryption_previous_keys().is_none() {
+            problems.push(
+                "ENCRYPTION_PREVIOUS_KEYS: each comma-separated key must be 32 bytes, as base64 or hex"
+                    .into(),
+            );
+        }
+        if self.encryption_previous_keys.is_some() && self.encryption_key.is_none() {
+            problems.push("ENCRYPTION_KEY: required when ENCRYPTION_PREVIOUS_KEYS is set".into());
+        }
         if problems.is_empty() {
             Ok(())
         } else {
@@ -463,6 +476,27 @@ impl Settings {
 
     pub fn workflow_timeout(&self) -> Duration {
         Duration::from_secs(self.workflow_timeout_seconds)
+    }
+
+    /// The current encryption key, decoded (validated at load).
+    pub fn encryption_key_bytes(&self) -> Option<[u8; 32]> {
+        self.encryption_key
+            .as_ref()
+            .and_then(|k| decode_key(k.expose_secret()))
+    }
+
+    /// Earlier keys, decoded; `None` when one of them is invalid.
+    pub fn encryption_previous_keys(&self) -> Option<Vec<[u8; 32]>> {
+        match &self.encryption_previous_keys {
+            None => Some(Vec::new()),
+            Some(keys) => keys
+                .expose_secret()
+                .split(',')
+                .map(str::trim)
+                .filter(|k| !k.is_empty())
+                .map(decode_key)
+                .collect(),
+        }
     }
 
     /// The settings as `check` prints them: secrets as `***`.

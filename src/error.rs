@@ -40,6 +40,9 @@ pub enum Error {
     /// The turn exceeded `WORKFLOW_TIMEOUT_SECONDS`; the user's message is stored.
     #[error("the turn took longer than {} s; your message {message_id} is stored", timeout.as_secs())]
     WorkflowTimeout { message_id: Uuid, timeout: Duration },
+    /// Stored data is encrypted with a key this instance does not have.
+    #[error("stored data is encrypted and this instance cannot decrypt it: {0}")]
+    Undecryptable(String),
     /// A bug or an unexpected state; details go to the log only.
     #[error("internal error: {0}")]
     Internal(String),
@@ -63,6 +66,9 @@ impl Error {
     pub fn public_message(&self) -> String {
         match self {
             Self::Internal(_) => "an unexpected error occurred; it has been logged".to_owned(),
+            Self::Undecryptable(_) => {
+                "stored data is encrypted and this instance cannot decrypt it".to_owned()
+            }
             other => other.to_string(),
         }
     }
@@ -83,6 +89,7 @@ impl From<StoreError> for Error {
                 Self::StoreUnavailable
             }
             StoreError::Conflict(what) => Self::Conflict(what),
+            StoreError::Undecryptable(why) => Self::Undecryptable(why),
             StoreError::Internal(reason) => Self::Internal(reason),
         }
     }

@@ -19,6 +19,10 @@ pub enum StoreError {
     /// A uniqueness rule was broken. Maps to 409.
     #[error("conflict: {0}")]
     Conflict(String),
+    /// Encrypted data this instance has no key for (ENCRYPTION_KEY). A 500
+    /// that says so; never returned as ciphertext.
+    #[error("undecryptable: {0}")]
+    Undecryptable(String),
     /// Anything else; logged, shown as a bare 500.
     #[error("store error: {0}")]
     Internal(String),

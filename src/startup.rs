@@ -50,8 +50,18 @@ fn core_settings(settings: &Settings) -> CoreSettings {
 #[cfg(feature = "postgres")]
 fn postgres_store(url: &str, settings: &Settings) -> Result<Arc<dyn Store>, String> {
     use crate::adapters::postgres::{PostgresOptions, PostgresStore};
+    let cipher = settings.encryption_key_bytes().map(|key| {
+        let previous = settings.encryption_previous_keys().unwrap_or_default();
+        let cipher = crate::adapters::cipher::Cipher::new(&key, &previous);
+        tracing::info!(
+            key_id = cipher.key_id(),
+            "message and memory text encrypted at rest"
+        );
+        Arc::new(cipher)
+    });
     let store = PostgresStore::connect_lazy(&PostgresOptions {
         url: url.to_owned(),
+        cipher,
         max_connections: settings.database_max_connections,
         acquire_timeout: Duration::from_secs(settings.database_acquire_timeout_seconds),
         query_timeout: Duration::from_secs(settings.database_query_timeout_seconds),

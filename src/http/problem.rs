@@ -151,6 +151,11 @@ pub fn from_core(error: &Error) -> ProblemParts {
                 error.to_string(),
             )
         },
+        Error::Undecryptable(_) => ProblemParts::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "undecryptable",
+            "stored data is encrypted and this instance cannot decrypt it; check ENCRYPTION_KEY",
+        ),
         Error::Internal(_) => ProblemParts::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",

@@ -277,3 +277,112 @@ async fn outage_drill(fail: fn(&Proxy)) {
         );
     }
 }
+
+#[tokio::test]
+async fn with_an_encryption_key_text_is_ciphertext_in_postgres_and_plaintext_through_the_api() {
+    use sqlx::Connection;
+    let database = fresh_database().await;
+    let key_a = "11".repeat(32);
+    let app = spawn_with(
+        &[("DATABASE_URL", &database), ("ENCRYPTION_KEY", &key_a)],
+        None,
+    )
+    .await;
+    let key = app.tenant_key("acme").await;
+    let character = app.character(&key).await;
+    let session = app.session(&key, &character).await;
+    let secret = "The treasure is buried under the lighthouse";
+    let turn = app
+        .client
+        .post(format!("{}/v1/sessions/{session}/messages", app.address))
+        .bearer_auth(&key)
+        .header("Idempotency-Key", "enc-1")
+        .json(&json!({ "content": secret }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(turn.status(), StatusCode::CREATED);
+    app.post(
+        &format!("/v1/characters/{character}/memories"),
+        &key,
+        json!({"kind": "biographical", "content": secret}),
+    )
+    .await;
+
+    // What psql would show: no plaintext anywhere.
+    let mut db = sqlx::PgConnection::connect(&database).await.unwrap();
+    for table in ["messages", "memories"] {
+        let contents: Vec<String> =
+            sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT content FROM {table}")))
+                .fetch_all(&mut db)
+                .await
+                .unwrap();
+        assert!(!contents.is_empty());
+        for content in contents {
+            assert!(content.starts_with("vl1:"), "{table}: {content}");
+            assert!(!content.contains("treasure"));
+        }
+    }
+    let stored_turns: Vec<String> =
+        sqlx::query_scalar("SELECT response::text FROM idempotency_keys")
+            .fetch_all(&mut db)
+            .await
+            .unwrap();
+    assert!(stored_turns.iter().all(|t| !t.contains("treasure")));
+
+    // The API reads it back, including an idempotent replay.
+    let messages = json_of(
+        app.get(&format!("/v1/sessions/{session}/messages"), &key)
+            .await,
+    )
+    .await;
+    assert_eq!(messages["items"][0]["content"], secret);
+    let replay = app
+        .client
+        .post(format!("{}/v1/sessions/{session}/messages", app.address))
+        .bearer_auth(&key)
+        .header("Idempotency-Key", "enc-1")
+        .json(&json!({ "content": secret }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json_of(replay).await["user_message"]["content"], secret);
+
+    // Without the key: a clear refusal, never ciphertext.
+    let keyless = spawn_with(&[("DATABASE_URL", &database)], None).await;
+    let refused = keyless
+        .get(&format!("/v1/sessions/{session}/messages"), &key)
+        .await;
+    let problem = crate::helpers::assert_problem(refused, 500).await;
+    assert_eq!(problem["type"], "/problems/undecryptable");
+    assert!(!problem.to_string().contains("vl1:"));
+
+    // After a rotation, old rows still read and new rows use the new key.
+    let key_b = "22".repeat(32);
+    let rotated = spawn_with(
+        &[
+            ("DATABASE_URL", &database),
+            ("ENCRYPTION_KEY", &key_b),
+            ("ENCRYPTION_PREVIOUS_KEYS", &key_a),
+        ],
+        None,
+    )
+    .await;
+    let messages = json_of(
+        rotated
+            .get(&format!("/v1/sessions/{session}/messages"), &key)
+            .await,
+    )
+    .await;
+    assert_eq!(messages["items"][0]["content"], secret);
+    rotated
+        .say(&key, &session, "A new message after the rotation")
+        .await;
+    let messages = json_of(
+        rotated
+            .get(&format!("/v1/sessions/{session}/messages?limit=100"), &key)
+            .await,
+    )
+    .await;
+    assert_eq!(messages["items"].as_array().unwrap().len(), 4);
+}

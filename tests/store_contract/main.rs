@@ -23,10 +23,17 @@ macro_rules! contract {
         #[cfg(feature = "postgres")]
         mod postgres {
             async fn store() -> std::sync::Arc<dyn virlife::ports::Store> {
+                store_with(None).await
+            }
+
+            pub async fn store_with(
+                cipher: Option<std::sync::Arc<virlife::adapters::cipher::Cipher>>,
+            ) -> std::sync::Arc<dyn virlife::ports::Store> {
                 use virlife::adapters::postgres::{PostgresOptions, PostgresStore};
                 use virlife::ports::Store;
                 let store = PostgresStore::connect_lazy(&PostgresOptions {
                     url: crate::support::fresh_database().await,
+                    cipher,
                     max_connections: 4,
                     acquire_timeout: std::time::Duration::from_secs(5),
                     query_timeout: std::time::Duration::from_secs(10),
@@ -41,6 +48,19 @@ macro_rules! contract {
                 #[tokio::test]
                 async fn $test() {
                     crate::suite::$test(store().await).await;
+                }
+            )*
+        }
+
+        /// The same contract with text encrypted at rest.
+        #[cfg(feature = "postgres")]
+        mod postgres_encrypted {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    let cipher = virlife::adapters::cipher::Cipher::new(&[42u8; 32], &[]);
+                    let store = crate::postgres::store_with(Some(std::sync::Arc::new(cipher))).await;
+                    crate::suite::$test(store).await;
                 }
             )*
         }
