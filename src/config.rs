@@ -17,7 +17,7 @@ const PRODUCTION_TOML: &str = include_str!("../config/production.toml");
 
 /// Environment variables read, as (variable, setting). Aliases come before
 /// the primary name so that the primary wins when both are set.
-const VARIABLES: &[(&str, &str)] = &[
+pub const VARIABLES: &[(&str, &str)] = &[
     ("APP_NAME", "app_name"),
     ("API_PORT", "port"),
     ("PORT", "port"),
@@ -240,7 +240,8 @@ impl Settings {
             })?;
         let mut overrides = BTreeMap::new();
         for (variable, setting) in VARIABLES {
-            if let Some(value) = variables.get(*variable) {
+            // Empty means unset (a copied .env.example, an unset Railway reference).
+            if let Some(value) = variables.get(*variable).filter(|v| !v.trim().is_empty()) {
                 overrides.insert((*setting).to_owned(), value.clone());
             }
         }
@@ -634,6 +635,25 @@ mod tests {
         assert!(other.llm_extra_body_object().unwrap().is_empty());
         let custom = Settings::load(&vars(&[("LLM_EXTRA_BODY", r#"{"top_p": 0.9}"#)])).unwrap();
         assert_eq!(custom.llm_extra_body_object().unwrap()["top_p"], 0.9);
+    }
+
+    #[test]
+    fn the_env_example_lists_every_variable_and_loads_as_it_is() {
+        let example = include_str!("../.env.example");
+        let parsed: HashMap<String, String> = dotenvy::from_read_iter(example.as_bytes())
+            .map(|item| item.expect("a valid .env line"))
+            .collect();
+        for (variable, _) in VARIABLES {
+            // Aliases are named in the comment of their primary variable.
+            assert!(
+                parsed.contains_key(*variable) || example.contains(*variable),
+                "{variable} is missing from .env.example"
+            );
+        }
+        let settings = Settings::load(&parsed).expect(".env.example loads");
+        assert_eq!(settings.app_name, "VirLife Backend");
+        assert_eq!(settings.port, 8000);
+        assert!(settings.database_url.is_none());
     }
 
     #[test]

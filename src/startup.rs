@@ -311,13 +311,35 @@ impl Application {
             }),
         ];
         tracing::info!(port = self.port, "listening");
+        // Remember when the signal came: the grace period counts from there.
+        let signalled = Arc::new(std::sync::OnceLock::new());
+        let shutdown = {
+            let signalled = signalled.clone();
+            async move {
+                shutdown.await;
+                let _ = signalled.set(tokio::time::Instant::now());
+            }
+        };
         let result = poem::Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(self.app, shutdown, Some(self.grace))
             .await;
-        // Background work stops at a safe point: between jobs and sweeps.
+        // Background work stops at a safe point (between jobs and sweeps);
+        // whatever still runs when the grace period ends is dropped, and a
+        // job cut short is taken again once its lease expires.
         let _ = stop_background.send(true);
+        let deadline = signalled
+            .get()
+            .copied()
+            .unwrap_or_else(tokio::time::Instant::now)
+            + self.grace;
         for task in background {
-            let _ = tokio::time::timeout(self.grace, task).await;
+            let abort = task.abort_handle();
+            if tokio::time::timeout_at(deadline, task).await.is_err() {
+                tracing::warn!(
+                    "background work still running at the end of the grace period; stopping it"
+                );
+                abort.abort();
+            }
         }
         tracing::info!("stopped");
         result

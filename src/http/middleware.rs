@@ -229,9 +229,10 @@ impl<E: Endpoint> Endpoint for RequestContextEndpoint<E> {
         let elapsed = started.elapsed();
         let route = route_label(&path);
         metrics::counter!("virlife_http_requests_total", "method" => method.to_string(), "route" => route.clone(), "status" => status.to_string()).increment(1);
-        metrics::histogram!("virlife_http_request_seconds", "method" => method.to_string(), "route" => route).record(elapsed.as_secs_f64());
+        metrics::histogram!("virlife_http_request_seconds", "method" => method.to_string(), "route" => route.clone()).record(elapsed.as_secs_f64());
         span.in_scope(|| {
             tracing::info!(
+                route = route.as_str(),
                 status,
                 latency_ms = elapsed.as_secs_f64() * 1000.0,
                 "request finished"

@@ -110,3 +110,266 @@ fn the_service_serves_answers_healthcheck_and_stops_cleanly_on_sigterm() {
         .unwrap();
     assert!(!after.status.success());
 }
+
+/// The release-like binary in production mode against PostgreSQL and a mock
+/// provider: JSON lines only, no key ever logged; SIGTERM during 100 open
+/// streams lets every stream finish and exits 0.
+#[cfg(all(feature = "postgres", feature = "openai"))]
+mod production {
+    use super::{free_port, virlife};
+    use crate::llm::mock_provider;
+    use futures_util::StreamExt;
+    use mock_provider::{Reply, completion, sse_delta, with_embeddings};
+    use serde_json::{Value, json};
+    use std::process::{Child, Stdio};
+    use std::time::{Duration, Instant};
+
+    const MASTER: &str = "production-master-key-0123456789abcdefghij";
+
+    struct Server {
+        child: Child,
+        base: String,
+    }
+
+    async fn start(provider: &str, extra: &[(&str, &str)]) -> Server {
+        crate::helpers::install_crypto_provider();
+        let port = free_port();
+        let database = crate::helpers::fresh_database().await;
+        let mut command = virlife();
+        command
+            .env("ENVIRONMENT", "production")
+            .env("PORT", port.to_string())
+            .env("API_HOST", "127.0.0.1")
+            .env("DATABASE_URL", database)
+            .env("MASTER_API_KEY", MASTER)
+            .env(
+                "VENICE_API_KEY",
+                "sk-provider-secret-should-never-be-logged",
+            )
+            .env("VENICE_BASE_URL", format!("{provider}/v1"))
+            .env("EMBEDDING_DIMENSIONS", "64")
+            .env("ALLOWED_ORIGINS", "https://game.example")
+            .env("RATE_LIMIT_ENABLED", "false")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if let Ok(path) = std::env::var("VIRLIFE_TEST_SERVER_LOG") {
+            command.stdout(std::fs::File::create(path).unwrap());
+        }
+        for (key, value) in extra {
+            command.env(key, value);
+        }
+        let child = command.spawn().unwrap();
+        let base = format!("http://127.0.0.1:{port}");
+        let client = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(r) = client.get(format!("{base}/health/ready")).send().await
+                && r.status().is_success()
+            {
+                break;
+            }
+            assert!(Instant::now() < deadline, "never became ready");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Server { child, base }
+    }
+
+    async fn post(client: &reqwest::Client, url: String, key: &str, body: Value) -> Value {
+        let response = client
+            .post(url)
+            .bearer_auth(key)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_success(), "{}", response.status());
+        response.json().await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn production_logs_are_json_lines_without_keys() {
+        let provider = mock_provider::start(with_embeddings(64, |_, _| {
+            Reply::Json(completion("Ahoy.", "m"))
+        }))
+        .await;
+        let server = start(&provider.base_url, &[]).await;
+        let client = reqwest::Client::new();
+        let created = post(
+            &client,
+            format!("{}/v1/admin/api-keys", server.base),
+            MASTER,
+            json!({"tenant": "acme", "name": "logs"}),
+        )
+        .await;
+        let key = created["key"].as_str().unwrap().to_owned();
+        let character = post(
+            &client,
+            format!("{}/v1/characters", server.base),
+            &key,
+            json!({"name": "Ada", "persona": "p"}),
+        )
+        .await;
+        let id = character["id"].as_str().unwrap();
+        let session = post(
+            &client,
+            format!("{}/v1/characters/{id}/sessions", server.base),
+            &key,
+            json!({}),
+        )
+        .await;
+        let sid = session["id"].as_str().unwrap();
+        post(
+            &client,
+            format!("{}/v1/sessions/{sid}/messages", server.base),
+            &key,
+            json!({"content": "Hello"}),
+        )
+        .await;
+        let _ = client
+            .get(format!("{}/v1/characters", server.base))
+            .header("X-API-Key", "vl_wrong")
+            .send()
+            .await;
+        super::terminate(server.child.id());
+        let output = server.child.wait_with_output().unwrap();
+        assert!(output.status.success());
+        let stdout = String::from_utf8(output.stdout).unwrap();
+        let lines: Vec<&str> = stdout.lines().collect();
+        assert!(lines.len() > 5);
+        let mut request_lines = 0;
+        for line in &lines {
+            let parsed: Value =
+                serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}"));
+            if parsed["message"] == "request finished" {
+                request_lines += 1;
+                for field in ["request_id", "route", "status", "latency_ms"] {
+                    let present = !parsed[field].is_null() || !parsed["span"][field].is_null();
+                    assert!(present, "{field} missing in {line}");
+                }
+            }
+        }
+        assert!(request_lines >= 5);
+        for secret in [MASTER, key.as_str(), "sk-provider-secret", "vl_wrong"] {
+            assert!(!stdout.contains(secret), "a key reached the logs");
+        }
+        assert!(!String::from_utf8_lossy(&output.stderr).contains(MASTER));
+    }
+
+    #[tokio::test]
+    async fn sigterm_during_100_open_streams_lets_every_stream_finish() {
+        let provider = mock_provider::start(with_embeddings(64, |body: &Value, _| {
+            if body["stream"] != true {
+                return Reply::Json(completion(r#"{"facts": []}"#, "m"));
+            }
+            Reply::Stream(vec![
+                (Duration::ZERO, sse_delta("Steady ")),
+                (Duration::from_millis(1500), sse_delta("as she goes.")),
+                (Duration::ZERO, "data: [DONE]\n\n".to_owned()),
+            ])
+        }))
+        .await;
+        let server = start(
+            &provider.base_url,
+            &[
+                ("SHUTDOWN_GRACE_SECONDS", "10"),
+                ("DATABASE_MAX_CONNECTIONS", "20"),
+            ],
+        )
+        .await;
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(0)
+            .build()
+            .unwrap();
+        let created = post(
+            &client,
+            format!("{}/v1/admin/api-keys", server.base),
+            MASTER,
+            json!({"tenant": "acme", "name": "streams"}),
+        )
+        .await;
+        let key = created["key"].as_str().unwrap().to_owned();
+        let character = post(
+            &client,
+            format!("{}/v1/characters", server.base),
+            &key,
+            json!({"name": "Ada", "persona": "p"}),
+        )
+        .await;
+        let id = character["id"].as_str().unwrap().to_owned();
+        let session = post(
+            &client,
+            format!("{}/v1/characters/{id}/sessions", server.base),
+            &key,
+            json!({}),
+        )
+        .await;
+        let sid = session["id"].as_str().unwrap().to_owned();
+
+        let mut streams = Vec::new();
+        for i in 0..100 {
+            let client = client.clone();
+            let url = format!("{}/v1/sessions/{sid}/messages/stream", server.base);
+            let key = key.clone();
+            streams.push(tokio::spawn(async move {
+                let response = client
+                    .post(url)
+                    .bearer_auth(key)
+                    .json(&json!({"content": format!("stream {i}")}))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(response.status(), 200);
+                let mut body = response.bytes_stream();
+                let mut text = String::new();
+                while let Some(chunk) = body.next().await {
+                    match chunk {
+                        Ok(bytes) => text.push_str(&String::from_utf8_lossy(&bytes)),
+                        Err(err) => return Err(format!("cut mid-write: {err} after {text:?}")),
+                    }
+                }
+                Ok(text)
+            }));
+        }
+        // Let every stream start, then ask the service to stop.
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        let stopping = Instant::now();
+        super::terminate(server.child.id());
+        let mut finished = 0;
+        for stream in streams {
+            let text = stream.await.unwrap().unwrap();
+            assert!(
+                text.contains("event: done"),
+                "a stream ended without done: {text}"
+            );
+            assert!(text.contains("as she goes."));
+            finished += 1;
+        }
+        assert_eq!(finished, 100);
+        let mut child = server.child;
+        let deadline = Instant::now() + Duration::from_secs(12);
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "did not exit within the grace period"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        assert!(status.success(), "exit status {status}");
+        assert!(
+            stopping.elapsed() < Duration::from_secs(11),
+            "took {:?}",
+            stopping.elapsed()
+        );
+    }
+}
+
+fn terminate(pid: u32) {
+    let status = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}

@@ -61,10 +61,7 @@ pub async fn spawn_with(variables: &[(&str, &str)], llm: Option<Arc<dyn Llm>>) -
             core.settings.clone(),
         );
     }
-    // With the `openai` feature reqwest is built for rustls without a bundled
-    // provider; the service installs ring, and so must this client.
-    #[cfg(feature = "openai")]
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    install_crypto_provider();
     let application = Application::with_core(&settings, core)
         .await
         .expect("binds");
@@ -79,6 +76,13 @@ pub async fn spawn_with(variables: &[(&str, &str)], llm: Option<Arc<dyn Llm>>) -
     };
     app.wait_until_ready().await;
     app
+}
+
+/// With the `openai` feature reqwest is built for rustls without a bundled
+/// provider; the service installs ring, and so must the tests' clients.
+pub fn install_crypto_provider() {
+    #[cfg(feature = "openai")]
+    let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
 #[cfg(feature = "postgres")]

@@ -2,7 +2,7 @@
 //! which model serves what, streaming pace, retries and a hanging provider.
 
 #[path = "../common/mock_provider.rs"]
-mod mock_provider;
+pub(crate) mod mock_provider;
 
 use crate::helpers::{assert_problem, json_of, spawn_with};
 use mock_provider::{Reply, completion, sse_delta, with_embeddings};
