@@ -77,4 +77,29 @@ impl VectorMemory for ExactVectorMemory {
             .retain(|_, p| !(p.tenant == *tenant && p.character_id == character_id));
         Ok(())
     }
+
+    async fn model_mismatch(
+        &self,
+        _model: &str,
+        dimensions: usize,
+    ) -> Result<Option<String>, VectorError> {
+        let map = self.points.read().unwrap_or_else(|e| e.into_inner());
+        Ok(map
+            .values()
+            .find(|p| p.embedding.len() != dimensions)
+            .map(|p| {
+                format!(
+                    "a vector has {} dimensions, not {dimensions}",
+                    p.embedding.len()
+                )
+            }))
+    }
+
+    async fn reset(&self, _model: &str, _dimensions: usize) -> Result<(), VectorError> {
+        self.points
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+        Ok(())
+    }
 }

@@ -3,7 +3,7 @@
 
 use crate::domain::{
     ApiKey, Character, IdempotencyRecord, Job, JobOutcome, JobStatus, KeyHash, Memory, MemoryKind,
-    Message, PageRequest, Role, Session, TenantId,
+    Message, PageRequest, PendingVector, PendingVectorRow, Role, Session, TenantId, new_id,
 };
 use crate::ports::{Store, StoreError};
 use async_trait::async_trait;
@@ -23,6 +23,7 @@ struct Tables {
     memories: BTreeMap<Uuid, Memory>,
     idempotency: HashMap<(TenantId, String), IdempotencyRecord>,
     jobs: BTreeMap<Uuid, Job>,
+    pending_vectors: BTreeMap<Uuid, PendingVector>,
 }
 
 #[derive(Default)]
@@ -444,6 +445,50 @@ impl Store for InMemoryStore {
             }
             _ => Ok(false),
         }
+    }
+
+    async fn update_embedding(
+        &self,
+        id: Uuid,
+        embedding: &[f32],
+        model: &str,
+    ) -> Result<bool, StoreError> {
+        match self.write().memories.get_mut(&id) {
+            Some(memory) => {
+                memory.embedding = embedding.to_vec();
+                memory.embedding_model = model.to_owned();
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    async fn record_pending_vector(&self, change: &PendingVector) -> Result<(), StoreError> {
+        self.write()
+            .pending_vectors
+            .insert(new_id(), change.clone());
+        Ok(())
+    }
+
+    async fn pending_vectors(&self, limit: u32) -> Result<Vec<PendingVectorRow>, StoreError> {
+        Ok(self
+            .read()
+            .pending_vectors
+            .iter()
+            .take(limit as usize)
+            .map(|(id, change)| PendingVectorRow {
+                id: *id,
+                change: change.clone(),
+            })
+            .collect())
+    }
+
+    async fn clear_pending_vectors(&self, ids: &[Uuid]) -> Result<(), StoreError> {
+        let mut tables = self.write();
+        for id in ids {
+            tables.pending_vectors.remove(id);
+        }
+        Ok(())
     }
 
     async fn memories_after(

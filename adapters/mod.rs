@@ -11,6 +11,8 @@ pub mod offline_llm;
 pub mod openai;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+#[cfg(feature = "qdrant")]
+pub mod qdrant;
 #[cfg(feature = "redis")]
 pub mod redis_cache;
 pub mod split_llm;

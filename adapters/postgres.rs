@@ -5,7 +5,8 @@
 use super::cipher::{Cipher, open_without_key};
 use crate::domain::{
     ApiKey, Character, IdempotencyRecord, Job, JobKind, JobOutcome, JobStatus, KeyHash, Memory,
-    MemoryKind, MemorySource, Message, PageRequest, Role, Session, TenantId, Usage,
+    MemoryKind, MemorySource, Message, PageRequest, PendingVector, PendingVectorRow, Role, Session,
+    TenantId, Usage, new_id,
 };
 use crate::ports::{Store, StoreError};
 use async_trait::async_trait;
@@ -941,6 +942,94 @@ impl Store for PostgresStore {
         .within(self.query_timeout)
         .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    async fn update_embedding(
+        &self,
+        id: Uuid,
+        embedding: &[f32],
+        model: &str,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE memories SET embedding = $2, embedding_model = $3, embedding_dimensions = $4 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(embedding)
+        .bind(model)
+        .bind(embedding.len() as i32)
+        .execute(&self.pool)
+        .within(self.query_timeout)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn record_pending_vector(&self, change: &PendingVector) -> Result<(), StoreError> {
+        let (op, memory_id, tenant, character_id) = match change {
+            PendingVector::Upsert { tenant, memory_id } => {
+                ("upsert", Some(*memory_id), Some(tenant.as_str()), None)
+            }
+            PendingVector::Delete { memory_id } => ("delete", Some(*memory_id), None, None),
+            PendingVector::DeleteCharacter {
+                tenant,
+                character_id,
+            } => (
+                "delete_character",
+                None,
+                Some(tenant.as_str()),
+                Some(*character_id),
+            ),
+        };
+        sqlx::query(
+            "INSERT INTO pending_vectors (id, op, memory_id, tenant, character_id) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(new_id())
+        .bind(op)
+        .bind(memory_id)
+        .bind(tenant)
+        .bind(character_id)
+        .execute(&self.pool)
+        .within(self.query_timeout)
+        .await?;
+        Ok(())
+    }
+
+    async fn pending_vectors(&self, limit: u32) -> Result<Vec<PendingVectorRow>, StoreError> {
+        type Row = (Uuid, String, Option<Uuid>, Option<String>, Option<Uuid>);
+        let rows: Vec<Row> = sqlx::query_as(
+            "SELECT id, op, memory_id, tenant, character_id FROM pending_vectors ORDER BY id LIMIT $1",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .within(self.query_timeout)
+        .await?;
+        rows.into_iter()
+            .map(|(id, op, memory_id, tenant, character_id)| {
+                let change = match (op.as_str(), memory_id, tenant, character_id) {
+                    ("upsert", Some(memory_id), Some(tenant), _) => PendingVector::Upsert {
+                        tenant: tenant_of(tenant)?,
+                        memory_id,
+                    },
+                    ("delete", Some(memory_id), _, _) => PendingVector::Delete { memory_id },
+                    ("delete_character", _, Some(tenant), Some(character_id)) => {
+                        PendingVector::DeleteCharacter {
+                            tenant: tenant_of(tenant)?,
+                            character_id,
+                        }
+                    }
+                    _ => return Err(corrupt("pending vector change", &op)),
+                };
+                Ok(PendingVectorRow { id, change })
+            })
+            .collect()
+    }
+
+    async fn clear_pending_vectors(&self, ids: &[Uuid]) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM pending_vectors WHERE id = ANY($1)")
+            .bind(ids)
+            .execute(&self.pool)
+            .within(self.query_timeout)
+            .await?;
+        Ok(())
     }
 
     async fn memories_after(

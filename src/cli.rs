@@ -24,6 +24,8 @@ enum Command {
     Serve,
     /// Apply database migrations and exit (Railway's preDeployCommand).
     Migrate,
+    /// Rebuild the vector index from PostgreSQL (re-embedding memories of another model).
+    Reindex,
     /// Print the OpenAPI document (JSON) to stdout.
     Openapi,
     /// Validate the configuration and try each configured service; exit 0 only if all is fine.
@@ -41,6 +43,7 @@ pub fn run() -> ExitCode {
         }
         Command::Check => check(),
         Command::Migrate => migrate(),
+        Command::Reindex => reindex(),
         Command::Healthcheck => healthcheck(),
     }
 }
@@ -139,6 +142,51 @@ fn migrate() -> ExitCode {
     })
 }
 
+fn reindex() -> ExitCode {
+    let settings = match load_settings() {
+        Ok(settings) => settings,
+        Err(code) => return code,
+    };
+    crate::telemetry::init(&settings);
+    let runtime = match runtime(&settings) {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("cannot start the runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async {
+        let core = match startup::compose(&settings) {
+            Ok(core) => core,
+            Err(err) => {
+                eprintln!("{err}");
+                return ExitCode::FAILURE;
+            }
+        };
+        if let Err(err) = core.store.migrate().await {
+            eprintln!("the database is not ready: {err}");
+            return ExitCode::FAILURE;
+        }
+        match core.reindex().await {
+            Ok(outcome) => {
+                println!(
+                    "memories {}, indexed {}, re-embedded {}, failed {}",
+                    outcome.memories, outcome.indexed, outcome.reembedded, outcome.failed
+                );
+                if outcome.failed == 0 {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::FAILURE
+                }
+            }
+            Err(err) => {
+                eprintln!("reindex failed: {err}");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
+
 fn check() -> ExitCode {
     let mut rows: Vec<(String, bool, String)> = Vec::new();
     let settings = match Settings::from_process_env() {
@@ -171,8 +219,25 @@ fn check() -> ExitCode {
                         rows.push(("database".into(), ok, detail));
                         let ok = core.cache.ping().await.is_ok();
                         rows.push(("cache".into(), ok, core.cache.kind().to_owned()));
-                        let ok = core.vectors.ping().await.is_ok();
-                        rows.push(("vector memory".into(), ok, core.vectors.kind().to_owned()));
+                        let model = core.llm.describe();
+                        let (ok, detail) = match core.vectors.ping().await {
+                            Err(_) => (false, format!("{}: unreachable", core.vectors.kind())),
+                            Ok(()) => match core
+                                .vectors
+                                .model_mismatch(&model.embedding_model, model.dimensions)
+                                .await
+                            {
+                                Ok(Some(mismatch)) => (
+                                    false,
+                                    format!(
+                                        "{}: {mismatch} (run `virlife reindex`)",
+                                        core.vectors.kind()
+                                    ),
+                                ),
+                                _ => (true, core.vectors.kind().to_owned()),
+                            },
+                        };
+                        rows.push(("vector memory".into(), ok, detail));
                         let llm = core.llm.describe();
                         rows.push((
                             "llm".into(),

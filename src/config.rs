@@ -38,6 +38,11 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("QDRANT_URL", "qdrant_url"),
     ("QDRANT_API_KEY", "qdrant_api_key"),
     ("QDRANT_COLLECTION", "qdrant_collection"),
+    ("QDRANT_TIMEOUT_MS", "qdrant_timeout_ms"),
+    (
+        "VECTOR_REPAIR_INTERVAL_SECONDS",
+        "vector_repair_interval_seconds",
+    ),
     ("OPENAI_API_KEY", "venice_api_key"),
     ("LLM_API_KEY", "venice_api_key"),
     ("VENICE_API_KEY", "venice_api_key"),
@@ -144,6 +149,8 @@ pub struct Settings {
     pub qdrant_url: Option<String>,
     pub qdrant_api_key: Option<SecretString>,
     pub qdrant_collection: String,
+    pub qdrant_timeout_ms: u64,
+    pub vector_repair_interval_seconds: u64,
     pub venice_api_key: Option<SecretString>,
     pub venice_base_url: String,
     pub cognition_model_id: String,
@@ -400,6 +407,11 @@ impl Settings {
             ),
             ("CACHE_TTL", self.cache_ttl),
             ("REDIS_TIMEOUT_MS", self.redis_timeout_ms),
+            ("QDRANT_TIMEOUT_MS", self.qdrant_timeout_ms),
+            (
+                "VECTOR_REPAIR_INTERVAL_SECONDS",
+                self.vector_repair_interval_seconds,
+            ),
             ("REDIS_POOL_SIZE", self.redis_pool_size as u64),
             (
                 "DATABASE_ACQUIRE_TIMEOUT_SECONDS",

@@ -3,7 +3,8 @@
 
 use crate::domain::{
     ApiKey, Character, IdempotencyRecord, Job, JobOutcome, KeyHash, Memory, MemoryKind, Message,
-    PageRequest, Role, ScoredId, Session, TenantId, Usage, VectorPoint, VectorQuery,
+    PageRequest, PendingVector, PendingVectorRow, Role, ScoredId, Session, TenantId, Usage,
+    VectorPoint, VectorQuery,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -152,6 +153,18 @@ pub trait Store: Send + Sync + 'static {
         old: Uuid,
         new: Uuid,
     ) -> Result<bool, StoreError>;
+    /// Replaces a memory's embedding (a reindex after the model changed).
+    async fn update_embedding(
+        &self,
+        id: Uuid,
+        embedding: &[f32],
+        model: &str,
+    ) -> Result<bool, StoreError>;
+    /// Records a change the vector index could not take.
+    async fn record_pending_vector(&self, change: &PendingVector) -> Result<(), StoreError>;
+    /// The oldest pending changes, oldest first.
+    async fn pending_vectors(&self, limit: u32) -> Result<Vec<PendingVectorRow>, StoreError>;
+    async fn clear_pending_vectors(&self, ids: &[Uuid]) -> Result<(), StoreError>;
     /// Every tenant's memories in id order, after `after`, at most `limit`:
     /// the batches a reindex walks.
     async fn memories_after(
@@ -257,6 +270,15 @@ pub trait VectorMemory: Send + Sync + 'static {
         tenant: &TenantId,
         character_id: Uuid,
     ) -> Result<(), VectorError>;
+    /// How the index differs from the embedding model in use (another model
+    /// or size), if it does; a reindex resets it.
+    async fn model_mismatch(
+        &self,
+        model: &str,
+        dimensions: usize,
+    ) -> Result<Option<String>, VectorError>;
+    /// Drops every point and prepares the index for `model` / `dimensions`.
+    async fn reset(&self, model: &str, dimensions: usize) -> Result<(), VectorError>;
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -1,9 +1,10 @@
 //! Degrade-gracefully decorators for the optional ports, applied once in the
 //! composition root, and the shared health they report to `/health`.
 
+use crate::domain::{ScoredId, TenantId, VectorPoint, VectorQuery};
 use crate::ports::{
     Cache, CacheError, ChunkStream, Completion, Llm, LlmDescription, LlmError, ReflectRequest,
-    RenderRequest, Throttle,
+    RenderRequest, Throttle, VectorError, VectorMemory,
 };
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -94,6 +95,112 @@ impl PortHealth {
     pub fn last_latency(&self) -> Option<Duration> {
         (self.calls.load(Ordering::Relaxed) > 0)
             .then(|| Duration::from_micros(self.last_latency_us.load(Ordering::Relaxed)))
+    }
+}
+
+/// Wraps a VectorMemory (Qdrant): each call bounded by `timeout`; failures
+/// are returned (search falls back to the Store, writes are deferred) and
+/// counted; repeated failures open a circuit so an outage costs nothing.
+pub struct ResilientVectors {
+    inner: Arc<dyn VectorMemory>,
+    health: Arc<PortHealth>,
+    timeout: Duration,
+}
+
+impl ResilientVectors {
+    pub fn new(inner: Arc<dyn VectorMemory>, health: Arc<PortHealth>, timeout: Duration) -> Self {
+        Self {
+            inner,
+            health,
+            timeout,
+        }
+    }
+
+    async fn guarded<T>(
+        &self,
+        operation: &'static str,
+        call: impl Future<Output = Result<T, VectorError>>,
+    ) -> Result<T, VectorError> {
+        if self.health.circuit_open() {
+            return Err(VectorError::Unavailable("circuit open".into()));
+        }
+        let reason = match tokio::time::timeout(self.timeout, call).await {
+            Ok(Ok(value)) => {
+                self.health.record_success();
+                return Ok(value);
+            }
+            Ok(Err(VectorError::Unavailable(reason))) => reason,
+            Err(_) => "timeout".to_owned(),
+        };
+        tracing::warn!(operation, %reason, "vector index call failed");
+        let class = if reason == "timeout" {
+            "timeout"
+        } else {
+            "unavailable"
+        };
+        self.health
+            .record_failure(class, FAILURE_THRESHOLD, OPEN_FOR);
+        Err(VectorError::Unavailable(reason))
+    }
+}
+
+#[async_trait]
+impl VectorMemory for ResilientVectors {
+    fn kind(&self) -> &'static str {
+        self.inner.kind()
+    }
+
+    async fn ping(&self) -> Result<(), VectorError> {
+        // Bypasses the circuit, so recovery is noticed.
+        match tokio::time::timeout(self.timeout, self.inner.ping()).await {
+            Ok(Ok(())) => {
+                self.health.record_success();
+                Ok(())
+            }
+            Ok(Err(err)) => Err(err),
+            Err(_) => Err(VectorError::Unavailable("timeout".into())),
+        }
+    }
+
+    async fn upsert(&self, points: &[VectorPoint]) -> Result<(), VectorError> {
+        self.guarded("upsert", self.inner.upsert(points)).await
+    }
+
+    async fn search(&self, query: &VectorQuery) -> Result<Vec<ScoredId>, VectorError> {
+        self.guarded("search", self.inner.search(query)).await
+    }
+
+    async fn delete(&self, memory_ids: &[uuid::Uuid]) -> Result<(), VectorError> {
+        self.guarded("delete", self.inner.delete(memory_ids)).await
+    }
+
+    async fn delete_character(
+        &self,
+        tenant: &TenantId,
+        character_id: uuid::Uuid,
+    ) -> Result<(), VectorError> {
+        self.guarded(
+            "delete_character",
+            self.inner.delete_character(tenant, character_id),
+        )
+        .await
+    }
+
+    async fn model_mismatch(
+        &self,
+        model: &str,
+        dimensions: usize,
+    ) -> Result<Option<String>, VectorError> {
+        self.guarded(
+            "model_mismatch",
+            self.inner.model_mismatch(model, dimensions),
+        )
+        .await
+    }
+
+    async fn reset(&self, model: &str, dimensions: usize) -> Result<(), VectorError> {
+        // Slow by nature (drops and recreates a collection): no short timeout.
+        self.inner.reset(model, dimensions).await
     }
 }
 

@@ -10,7 +10,7 @@ use crate::domain::KeyHash;
 use crate::http::{self, AppState, HttpSettings, rate_limit::RateLimiter};
 use crate::namespace::NamespacedCache;
 use crate::ports::{Cache, Llm, Store, VectorMemory};
-use crate::resilience::{ObservedLlm, PortHealth, ResilientCache};
+use crate::resilience::{ObservedLlm, PortHealth, ResilientCache, ResilientVectors};
 use crate::services::{Core, CoreSettings};
 use poem::endpoint::BoxEndpoint;
 use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
@@ -113,6 +113,46 @@ fn openai_llm(_key: &SecretString, _settings: &Settings) -> Result<Arc<dyn Llm>,
     Err("VENICE_API_KEY is set, but this binary was built without the `openai` feature".into())
 }
 
+#[cfg(feature = "qdrant")]
+fn qdrant_vectors(url: &str, settings: &Settings) -> Result<Arc<dyn VectorMemory>, String> {
+    use crate::adapters::qdrant::{QdrantOptions, QdrantVectors};
+    let vectors = QdrantVectors::new(&QdrantOptions {
+        url: url.to_owned(),
+        api_key: settings.qdrant_api_key.clone(),
+        collection: settings.qdrant_collection.clone(),
+        embedding_model: embedding_model(settings),
+        dimensions: settings.embedding_dimensions,
+        timeout: Duration::from_millis(settings.qdrant_timeout_ms),
+    })
+    .map_err(|err| format!("QDRANT_URL: {err}"))?;
+    tracing::info!("vector memory: Qdrant");
+    Ok(Arc::new(vectors))
+}
+
+#[cfg(not(feature = "qdrant"))]
+fn qdrant_vectors(_url: &str, _settings: &Settings) -> Result<Arc<dyn VectorMemory>, String> {
+    Err("QDRANT_URL is set, but this binary was built without the `qdrant` feature".into())
+}
+
+/// The embedding model the LLM side will use (recorded with the index).
+#[cfg(feature = "qdrant")]
+fn embedding_model(settings: &Settings) -> String {
+    if settings.venice_api_key.is_none() {
+        return format!(
+            "{}-hashed-words",
+            crate::adapters::offline_llm::OFFLINE_MODEL
+        );
+    }
+    match settings.embedding_model_id.as_deref() {
+        Some("local") => format!(
+            "{}-hashed-words",
+            crate::adapters::offline_llm::OFFLINE_MODEL
+        ),
+        Some(model) => model.to_owned(),
+        None => "text-embedding-bge-m3".to_owned(),
+    }
+}
+
 #[cfg(feature = "redis")]
 fn redis_cache(url: &str, settings: &Settings) -> Result<Arc<dyn Cache>, String> {
     use crate::adapters::redis_cache::{RedisCache, RedisOptions};
@@ -185,12 +225,25 @@ pub fn compose(settings: &Settings) -> Result<Core, StartupError> {
         redis_timeout + Duration::from_millis(50),
     ));
 
-    if settings.qdrant_url.is_some() {
-        tracing::warn!(
-            "QDRANT_URL is set, but this build has no Qdrant adapter yet; searching exactly in process"
-        );
-    }
-    let vectors: Arc<dyn VectorMemory> = Arc::new(ExactVectorMemory::new());
+    let vector_health = Arc::new(PortHealth::default());
+    let vectors: Arc<dyn VectorMemory> = match &settings.qdrant_url {
+        Some(url) => match qdrant_vectors(url, settings) {
+            // Timeouts and a circuit breaker; search then falls back to the Store.
+            Ok(qdrant) => Arc::new(ResilientVectors::new(
+                qdrant,
+                vector_health.clone(),
+                Duration::from_millis(settings.qdrant_timeout_ms),
+            )),
+            Err(problem) => {
+                problems.push(problem);
+                Arc::new(ExactVectorMemory::new())
+            }
+        },
+        None => {
+            tracing::info!("vector memory: exact search in process");
+            Arc::new(ExactVectorMemory::new())
+        }
+    };
 
     let llm: Arc<dyn Llm> = match &settings.venice_api_key {
         Some(key) => match openai_llm(key, settings) {
@@ -260,6 +313,7 @@ pub struct Application {
     core: Core,
     grace: Duration,
     sweep_every: Duration,
+    repair_every: Duration,
 }
 
 impl Application {
@@ -284,6 +338,7 @@ impl Application {
             core,
             grace: Duration::from_secs(settings.shutdown_grace_seconds),
             sweep_every: Duration::from_secs(settings.retention_sweep_interval_seconds),
+            repair_every: Duration::from_secs(settings.vector_repair_interval_seconds.max(1)),
         })
     }
 
@@ -303,6 +358,11 @@ impl Application {
             tokio::spawn(sweep_periodically(
                 self.core.clone(),
                 self.sweep_every,
+                stopped.clone(),
+            )),
+            tokio::spawn(repair_periodically(
+                self.core.clone(),
+                self.repair_every,
                 stopped.clone(),
             )),
             tokio::spawn({
@@ -360,6 +420,25 @@ async fn migrate_until_done(core: Core, mut stop: tokio::sync::watch::Receiver<b
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(2)) => {}
             _ = stop.changed() => return,
+        }
+    }
+}
+
+/// Replays vector-index writes missed while the index was down.
+async fn repair_periodically(
+    core: Core,
+    every: Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = stop.changed() => return,
+        }
+        match core.repair_vectors().await {
+            Ok(0) => {}
+            Ok(applied) => tracing::info!(applied, "vector index caught up"),
+            Err(err) => tracing::warn!(error = %err, "vector repair could not read the store"),
         }
     }
 }

@@ -18,7 +18,10 @@ pub use memory::{Importance, MAX_MEMORY_CHARS, Memory, MemoryContent, MemoryKind
 pub use page::{Cursor, Page, PageRequest};
 pub use session::{IdempotencyRecord, Message, MessageContent, Role, Session, Usage, UserName};
 pub use tenant::TenantId;
-pub use vector::{ScoredId, VectorPoint, VectorQuery, cosine_similarity, rank_exact};
+pub use vector::{
+    PendingVector, PendingVectorRow, ScoredId, VectorPoint, VectorQuery, cosine_similarity,
+    rank_exact,
+};
 
 /// A value the caller sent that breaks a rule; `field` names the input field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -21,6 +21,29 @@ pub struct VectorQuery {
     pub k: usize,
 }
 
+/// A change the vector index missed (it was down): kept in the Store and
+/// replayed by the repair loop, so the index never stays behind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PendingVector {
+    Upsert {
+        tenant: TenantId,
+        memory_id: Uuid,
+    },
+    Delete {
+        memory_id: Uuid,
+    },
+    DeleteCharacter {
+        tenant: TenantId,
+        character_id: Uuid,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingVectorRow {
+    pub id: Uuid,
+    pub change: PendingVector,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ScoredId {
     pub memory_id: Uuid,

@@ -122,8 +122,12 @@ pub struct ApiKeyList {
 
 #[derive(Debug, Object)]
 pub struct ReindexReport {
+    /// Memories read from PostgreSQL.
     pub memories: u64,
+    /// Vectors written to the index.
     pub indexed: u64,
+    /// Memories re-embedded because their embedding model was not the current one.
+    pub reembedded: u64,
     pub failed: u64,
 }
 

@@ -71,9 +71,14 @@ impl Core {
         }
         let _ = self.cache.delete(&persona_key(id)).await;
         if let Err(err) = self.vectors.delete_character(tenant, id).await {
-            // The rows are gone, so searches cannot return these vectors; a
-            // reindex removes them from the index for good.
-            tracing::warn!(error = %err, "could not delete the character's vectors");
+            // The rows are gone, so searches cannot return these vectors;
+            // the repair loop removes them once the index is back.
+            tracing::warn!(error = %err, "character deleted, vector removal deferred");
+            self.defer_vector_change(crate::domain::PendingVector::DeleteCharacter {
+                tenant: tenant.clone(),
+                character_id: id,
+            })
+            .await;
         }
         Ok(())
     }

@@ -84,17 +84,33 @@ impl Core {
 
         let started = Instant::now();
         let vector_ping = self.vectors.ping().await;
+        let vector_latency = started.elapsed().as_secs_f64() * 1000.0;
+        let model = self.llm.describe();
+        // An index built for another embedding model answers nonsense: say so.
+        let mismatch = match &vector_ping {
+            Ok(()) => self
+                .vectors
+                .model_mismatch(&model.embedding_model, model.dimensions)
+                .await
+                .ok()
+                .flatten(),
+            Err(_) => None,
+        };
         let vector_down = vector_ping.is_err() || self.vector_health.circuit_open();
         let vector_memory = ServiceReport {
             status: if vector_down {
                 "degraded".into()
+            } else if mismatch.is_some() {
+                "model-mismatch".into()
             } else {
                 healthy_status(self.vectors.kind())
             },
             backend: self.vectors.kind(),
-            latency_ms: Some(started.elapsed().as_secs_f64() * 1000.0),
+            latency_ms: Some(vector_latency),
             hit_rate: None,
-            last_error: self.vector_health.last_error(),
+            last_error: mismatch
+                .map(|m| format!("{m}; run a reindex"))
+                .or_else(|| self.vector_health.last_error()),
         };
 
         let description = self.llm.describe();
@@ -116,7 +132,7 @@ impl Core {
 
         let status = if database.status == "unavailable" {
             OverallStatus::Unavailable
-        } else if cache_down || vector_down {
+        } else if cache_down || vector_down || vector_memory.status == "model-mismatch" {
             OverallStatus::Degraded
         } else {
             OverallStatus::Ok

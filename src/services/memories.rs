@@ -2,8 +2,8 @@
 
 use super::Core;
 use crate::domain::{
-    Importance, Memory, MemoryContent, MemoryKind, MemorySource, Page, PageRequest, TenantId,
-    VectorPoint, VectorQuery, new_id, rank_exact,
+    Importance, Memory, MemoryContent, MemoryKind, MemorySource, Page, PageRequest, PendingVector,
+    TenantId, VectorPoint, VectorQuery, new_id, rank_exact,
 };
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -70,7 +70,19 @@ impl Core {
             embedding: memory.embedding.clone(),
         };
         if let Err(err) = self.vectors.upsert(&[point]).await {
-            tracing::warn!(error = %err, memory_id = %memory.id, "memory stored but not indexed");
+            tracing::warn!(error = %err, memory_id = %memory.id, "memory stored, indexing deferred");
+            self.defer_vector_change(PendingVector::Upsert {
+                tenant: memory.tenant.clone(),
+                memory_id: memory.id,
+            })
+            .await;
+        }
+    }
+
+    /// Records a change the index missed; the repair loop replays it.
+    pub(crate) async fn defer_vector_change(&self, change: PendingVector) {
+        if let Err(err) = self.store.record_pending_vector(&change).await {
+            tracing::error!(error = %err, ?change, "could not record a pending vector change; a reindex will fix it");
         }
     }
 
@@ -221,58 +233,11 @@ impl Core {
             return Err(Error::not_found("memory", memory_id));
         }
         if let Err(err) = self.vectors.delete(&[memory_id]).await {
-            tracing::warn!(error = %err, "memory deleted but its vector remains until reindex");
+            tracing::warn!(error = %err, "memory deleted, vector removal deferred");
+            self.defer_vector_change(PendingVector::Delete { memory_id })
+                .await;
         }
         Ok(())
-    }
-}
-
-/// Counts from a reindex.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct ReindexOutcome {
-    pub memories: u64,
-    pub indexed: u64,
-    pub failed: u64,
-}
-
-const REINDEX_BATCH: u32 = 256;
-
-impl Core {
-    /// Rebuilds the vector index from the Store's embeddings, in batches.
-    /// Upserts are idempotent, so it is safe to rerun and to run under traffic.
-    #[tracing::instrument(skip_all)]
-    pub async fn reindex(&self) -> Result<ReindexOutcome> {
-        let mut outcome = ReindexOutcome::default();
-        let mut after = None;
-        loop {
-            let batch = self.store.memories_after(after, REINDEX_BATCH).await?;
-            let Some(last) = batch.last() else { break };
-            after = Some(last.id);
-            let points: Vec<VectorPoint> = batch
-                .iter()
-                .map(|m| VectorPoint {
-                    memory_id: m.id,
-                    tenant: m.tenant.clone(),
-                    character_id: m.character_id,
-                    kind: m.kind,
-                    embedding: m.embedding.clone(),
-                })
-                .collect();
-            outcome.memories += points.len() as u64;
-            match self.vectors.upsert(&points).await {
-                Ok(()) => outcome.indexed += points.len() as u64,
-                Err(err) => {
-                    tracing::warn!(error = %err, "reindex batch failed");
-                    outcome.failed += points.len() as u64;
-                }
-            }
-            tracing::info!(
-                memories = outcome.memories,
-                indexed = outcome.indexed,
-                "reindex progress"
-            );
-        }
-        Ok(outcome)
     }
 }
 

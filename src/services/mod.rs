@@ -9,11 +9,13 @@ mod memories;
 mod reflection;
 mod retention;
 mod sessions;
+mod vectors;
 
 pub use chat::{TurnEvent, TurnInput, TurnOutcome};
 pub use health::{HealthReport, OverallStatus, ServiceReport};
-pub use memories::{NewMemory, ReindexOutcome, ScoredMemory, SearchOutcome};
+pub use memories::{NewMemory, ScoredMemory, SearchOutcome};
 pub use reflection::ReflectionOutcome;
+pub use vectors::ReindexOutcome;
 
 use crate::domain::{Character, Session, TenantId};
 use crate::error::{Error, Result};

@@ -89,11 +89,7 @@ fn the_service_serves_answers_healthcheck_and_stops_cleanly_on_sigterm() {
         assert!(Instant::now() < deadline, "never became healthy");
         std::thread::sleep(Duration::from_millis(50));
     }
-    let killed = Command::new("kill")
-        .args(["-TERM", &server.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
+    terminate(server.id());
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         if let Some(status) = server.try_wait().unwrap() {

@@ -43,6 +43,15 @@ pub async fn spawn_with(variables: &[(&str, &str)], llm: Option<Arc<dyn Llm>>) -
         "CACHE_NAMESPACE".into(),
         format!("test-{}", uuid::Uuid::new_v4().simple()),
     );
+    if std::env::var("VIRLIFE_TEST_QDRANT").is_ok() {
+        let url = std::env::var("QDRANT_URL").expect("VIRLIFE_TEST_QDRANT needs QDRANT_URL");
+        env.insert("QDRANT_URL".into(), url);
+        // A collection per app, so tests never see each other's points.
+        env.insert(
+            "QDRANT_COLLECTION".into(),
+            format!("virlife_test_{}", uuid::Uuid::new_v4().simple()),
+        );
+    }
     if std::env::var("VIRLIFE_TEST_CACHE").as_deref() == Ok("redis") {
         let url = std::env::var("REDIS_URL").expect("VIRLIFE_TEST_CACHE=redis needs REDIS_URL");
         env.insert("REDIS_URL".into(), url);

@@ -13,6 +13,8 @@ mod memories;
 mod openapi;
 #[cfg(feature = "postgres")]
 mod postgres;
+#[cfg(feature = "qdrant")]
+mod qdrant_down;
 #[cfg(feature = "redis")]
 mod redis;
 mod streaming;

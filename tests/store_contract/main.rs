@@ -81,4 +81,6 @@ contract!(
     an_expired_lease_lets_another_worker_take_the_job,
     idle_sessions_are_swept_in_batches,
     a_superseded_fact_points_at_its_successor,
+    embeddings_can_be_replaced_after_a_model_change,
+    pending_vector_changes_come_back_in_order_until_cleared,
 );

@@ -4,7 +4,8 @@ use std::time::Duration;
 use uuid::Uuid;
 use virlife::domain::{
     ApiKey, Character, IdempotencyRecord, Job, JobKind, JobOutcome, JobStatus, KeyHash, Memory,
-    MemoryKind, MemorySource, Message, PageRequest, Role, Session, TenantId, Usage, new_id,
+    MemoryKind, MemorySource, Message, PageRequest, PendingVector, Role, Session, TenantId, Usage,
+    new_id,
 };
 use virlife::ports::{Store, StoreError};
 
@@ -552,4 +553,54 @@ pub async fn a_superseded_fact_points_at_its_successor(store: S) {
         store.get_memories(&a, &[old.id]).await.unwrap()[0].superseded_by,
         None
     );
+}
+
+pub async fn embeddings_can_be_replaced_after_a_model_change(store: S) {
+    let a = tenant("a");
+    let c = character(&store, &a, "Ada").await;
+    let m = memory(&c, MemoryKind::Episodic, "text", None);
+    store.insert_memory(&m).await.unwrap();
+    assert!(
+        store
+            .update_embedding(m.id, &[0.0, 1.0], "new-model")
+            .await
+            .unwrap()
+    );
+    assert!(!store.update_embedding(new_id(), &[0.0], "x").await.unwrap());
+    let stored = &store.get_memories(&a, &[m.id]).await.unwrap()[0];
+    assert_eq!(stored.embedding, vec![0.0, 1.0]);
+    assert_eq!(stored.embedding_model, "new-model");
+}
+
+pub async fn pending_vector_changes_come_back_in_order_until_cleared(store: S) {
+    let a = tenant("a");
+    let changes = vec![
+        PendingVector::Upsert {
+            tenant: a.clone(),
+            memory_id: new_id(),
+        },
+        PendingVector::Delete {
+            memory_id: new_id(),
+        },
+        PendingVector::DeleteCharacter {
+            tenant: a.clone(),
+            character_id: new_id(),
+        },
+    ];
+    for change in &changes {
+        store.record_pending_vector(change).await.unwrap();
+    }
+    let pending = store.pending_vectors(10).await.unwrap();
+    assert_eq!(
+        pending.iter().map(|p| p.change.clone()).collect::<Vec<_>>(),
+        changes
+    );
+    assert_eq!(store.pending_vectors(2).await.unwrap().len(), 2);
+    store
+        .clear_pending_vectors(&[pending[0].id, pending[1].id])
+        .await
+        .unwrap();
+    let left = store.pending_vectors(10).await.unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].change, changes[2]);
 }

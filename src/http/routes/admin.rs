@@ -94,6 +94,7 @@ impl AdminApi {
         Ok(ReindexResponse::Accepted(Json(ReindexReport {
             memories: outcome.memories,
             indexed: outcome.indexed,
+            reembedded: outcome.reembedded,
             failed: outcome.failed,
         })))
     }

@@ -1,0 +1,437 @@
+//! Qdrant `VectorMemory` on qdrant-client (gRPC). Thin on purpose: one
+//! collection, cosine distance, payload indexes for tenant, character and
+//! kind, and every search filtered by tenant and character, so no query can
+//! return another tenant's memory even if an id leaks. The embedding model
+//! and size are recorded in the collection's metadata. Request building is
+//! pure and unit-tested without a server.
+
+use crate::domain::{MemoryKind, ScoredId, TenantId, VectorPoint, VectorQuery};
+use crate::ports::{VectorError, VectorMemory};
+use async_trait::async_trait;
+use qdrant_client::qdrant::point_id::PointIdOptions;
+use qdrant_client::qdrant::vectors_config::Config;
+use qdrant_client::qdrant::{
+    Condition, CreateCollection, CreateCollectionBuilder, CreateFieldIndexCollectionBuilder,
+    DeletePoints, DeletePointsBuilder, Distance, FieldType, Filter, PointStruct, PointsIdsList,
+    QueryPoints, QueryPointsBuilder, UpsertPoints, UpsertPointsBuilder, VectorParamsBuilder,
+};
+use qdrant_client::{Payload, Qdrant};
+use secrecy::{ExposeSecret, SecretString};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use uuid::Uuid;
+
+const TENANT: &str = "tenant";
+const CHARACTER: &str = "character_id";
+const KIND: &str = "kind";
+const MODEL: &str = "embedding_model";
+
+pub struct QdrantOptions {
+    pub url: String,
+    pub api_key: Option<SecretString>,
+    pub collection: String,
+    pub embedding_model: String,
+    pub dimensions: usize,
+    pub timeout: Duration,
+}
+
+pub struct QdrantVectors {
+    client: Qdrant,
+    collection: String,
+    embedding_model: String,
+    dimensions: usize,
+    /// The collection exists (checked once, then trusted until a reset).
+    ready: AtomicBool,
+}
+
+/// gRPC listens on 6334; the REST port 6333 is what people copy from
+/// dashboards, so it is mapped (and said so).
+pub fn grpc_url(url: &str) -> (String, bool) {
+    let trimmed = url.trim_end_matches('/');
+    match trimmed.strip_suffix(":6333") {
+        Some(host) => (format!("{host}:6334"), true),
+        None => (trimmed.to_owned(), false),
+    }
+}
+
+fn unavailable(err: impl std::fmt::Display) -> VectorError {
+    VectorError::Unavailable(err.to_string())
+}
+
+pub fn create_collection_request(name: &str, model: &str, dimensions: usize) -> CreateCollection {
+    let metadata: HashMap<String, serde_json::Value> = HashMap::from([
+        (MODEL.to_owned(), serde_json::json!(model)),
+        (
+            "embedding_dimensions".to_owned(),
+            serde_json::json!(dimensions),
+        ),
+    ]);
+    CreateCollectionBuilder::new(name)
+        .vectors_config(VectorParamsBuilder::new(
+            dimensions as u64,
+            Distance::Cosine,
+        ))
+        .metadata(metadata)
+        .build()
+}
+
+pub fn point(point: &VectorPoint) -> PointStruct {
+    let payload: Payload = serde_json::json!({
+        TENANT: point.tenant.as_str(),
+        CHARACTER: point.character_id.to_string(),
+        KIND: point.kind.as_str(),
+    })
+    .try_into()
+    .unwrap_or_default();
+    PointStruct::new(
+        point.memory_id.to_string(),
+        point.embedding.clone(),
+        payload,
+    )
+}
+
+pub fn upsert_request(collection: &str, points: &[VectorPoint]) -> UpsertPoints {
+    UpsertPointsBuilder::new(collection, points.iter().map(point).collect::<Vec<_>>())
+        .wait(true)
+        .build()
+}
+
+/// Tenant and character always; kind when asked.
+pub fn scope_filter(tenant: &TenantId, character_id: Uuid, kind: Option<MemoryKind>) -> Filter {
+    let mut conditions = vec![
+        Condition::matches(TENANT, tenant.as_str().to_owned()),
+        Condition::matches(CHARACTER, character_id.to_string()),
+    ];
+    if let Some(kind) = kind {
+        conditions.push(Condition::matches(KIND, kind.as_str().to_owned()));
+    }
+    Filter::must(conditions)
+}
+
+pub fn search_request(collection: &str, query: &VectorQuery) -> QueryPoints {
+    QueryPointsBuilder::new(collection)
+        .query(query.embedding.clone())
+        .limit(query.k as u64)
+        .filter(scope_filter(&query.tenant, query.character_id, query.kind))
+        .with_payload(false)
+        .build()
+}
+
+pub fn delete_request(collection: &str, ids: &[Uuid]) -> DeletePoints {
+    let ids: Vec<_> = ids.iter().map(|id| id.to_string().into()).collect();
+    DeletePointsBuilder::new(collection)
+        .points(PointsIdsList { ids })
+        .wait(true)
+        .build()
+}
+
+pub fn delete_character_request(
+    collection: &str,
+    tenant: &TenantId,
+    character_id: Uuid,
+) -> DeletePoints {
+    DeletePointsBuilder::new(collection)
+        .points(scope_filter(tenant, character_id, None))
+        .wait(true)
+        .build()
+}
+
+impl QdrantVectors {
+    /// Builds the client without contacting the server (no start-up block,
+    /// no compatibility check printing to stdout).
+    pub fn new(options: &QdrantOptions) -> Result<Self, VectorError> {
+        let (url, mapped) = grpc_url(&options.url);
+        if mapped {
+            tracing::info!("QDRANT_URL uses the REST port 6333; using gRPC on 6334");
+        }
+        let mut builder = Qdrant::from_url(&url)
+            .timeout(options.timeout)
+            .connect_timeout(options.timeout)
+            .skip_compatibility_check();
+        if let Some(key) = &options.api_key {
+            builder = builder.api_key(key.expose_secret().to_owned());
+        }
+        Ok(Self {
+            client: builder.build().map_err(unavailable)?,
+            collection: options.collection.clone(),
+            embedding_model: options.embedding_model.clone(),
+            dimensions: options.dimensions,
+            ready: AtomicBool::new(false),
+        })
+    }
+
+    /// Creates the collection and its payload indexes if missing.
+    async fn ensure_collection(&self) -> Result<(), VectorError> {
+        if self.ready.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        if !self
+            .client
+            .collection_exists(&self.collection)
+            .await
+            .map_err(unavailable)?
+        {
+            self.client
+                .create_collection(create_collection_request(
+                    &self.collection,
+                    &self.embedding_model,
+                    self.dimensions,
+                ))
+                .await
+                .map_err(unavailable)?;
+            for field in [TENANT, CHARACTER, KIND] {
+                self.client
+                    .create_field_index(CreateFieldIndexCollectionBuilder::new(
+                        &self.collection,
+                        field,
+                        FieldType::Keyword,
+                    ))
+                    .await
+                    .map_err(unavailable)?;
+            }
+            tracing::info!(
+                collection = self.collection.as_str(),
+                "Qdrant collection created"
+            );
+        }
+        self.ready.store(true, Ordering::Release);
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl VectorMemory for QdrantVectors {
+    fn kind(&self) -> &'static str {
+        "qdrant"
+    }
+
+    async fn ping(&self) -> Result<(), VectorError> {
+        self.client.health_check().await.map_err(unavailable)?;
+        self.ensure_collection().await
+    }
+
+    async fn upsert(&self, points: &[VectorPoint]) -> Result<(), VectorError> {
+        if points.is_empty() {
+            return Ok(());
+        }
+        self.ensure_collection().await?;
+        self.client
+            .upsert_points(upsert_request(&self.collection, points))
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn search(&self, query: &VectorQuery) -> Result<Vec<ScoredId>, VectorError> {
+        self.ensure_collection().await?;
+        let response = self
+            .client
+            .query(search_request(&self.collection, query))
+            .await
+            .map_err(unavailable)?;
+        Ok(response
+            .result
+            .into_iter()
+            .filter_map(|hit| {
+                let id = match hit.id?.point_id_options? {
+                    PointIdOptions::Uuid(text) => Uuid::parse_str(&text).ok()?,
+                    PointIdOptions::Num(_) => return None,
+                };
+                Some(ScoredId {
+                    memory_id: id,
+                    score: hit.score,
+                })
+            })
+            .collect())
+    }
+
+    async fn delete(&self, memory_ids: &[Uuid]) -> Result<(), VectorError> {
+        self.ensure_collection().await?;
+        self.client
+            .delete_points(delete_request(&self.collection, memory_ids))
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn delete_character(
+        &self,
+        tenant: &TenantId,
+        character_id: Uuid,
+    ) -> Result<(), VectorError> {
+        self.ensure_collection().await?;
+        self.client
+            .delete_points(delete_character_request(
+                &self.collection,
+                tenant,
+                character_id,
+            ))
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn model_mismatch(
+        &self,
+        model: &str,
+        dimensions: usize,
+    ) -> Result<Option<String>, VectorError> {
+        if !self
+            .client
+            .collection_exists(&self.collection)
+            .await
+            .map_err(unavailable)?
+        {
+            return Ok(None);
+        }
+        let info = self
+            .client
+            .collection_info(&self.collection)
+            .await
+            .map_err(unavailable)?;
+        let config = info.result.and_then(|r| r.config);
+        let size = config
+            .as_ref()
+            .and_then(|c| c.params.as_ref())
+            .and_then(|p| p.vectors_config.as_ref())
+            .and_then(|v| match &v.config {
+                Some(Config::Params(params)) => Some(params.size as usize),
+                _ => None,
+            });
+        let recorded = config
+            .as_ref()
+            .and_then(|c| c.metadata.get(MODEL))
+            .map(|v| v.clone().into_json())
+            .and_then(|v| v.as_str().map(str::to_owned));
+        Ok(match (size, recorded) {
+            (Some(size), _) if size != dimensions => Some(format!(
+                "the collection holds {size}-dimension vectors; the embedding model makes {dimensions}"
+            )),
+            (_, Some(recorded)) if recorded != model => Some(format!(
+                "the collection was built with {recorded}; the embedding model is now {model}"
+            )),
+            _ => None,
+        })
+    }
+
+    async fn reset(&self, model: &str, dimensions: usize) -> Result<(), VectorError> {
+        if self
+            .client
+            .collection_exists(&self.collection)
+            .await
+            .map_err(unavailable)?
+        {
+            self.client
+                .delete_collection(&self.collection)
+                .await
+                .map_err(unavailable)?;
+        }
+        self.ready.store(false, Ordering::Release);
+        if model != self.embedding_model || dimensions != self.dimensions {
+            tracing::warn!(
+                "reset asked for another model than this instance's; using this instance's"
+            );
+        }
+        self.ensure_collection().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use qdrant_client::qdrant::condition::ConditionOneOf;
+    use qdrant_client::qdrant::r#match::MatchValue;
+
+    fn keyword(condition: &Condition) -> (String, String) {
+        match &condition.condition_one_of {
+            Some(ConditionOneOf::Field(field)) => {
+                match field.r#match.as_ref().and_then(|m| m.match_value.clone()) {
+                    Some(MatchValue::Keyword(value)) => (field.key.clone(), value),
+                    other => panic!("unexpected match {other:?}"),
+                }
+            }
+            other => panic!("unexpected condition {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_rest_port_is_mapped_to_grpc() {
+        assert_eq!(
+            grpc_url("http://qdrant:6333"),
+            ("http://qdrant:6334".into(), true)
+        );
+        assert_eq!(
+            grpc_url("http://qdrant:6334/"),
+            ("http://qdrant:6334".into(), false)
+        );
+    }
+
+    #[test]
+    fn every_search_is_scoped_to_tenant_and_character() {
+        let character = Uuid::now_v7();
+        let query = VectorQuery {
+            tenant: TenantId::parse("acme").unwrap(),
+            character_id: character,
+            kind: Some(MemoryKind::Biographical),
+            embedding: vec![0.1, 0.2],
+            k: 7,
+        };
+        let request = search_request("memories", &query);
+        assert_eq!(request.collection_name, "memories");
+        assert_eq!(request.limit, Some(7));
+        let filter = request.filter.unwrap();
+        let conditions: Vec<(String, String)> = filter.must.iter().map(keyword).collect();
+        assert_eq!(
+            conditions,
+            [
+                ("tenant".to_owned(), "acme".to_owned()),
+                ("character_id".to_owned(), character.to_string()),
+                ("kind".to_owned(), "biographical".to_owned())
+            ]
+        );
+    }
+
+    #[test]
+    fn points_carry_their_id_vector_and_scope_payload() {
+        let memory = Uuid::now_v7();
+        let request = upsert_request(
+            "memories",
+            &[VectorPoint {
+                memory_id: memory,
+                tenant: TenantId::parse("acme").unwrap(),
+                character_id: Uuid::nil(),
+                kind: MemoryKind::Episodic,
+                embedding: vec![1.0, 0.0],
+            }],
+        );
+        assert_eq!(request.wait, Some(true));
+        let point = &request.points[0];
+        assert_eq!(
+            point.id.clone().unwrap().point_id_options,
+            Some(PointIdOptions::Uuid(memory.to_string()))
+        );
+        assert_eq!(
+            point.payload["tenant"].clone().into_json(),
+            serde_json::json!("acme")
+        );
+        assert_eq!(
+            point.payload["kind"].clone().into_json(),
+            serde_json::json!("episodic")
+        );
+    }
+
+    #[test]
+    fn collections_record_their_model_and_deletes_are_scoped() {
+        let create = create_collection_request("memories", "bge-m3", 1024);
+        assert_eq!(
+            create.metadata["embedding_model"].clone().into_json(),
+            serde_json::json!("bge-m3")
+        );
+        let delete =
+            delete_character_request("memories", &TenantId::parse("acme").unwrap(), Uuid::nil());
+        assert!(format!("{delete:?}").contains("acme"));
+        let by_id = delete_request("memories", &[Uuid::nil()]);
+        assert!(format!("{by_id:?}").contains(&Uuid::nil().to_string()));
+    }
+}
