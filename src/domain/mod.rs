@@ -19,8 +19,8 @@ pub use page::{Cursor, Page, PageRequest};
 pub use session::{IdempotencyRecord, Message, MessageContent, Role, Session, Usage, UserName};
 pub use tenant::TenantId;
 pub use vector::{
-    PendingVector, PendingVectorRow, ScoredId, VectorPoint, VectorQuery, cosine_similarity,
-    rank_exact,
+    PendingVector, PendingVectorRow, ScoredId, VectorPoint, VectorQuery, best_k, cosine_similarity,
+    dot, rank_exact, unit,
 };
 
 /// A value the caller sent that breaks a rule; `field` names the input field.
