@@ -3,9 +3,7 @@
 //! search is one dot product per memory of that character (SIMD-friendly),
 //! never a scan of everyone's memories.
 
-use crate::domain::{
-    MemoryKind, ScoredId, TenantId, VectorPoint, VectorQuery, best_k, dot, unit,
-};
+use crate::domain::{MemoryKind, ScoredId, TenantId, VectorPoint, VectorQuery, best_k, dot, unit};
 use crate::ports::{VectorError, VectorMemory};
 use async_trait::async_trait;
 use std::collections::HashMap;
@@ -167,7 +165,10 @@ mod tests {
         let near = point("a", character, MemoryKind::Episodic, vec![2.0, 0.1]);
         let far = point("a", character, MemoryKind::Biographical, vec![0.1, 3.0]);
         let foreign = point("b", character, MemoryKind::Episodic, vec![1.0, 0.0]);
-        index.upsert(&[near.clone(), far.clone(), foreign.clone()]).await.unwrap();
+        index
+            .upsert(&[near.clone(), far.clone(), foreign.clone()])
+            .await
+            .unwrap();
         let query = |tenant: &str, kind| VectorQuery {
             tenant: TenantId::parse(tenant).unwrap(),
             character_id: character,
@@ -176,15 +177,24 @@ mod tests {
             k: 5,
         };
         let hits = index.search(&query("a", None)).await.unwrap();
-        assert_eq!(hits.iter().map(|h| h.memory_id).collect::<Vec<_>>(), [near.memory_id, far.memory_id]);
+        assert_eq!(
+            hits.iter().map(|h| h.memory_id).collect::<Vec<_>>(),
+            [near.memory_id, far.memory_id]
+        );
         assert!((hits[0].score - 0.9988).abs() < 1e-3);
-        let facts = index.search(&query("a", Some(MemoryKind::Biographical))).await.unwrap();
+        let facts = index
+            .search(&query("a", Some(MemoryKind::Biographical)))
+            .await
+            .unwrap();
         assert_eq!(facts.len(), 1);
         // Re-upserting moves a point instead of duplicating it.
-        index.upsert(&[near.clone()]).await.unwrap();
+        index.upsert(std::slice::from_ref(&near)).await.unwrap();
         assert_eq!(index.len(), 3);
         index.delete(&[near.memory_id]).await.unwrap();
-        index.delete_character(&TenantId::parse("b").unwrap(), character).await.unwrap();
+        index
+            .delete_character(&TenantId::parse("b").unwrap(), character)
+            .await
+            .unwrap();
         assert_eq!(index.len(), 1);
         assert!(index.search(&query("b", None)).await.unwrap().is_empty());
     }

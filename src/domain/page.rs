@@ -1,6 +1,18 @@
 use super::InvalidInput;
 use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::alphabet::URL_SAFE;
+use base64::engine::DecodePaddingMode;
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
+
+/// URL-safe, unpadded; decoding ignores the unused trailing bits, so every
+/// 22-character cursor of the documented pattern decodes.
+const CURSOR: GeneralPurpose = GeneralPurpose::new(
+    &URL_SAFE,
+    GeneralPurposeConfig::new()
+        .with_encode_padding(false)
+        .with_decode_padding_mode(DecodePaddingMode::RequireNone)
+        .with_decode_allow_trailing_bits(true),
+);
 use uuid::Uuid;
 
 pub const DEFAULT_LIMIT: u32 = 20;
@@ -13,12 +25,12 @@ pub struct Cursor(pub Uuid);
 
 impl Cursor {
     pub fn encode(self) -> String {
-        URL_SAFE_NO_PAD.encode(self.0.as_bytes())
+        CURSOR.encode(self.0.as_bytes())
     }
 
     pub fn decode(value: &str) -> Result<Self, InvalidInput> {
         let invalid = || InvalidInput::new("cursor", "is not a cursor returned by this API");
-        let bytes = URL_SAFE_NO_PAD.decode(value).map_err(|_| invalid())?;
+        let bytes = CURSOR.decode(value).map_err(|_| invalid())?;
         let uuid = Uuid::from_slice(&bytes).map_err(|_| invalid())?;
         Ok(Self(uuid))
     }

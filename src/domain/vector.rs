@@ -171,9 +171,18 @@ mod tests {
         assert!((dot(&unit(&a), &unit(&a)) - 1.0).abs() < 1e-5);
         let ids: Vec<Uuid> = (0..5).map(|_| Uuid::now_v7()).collect();
         let hits = best_k(
-            ids.iter().enumerate().map(|(i, id)| ScoredId { memory_id: *id, score: i as f32 }).collect(),
+            ids.iter()
+                .enumerate()
+                .map(|(i, id)| ScoredId {
+                    memory_id: *id,
+                    score: i as f32,
+                })
+                .collect(),
             2,
         );
-        assert_eq!(hits.iter().map(|h| h.memory_id).collect::<Vec<_>>(), [ids[4], ids[3]]);
+        assert_eq!(
+            hits.iter().map(|h| h.memory_id).collect::<Vec<_>>(),
+            [ids[4], ids[3]]
+        );
     }
 }

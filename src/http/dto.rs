@@ -100,6 +100,7 @@ pub struct ApiKeyDto {
     pub tenant: String,
     pub name: String,
     pub created_at: DateTime<Utc>,
+    #[oai(skip_serializing_if_is_none)]
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
@@ -180,6 +181,7 @@ impl From<Character> for CharacterDto {
 pub struct CharacterPage {
     pub items: Vec<CharacterDto>,
     /// Pass as `cursor` for the next page; absent on the last page.
+    #[oai(skip_serializing_if_is_none)]
     pub next_cursor: Option<String>,
 }
 
@@ -213,8 +215,10 @@ pub struct MemoryDto {
     pub source: MemorySourceDto,
     pub content: String,
     pub importance: f64,
+    #[oai(skip_serializing_if_is_none)]
     pub session_id: Option<Uuid>,
     /// The newer fact that replaced this one (search skips it by default).
+    #[oai(skip_serializing_if_is_none)]
     pub superseded_by: Option<Uuid>,
     pub created_at: DateTime<Utc>,
 }
@@ -238,6 +242,7 @@ impl From<Memory> for MemoryDto {
 #[derive(Debug, Object)]
 pub struct MemoryPage {
     pub items: Vec<MemoryDto>,
+    #[oai(skip_serializing_if_is_none)]
     pub next_cursor: Option<String>,
 }
 
@@ -309,8 +314,10 @@ pub struct JobDto {
     pub attempts: u32,
     pub max_attempts: u32,
     /// Why the last attempt failed.
+    #[oai(skip_serializing_if_is_none)]
     pub last_error: Option<String>,
     /// What a done job produced: `{"created": [memory ids], "duplicates": n, "superseded": n}` for `reflect`.
+    #[oai(skip_serializing_if_is_none)]
     pub result: Option<serde_json::Value>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -348,6 +355,7 @@ pub struct CreateSessionRequest {
 pub struct SessionDto {
     pub id: Uuid,
     pub character_id: Uuid,
+    #[oai(skip_serializing_if_is_none)]
     pub user_name: Option<String>,
     pub metadata: serde_json::Value,
     pub created_at: DateTime<Utc>,
@@ -370,6 +378,7 @@ impl From<Session> for SessionDto {
 #[derive(Debug, Object)]
 pub struct SessionPage {
     pub items: Vec<SessionDto>,
+    #[oai(skip_serializing_if_is_none)]
     pub next_cursor: Option<String>,
 }
 
@@ -398,10 +407,12 @@ pub struct MessageDto {
     pub session_id: Uuid,
     pub role: RoleDto,
     pub content: String,
+    #[oai(skip_serializing_if_is_none)]
     pub usage: Option<UsageDto>,
     /// True when the reply was cut short by a model failure.
     pub incomplete: bool,
     /// How long the model took for this reply.
+    #[oai(skip_serializing_if_is_none)]
     pub latency_ms: Option<u32>,
     pub created_at: DateTime<Utc>,
 }
@@ -424,6 +435,7 @@ impl From<Message> for MessageDto {
 #[derive(Debug, Object)]
 pub struct MessagePage {
     pub items: Vec<MessageDto>,
+    #[oai(skip_serializing_if_is_none)]
     pub next_cursor: Option<String>,
 }
 
@@ -450,13 +462,6 @@ impl From<TurnOutcome> for TurnDto {
             usage: t.usage.into(),
         }
     }
-}
-
-/// One server-sent event of a streamed turn: `memories`, `delta`, `done` or `error`.
-#[derive(Debug, Object)]
-pub struct TurnStreamEvent {
-    pub event: String,
-    pub data: serde_json::Value,
 }
 
 /// Four decimals are plenty, and hide f32 noise like 0.30000001.

@@ -6,35 +6,101 @@ use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-/// Route templates of the document, split into segments.
-fn templates() -> &'static Vec<Vec<String>> {
-    static TEMPLATES: OnceLock<Vec<Vec<String>>> = OnceLock::new();
-    TEMPLATES.get_or_init(|| {
+/// Route templates of the document, split into segments, with their methods.
+fn routes() -> &'static Vec<(Vec<String>, Vec<String>)> {
+    static ROUTES: OnceLock<Vec<(Vec<String>, Vec<String>)>> = OnceLock::new();
+    ROUTES.get_or_init(|| {
         let spec: Value = serde_json::from_str(&super::openapi_json()).unwrap_or_default();
         spec["paths"]
             .as_object()
             .map(|paths| {
                 paths
-                    .keys()
-                    .map(|p| p.split('/').map(str::to_owned).collect())
+                    .iter()
+                    .map(|(path, operations)| {
+                        let methods = operations
+                            .as_object()
+                            .map(|o| o.keys().map(|m| m.to_ascii_uppercase()).collect())
+                            .unwrap_or_default();
+                        (path.split('/').map(str::to_owned).collect(), methods)
+                    })
                     .collect()
             })
             .unwrap_or_default()
     })
 }
 
+/// The request-body schema of each (route template, method).
+fn request_schemas() -> &'static Vec<(Vec<String>, String, String)> {
+    static BODIES: OnceLock<Vec<(Vec<String>, String, String)>> = OnceLock::new();
+    BODIES.get_or_init(|| {
+        let spec: Value = serde_json::from_str(&super::openapi_json()).unwrap_or_default();
+        let mut bodies = Vec::new();
+        for (path, operations) in spec["paths"].as_object().into_iter().flatten() {
+            for (method, operation) in operations.as_object().into_iter().flatten() {
+                let reference = operation["requestBody"]["content"]["application/json; charset=utf-8"]["schema"]["$ref"]
+                    .as_str()
+                    .or_else(|| operation["requestBody"]["content"]["application/json"]["schema"]["$ref"].as_str());
+                if let Some(name) = reference.and_then(|r| r.rsplit('/').next()) {
+                    bodies.push((
+                        path.split('/').map(str::to_owned).collect(),
+                        method.to_ascii_uppercase(),
+                        name.to_owned(),
+                    ));
+                }
+            }
+        }
+        bodies
+    })
+}
+
+/// A JSON body whose fields have the wrong JSON type (poem-openapi would
+/// quietly turn `1` or `true` into `"1"` / `"true"`): the first such field.
+pub fn mistyped_field(method: &str, path: &str, body: &[u8]) -> Option<String> {
+    let segments: Vec<&str> = path.split('/').collect();
+    let (_, _, schema_name) = request_schemas()
+        .iter()
+        .find(|(template, m, _)| m == method && fits(template, &segments))?;
+    let schema = schemas().get(schema_name)?;
+    let body: Value = serde_json::from_slice(body).ok()?;
+    let object = body.as_object()?;
+    let mut fields: Vec<_> = schema.types.iter().collect();
+    fields.sort_by(|a, b| a.0.cmp(b.0));
+    fields
+        .into_iter()
+        .find(|(field, expected)| {
+            object
+                .get(*field)
+                .is_some_and(|v| !v.is_null() && !matches(expected, v))
+        })
+        .map(|(field, _)| field.clone())
+}
+
+fn templates() -> impl Iterator<Item = &'static Vec<String>> {
+    routes().iter().map(|(template, _)| template)
+}
+
+fn fits(template: &[String], segments: &[&str]) -> bool {
+    template.len() == segments.len()
+        && template
+            .iter()
+            .zip(segments)
+            .all(|(t, s)| t.starts_with('{') || t == s)
+}
+
+/// The methods a path accepts, for the `Allow` header of a 405.
+pub fn allowed_methods(path: &str) -> Option<String> {
+    let segments: Vec<&str> = path.split('/').collect();
+    routes()
+        .iter()
+        .find(|(template, _)| fits(template, &segments))
+        .map(|(_, methods)| methods.join(", "))
+}
+
 /// The path parameter (by its documented name) that is not a valid id.
 pub fn locate_path_parameter(path: &str) -> Option<String> {
     let segments: Vec<&str> = path.split('/').collect();
     templates()
-        .iter()
-        .filter(|template| template.len() == segments.len())
-        .filter(|template| {
-            template
-                .iter()
-                .zip(&segments)
-                .all(|(t, s)| t.starts_with('{') || t == s)
-        })
+        .filter(|template| fits(template, &segments))
         .find_map(|template| {
             template.iter().zip(&segments).find_map(|(t, s)| {
                 let name = t.strip_prefix('{')?.strip_suffix('}')?;
@@ -161,6 +227,26 @@ mod tests {
             Some("kind")
         );
         assert_eq!(locate("something else", b"{}"), None);
+    }
+
+    #[test]
+    fn numbers_or_booleans_for_strings_are_caught() {
+        let id = uuid::Uuid::now_v7();
+        let path = format!("/v1/characters/{id}");
+        assert_eq!(
+            mistyped_field("PATCH", &path, br#"{"name": -50}"#).as_deref(),
+            Some("name")
+        );
+        assert_eq!(mistyped_field("PATCH", &path, br#"{"name": "Ada"}"#), None);
+        assert_eq!(
+            mistyped_field(
+                "POST",
+                "/v1/characters",
+                br#"{"name": "Ada", "persona": true}"#
+            )
+            .as_deref(),
+            Some("persona")
+        );
     }
 
     #[test]

@@ -190,8 +190,25 @@ impl<E: Endpoint> Endpoint for RequestContextEndpoint<E> {
                 }
                 _ => Ok(None),
             };
+            let mistyped = body_copy.as_deref().and_then(|body| {
+                super::field_locator::mistyped_field(method.as_str(), &path, body)
+            });
             match admitted {
                 Err(error) => from_core(&error).into_response(&request_id),
+                Ok(_) if mistyped.is_some() => {
+                    let field = mistyped.unwrap_or_default();
+                    ProblemParts {
+                        field: Some(field.clone()),
+                        ..ProblemParts::new(
+                            StatusCode::BAD_REQUEST,
+                            "invalid-body",
+                            format!(
+                                "the request body is invalid: `{field}` has the wrong JSON type"
+                            ),
+                        )
+                    }
+                    .into_response(&request_id)
+                }
                 Ok(principal) => {
                     if let Some(principal) = principal {
                         request.extensions_mut().insert(principal);
@@ -211,6 +228,13 @@ impl<E: Endpoint> Endpoint for RequestContextEndpoint<E> {
         };
         if let Some(decision) = &decision {
             rate_limit_headers(response.headers_mut(), decision);
+        }
+        // RFC 9110: a 405 names the methods the resource accepts.
+        if response.status() == StatusCode::METHOD_NOT_ALLOWED
+            && let Some(allow) = super::field_locator::allowed_methods(&path)
+            && let Ok(value) = HeaderValue::from_str(&allow)
+        {
+            response.headers_mut().insert("allow", value);
         }
 
         let headers = response.headers_mut();

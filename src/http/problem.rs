@@ -197,6 +197,10 @@ const ERROR_STATUSES: &[(u16, &str)] = &[
     (404, "Not found (or owned by another tenant)"),
     (409, "Conflict"),
     (413, "Body too large"),
+    (
+        415,
+        "The body must be JSON (Content-Type: application/json)",
+    ),
     (422, "Semantically invalid"),
     (429, "Rate limited; see `Retry-After`"),
     (500, "Unexpected error (no details are exposed)"),

@@ -96,7 +96,11 @@ impl MemoriesApi {
         auth: TenantKey,
         id: Path<Uuid>,
         kind: Query<Option<MemoryKindDto>>,
+        /// 1–100, default 20.
+        #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
         limit: Query<Option<i64>>,
+        /// `next_cursor` of the previous page.
+        #[oai(validator(pattern = r"^[A-Za-z0-9_-]{22}$"))]
         cursor: Query<Option<String>>,
     ) -> Result<Json<MemoryPage>> {
         let page = PageRequest::parse(limit.0, cursor.0.as_deref())?;

@@ -3,7 +3,7 @@ use crate::domain::{MessageContent, PageRequest, UserName};
 use crate::http::auth::TenantKey;
 use crate::http::dto::{
     CreateSessionRequest, MessagePage, ScoredMemoryDto, SendMessageRequest, SessionDto,
-    SessionPage, TurnDto, TurnStreamEvent, page_dto,
+    SessionPage, TurnDto, page_dto,
 };
 use crate::http::problem::{ApiError, from_core};
 use crate::http::{AppState, RequestId};
@@ -43,10 +43,12 @@ pub enum Turn {
 
 #[derive(ApiResponse)]
 pub enum StreamedTurn {
-    /// Server-sent events: `memories`, `delta` (repeated), then `done` (the
-    /// stored turn) or `error` (a problem document).
+    /// Server-sent events, each `data` a JSON object: `memories`
+    /// (`{"memories": [...]}`), `delta` (`{"text": "..."}`, repeated), then
+    /// `done` (the stored turn, as the plain POST returns it) or `error` (a
+    /// problem document).
     #[oai(status = 200)]
-    Events(EventStream<BoxStream<'static, TurnStreamEvent>>),
+    Events(EventStream<BoxStream<'static, serde_json::Value>>),
 }
 
 fn turn_input(
@@ -72,7 +74,8 @@ fn turn_input(
     })
 }
 
-fn stream_event(event: TurnEvent, request_id: &str) -> TurnStreamEvent {
+/// An event as `{"event": name, "data": payload}`; `to_event` splits it.
+fn stream_event(event: TurnEvent, request_id: &str) -> serde_json::Value {
     let (name, data) = match event {
         TurnEvent::Memories(memories) => {
             let memories: Vec<ScoredMemoryDto> = memories.into_iter().map(Into::into).collect();
@@ -89,10 +92,7 @@ fn stream_event(event: TurnEvent, request_id: &str) -> TurnStreamEvent {
             ("error", serde_json::to_value(problem).unwrap_or_default())
         }
     };
-    TurnStreamEvent {
-        event: name.to_owned(),
-        data,
-    }
+    serde_json::json!({ "event": name, "data": data })
 }
 
 fn to_json<T: poem_openapi::types::ToJSON>(value: &T) -> serde_json::Value {
@@ -139,7 +139,11 @@ impl SessionsApi {
         state: Data<&Arc<AppState>>,
         auth: TenantKey,
         id: Path<Uuid>,
+        /// 1–100, default 20.
+        #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
         limit: Query<Option<i64>>,
+        /// `next_cursor` of the previous page.
+        #[oai(validator(pattern = r"^[A-Za-z0-9_-]{22}$"))]
         cursor: Query<Option<String>>,
     ) -> Result<Json<SessionPage>> {
         let page = PageRequest::parse(limit.0, cursor.0.as_deref())?;
@@ -177,7 +181,11 @@ impl SessionsApi {
         state: Data<&Arc<AppState>>,
         auth: TenantKey,
         id: Path<Uuid>,
+        /// 1–100, default 20.
+        #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
         limit: Query<Option<i64>>,
+        /// `next_cursor` of the previous page.
+        #[oai(validator(pattern = r"^[A-Za-z0-9_-]{22}$"))]
         cursor: Query<Option<String>>,
     ) -> Result<Json<MessagePage>> {
         let page = PageRequest::parse(limit.0, cursor.0.as_deref())?;
@@ -196,7 +204,8 @@ impl SessionsApi {
         state: Data<&Arc<AppState>>,
         auth: TenantKey,
         id: Path<Uuid>,
-        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
+        #[oai(name = "Idempotency-Key", validator(min_length = 1, max_length = 255))]
+        idempotency_key: Header<Option<String>>,
         body: Json<SendMessageRequest>,
     ) -> Result<Turn> {
         let input = turn_input(auth, id.0, &body, idempotency_key.0)?;
@@ -212,7 +221,8 @@ impl SessionsApi {
         request_id: Data<&RequestId>,
         auth: TenantKey,
         id: Path<Uuid>,
-        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
+        #[oai(name = "Idempotency-Key", validator(min_length = 1, max_length = 255))]
+        idempotency_key: Header<Option<String>>,
         body: Json<SendMessageRequest>,
     ) -> Result<StreamedTurn> {
         let input = turn_input(auth, id.0, &body, idempotency_key.0)?;
@@ -224,7 +234,10 @@ impl SessionsApi {
         Ok(StreamedTurn::Events(
             EventStream::new(events)
                 .keep_alive(Duration::from_secs(15))
-                .to_event(|item| Event::message(item.data.to_string()).event_type(item.event)),
+                .to_event(|item| {
+                    let name = item["event"].as_str().unwrap_or("message").to_owned();
+                    Event::message(item["data"].to_string()).event_type(name)
+                }),
         ))
     }
 }
