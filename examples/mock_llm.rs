@@ -7,7 +7,7 @@
 //! streamed tokens), MOCK_DIMENSIONS (1024).
 
 use futures_util::StreamExt;
-use poem::listener::TcpListener;
+use poem::listener::{Listener, TcpListener};
 use poem::web::Json;
 use poem::web::sse::{Event, SSE};
 use poem::{EndpointExt, IntoResponse, Route, Server, handler, post};
@@ -105,7 +105,10 @@ async fn main() -> std::io::Result<()> {
         .at("/v1/chat/completions", post(chat))
         .at("/v1/embeddings", post(embeddings))
         .data(pace);
-    Server::new(TcpListener::bind(format!("127.0.0.1:{port}")))
+    let acceptor = TcpListener::bind(format!("127.0.0.1:{port}"))
+        .into_acceptor()
+        .await?;
+    Server::new_with_acceptor(virlife::startup::NoDelay(acceptor))
         .run(app)
         .await
 }

@@ -306,6 +306,31 @@ pub fn http_app(core: Core, settings: &Settings) -> BoxEndpoint<'static> {
 
 /// A bound, ready-to-run service (zero2prod's `Application`): tests bind
 /// port 0 and read the real port back.
+/// Accepts with TCP_NODELAY: a streamed token goes out at once instead of
+/// waiting for the previous segment's ACK (Nagle plus delayed ACK = 40 ms).
+pub struct NoDelay(pub TcpAcceptor);
+
+impl Acceptor for NoDelay {
+    type Io = tokio::net::TcpStream;
+
+    fn local_addr(&self) -> Vec<poem::web::LocalAddr> {
+        self.0.local_addr()
+    }
+
+    async fn accept(
+        &mut self,
+    ) -> std::io::Result<(
+        Self::Io,
+        poem::web::LocalAddr,
+        poem::web::RemoteAddr,
+        poem::http::uri::Scheme,
+    )> {
+        let accepted = self.0.accept().await?;
+        let _ = accepted.0.set_nodelay(true);
+        Ok(accepted)
+    }
+}
+
 pub struct Application {
     acceptor: TcpAcceptor,
     port: u16,
@@ -380,7 +405,7 @@ impl Application {
                 let _ = signalled.set(tokio::time::Instant::now());
             }
         };
-        let result = poem::Server::new_with_acceptor(self.acceptor)
+        let result = poem::Server::new_with_acceptor(NoDelay(self.acceptor))
             .run_with_graceful_shutdown(self.app, shutdown, Some(self.grace))
             .await;
         // Background work stops at a safe point (between jobs and sweeps);
