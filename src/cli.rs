@@ -104,16 +104,18 @@ fn serve() -> ExitCode {
     })
 }
 
-fn migrate() -> ExitCode {
+/// Loads the settings, starts logging and a runtime, composes the core,
+/// and runs one maintenance task with it.
+fn with_core<F, Fut>(task: F) -> ExitCode
+where
+    F: FnOnce(crate::services::Core) -> Fut,
+    Fut: Future<Output = ExitCode>,
+{
     let settings = match load_settings() {
         Ok(settings) => settings,
         Err(code) => return code,
     };
     crate::telemetry::init(&settings);
-    if settings.database_url.is_none() {
-        eprintln!("DATABASE_URL is not set: the in-memory store has no schema to migrate");
-        return ExitCode::FAILURE;
-    }
     let runtime = match runtime(&settings) {
         Ok(runtime) => runtime,
         Err(err) => {
@@ -122,13 +124,22 @@ fn migrate() -> ExitCode {
         }
     };
     runtime.block_on(async {
-        let core = match startup::compose(&settings) {
-            Ok(core) => core,
+        match startup::compose(&settings) {
+            Ok(core) => task(core).await,
             Err(err) => {
                 eprintln!("{err}");
-                return ExitCode::FAILURE;
+                ExitCode::FAILURE
             }
-        };
+        }
+    })
+}
+
+fn migrate() -> ExitCode {
+    with_core(|core| async move {
+        if core.store.kind() != "postgres" {
+            eprintln!("DATABASE_URL is not set: the in-memory store has no schema to migrate");
+            return ExitCode::FAILURE;
+        }
         match core.store.migrate().await {
             Ok(()) => {
                 println!("migrations applied");
@@ -143,26 +154,7 @@ fn migrate() -> ExitCode {
 }
 
 fn reindex() -> ExitCode {
-    let settings = match load_settings() {
-        Ok(settings) => settings,
-        Err(code) => return code,
-    };
-    crate::telemetry::init(&settings);
-    let runtime = match runtime(&settings) {
-        Ok(runtime) => runtime,
-        Err(err) => {
-            eprintln!("cannot start the runtime: {err}");
-            return ExitCode::FAILURE;
-        }
-    };
-    runtime.block_on(async {
-        let core = match startup::compose(&settings) {
-            Ok(core) => core,
-            Err(err) => {
-                eprintln!("{err}");
-                return ExitCode::FAILURE;
-            }
-        };
+    with_core(|core| async move {
         if let Err(err) = core.store.migrate().await {
             eprintln!("the database is not ready: {err}");
             return ExitCode::FAILURE;

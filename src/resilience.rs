@@ -91,6 +91,55 @@ impl PortHealth {
             .store(latency.as_micros() as u64, Ordering::Relaxed);
     }
 
+    /// Runs one call to an optional port: skipped while the circuit is open,
+    /// bounded by `timeout`, its failure logged and counted (the error is
+    /// the failure's reason).
+    pub async fn guard<T>(
+        &self,
+        port: &'static str,
+        operation: &'static str,
+        timeout: Duration,
+        call: impl Future<Output = Result<T, String>>,
+    ) -> Result<T, String> {
+        if self.circuit_open() {
+            return Err("circuit open".into());
+        }
+        let reason = match tokio::time::timeout(timeout, call).await {
+            Ok(Ok(value)) => {
+                self.record_success();
+                return Ok(value);
+            }
+            Ok(Err(reason)) => reason,
+            Err(_) => "timeout".to_owned(),
+        };
+        tracing::warn!(port, operation, %reason, "call failed; degrading");
+        let class = if reason == "timeout" {
+            "timeout"
+        } else {
+            "unavailable"
+        };
+        self.record_failure(class, FAILURE_THRESHOLD, OPEN_FOR);
+        Err(reason)
+    }
+
+    /// A health probe: bypasses the circuit (so recovery is noticed) but is
+    /// still bounded; success closes the circuit.
+    pub async fn probe<E>(
+        &self,
+        timeout: Duration,
+        call: impl Future<Output = Result<(), E>>,
+        timed_out: E,
+    ) -> Result<(), E> {
+        match tokio::time::timeout(timeout, call).await {
+            Ok(Ok(())) => {
+                self.record_success();
+                Ok(())
+            }
+            Ok(Err(err)) => Err(err),
+            Err(_) => Err(timed_out),
+        }
+    }
+
     /// Latency of the last observed call, if any call was made.
     pub fn last_latency(&self) -> Option<Duration> {
         (self.calls.load(Ordering::Relaxed) > 0)
@@ -121,26 +170,14 @@ impl ResilientVectors {
         operation: &'static str,
         call: impl Future<Output = Result<T, VectorError>>,
     ) -> Result<T, VectorError> {
-        if self.health.circuit_open() {
-            return Err(VectorError::Unavailable("circuit open".into()));
-        }
-        let reason = match tokio::time::timeout(self.timeout, call).await {
-            Ok(Ok(value)) => {
-                self.health.record_success();
-                return Ok(value);
-            }
-            Ok(Err(VectorError::Unavailable(reason))) => reason,
-            Err(_) => "timeout".to_owned(),
-        };
-        tracing::warn!(operation, %reason, "vector index call failed");
-        let class = if reason == "timeout" {
-            "timeout"
-        } else {
-            "unavailable"
+        let call = async {
+            call.await
+                .map_err(|VectorError::Unavailable(reason)| reason)
         };
         self.health
-            .record_failure(class, FAILURE_THRESHOLD, OPEN_FOR);
-        Err(VectorError::Unavailable(reason))
+            .guard("vector_memory", operation, self.timeout, call)
+            .await
+            .map_err(VectorError::Unavailable)
     }
 }
 
@@ -151,15 +188,13 @@ impl VectorMemory for ResilientVectors {
     }
 
     async fn ping(&self) -> Result<(), VectorError> {
-        // Bypasses the circuit, so recovery is noticed.
-        match tokio::time::timeout(self.timeout, self.inner.ping()).await {
-            Ok(Ok(())) => {
-                self.health.record_success();
-                Ok(())
-            }
-            Ok(Err(err)) => Err(err),
-            Err(_) => Err(VectorError::Unavailable("timeout".into())),
-        }
+        self.health
+            .probe(
+                self.timeout,
+                self.inner.ping(),
+                VectorError::Unavailable("timeout".into()),
+            )
+            .await
     }
 
     async fn upsert(&self, points: &[VectorPoint]) -> Result<(), VectorError> {
@@ -300,26 +335,11 @@ impl ResilientCache {
         operation: &'static str,
         call: impl Future<Output = Result<T, CacheError>>,
     ) -> Result<T, CacheError> {
-        if self.health.circuit_open() {
-            return Err(CacheError::Unavailable("circuit open".into()));
-        }
-        let outcome = match tokio::time::timeout(self.timeout, call).await {
-            Ok(Ok(value)) => {
-                self.health.record_success();
-                return Ok(value);
-            }
-            Ok(Err(CacheError::Unavailable(reason))) => reason,
-            Err(_) => "timeout".to_owned(),
-        };
-        tracing::warn!(operation, reason = %outcome, "cache call failed; continuing without it");
-        let class = if outcome == "timeout" {
-            "timeout"
-        } else {
-            "unavailable"
-        };
+        let call = async { call.await.map_err(|CacheError::Unavailable(reason)| reason) };
         self.health
-            .record_failure(class, FAILURE_THRESHOLD, OPEN_FOR);
-        Err(CacheError::Unavailable(outcome))
+            .guard("cache", operation, self.timeout, call)
+            .await
+            .map_err(CacheError::Unavailable)
     }
 }
 
@@ -330,15 +350,13 @@ impl Cache for ResilientCache {
     }
 
     async fn ping(&self) -> Result<(), CacheError> {
-        // Health checks bypass the circuit so recovery is noticed.
-        match tokio::time::timeout(self.timeout, self.inner.ping()).await {
-            Ok(Ok(())) => {
-                self.health.record_success();
-                Ok(())
-            }
-            Ok(Err(err)) => Err(err),
-            Err(_) => Err(CacheError::Unavailable("timeout".into())),
-        }
+        self.health
+            .probe(
+                self.timeout,
+                self.inner.ping(),
+                CacheError::Unavailable("timeout".into()),
+            )
+            .await
     }
 
     async fn get(&self, key: &str) -> Result<Option<String>, CacheError> {
