@@ -208,6 +208,8 @@ impl VectorMemory for QdrantVectors {
 
     async fn ping(&self) -> Result<(), VectorError> {
         self.client.health_check().await.map_err(unavailable)?;
+        // Look again: the collection may have been wiped behind our back.
+        self.ready.store(false, Ordering::Release);
         self.ensure_collection().await
     }
 
@@ -216,10 +218,15 @@ impl VectorMemory for QdrantVectors {
             return Ok(());
         }
         self.ensure_collection().await?;
-        self.client
+        let written = self
+            .client
             .upsert_points(upsert_request(&self.collection, points))
-            .await
-            .map_err(unavailable)?;
+            .await;
+        if written.is_err() {
+            // Perhaps the collection is gone: check (and recreate) next time.
+            self.ready.store(false, Ordering::Release);
+        }
+        written.map_err(unavailable)?;
         Ok(())
     }
 

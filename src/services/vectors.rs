@@ -86,6 +86,10 @@ impl Core {
     #[tracing::instrument(skip_all)]
     pub async fn reindex(&self) -> Result<ReindexOutcome> {
         let model = self.llm.describe();
+        // Lets the index recreate a collection that was wiped.
+        if let Err(err) = self.vectors.ping().await {
+            tracing::warn!(error = %err, "vector index not answering; reindex will count failures");
+        }
         if let Ok(Some(mismatch)) = self
             .vectors
             .model_mismatch(&model.embedding_model, model.dimensions)
