@@ -77,6 +77,7 @@ class Service:
         env.update(extra_env)
         self.log = tempfile.NamedTemporaryFile(prefix="virlife-bench-", suffix=".log", delete=False)
         started = time.monotonic()
+        self.env = env
         self.process = subprocess.Popen([binary], env=env, stdout=self.log, stderr=subprocess.STDOUT)
         self.base = f"http://127.0.0.1:{self.port}"
         while True:
@@ -184,8 +185,8 @@ wrk.body = '{{"kind": "episodic", "content": "The harbour flooded after the stor
         service.stop()
 
 
-def scenario_search(binary, args, llm, memories):
-    service = Service(binary, {}, llm)
+def scenario_search(binary, args, llm, memories, vector_env=None):
+    service = Service(binary, vector_env or {}, llm)
     try:
         key, character, _ = setup_sessions(service, 1)
         words = ["storm", "harbour", "sailing", "lighthouse", "captain", "whale", "map", "treasure", "island", "compass"]
@@ -240,6 +241,108 @@ def scenario_stream(binary, args, llm_binary):
         llm.stop()
 
 
+def tree_rss_mb(pid, field="VmHWM"):
+    """Peak (or current) RSS of a process and its children, in MB."""
+    total = 0.0
+    pids = [pid]
+    try:
+        out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+        pids += [int(p) for p in out.split()]
+    except Exception:
+        pass
+    for p in pids:
+        try:
+            with open(f"/proc/{p}/status") as status:
+                for line in status:
+                    if line.startswith(field + ":"):
+                        total += int(line.split()[1]) / 1024
+        except OSError:
+            pass
+    return total
+
+
+def scenario_reference_turn(binary, args, llm):
+    """The same chat turn on FastAPI + uvicorn (4 workers) + asyncpg + redis-py."""
+    service = Service(binary, {}, llm)
+    reference = None
+    try:
+        key, _, sessions = setup_sessions(service, args.connections)
+        database = service.env["DATABASE_URL"]
+        service.stop()
+        port = free_port()
+        env = dict(os.environ, DATABASE_URL=database, LLM_URL=llm.url)
+        reference = subprocess.Popen(
+            [os.path.join(os.path.abspath(args.reference_venv), "bin", "uvicorn"), "app:app", "--host", "127.0.0.1", "--port", str(port),
+             "--workers", "4", "--log-level", "warning"],
+            cwd="bench/reference", env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise SystemExit("reference did not start")
+                time.sleep(0.1)
+        script = turn_script(key, sessions, "Tell me about the storm last night.")
+        wrk(base + "/", script, 2, args.connections)
+        result = wrk(base + "/", script, args.duration, args.connections)
+        result["peak_rss_mb"] = tree_rss_mb(reference.pid)
+        return result
+    finally:
+        if service.process.poll() is None:
+            service.stop()
+        if reference is not None:
+            reference.terminate()
+            reference.wait(timeout=30)
+
+
+async def one_stream(port, path, key, index):
+    import asyncio
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    body = json.dumps({"content": f"concurrent stream {index}"})
+    writer.write((f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {key}\r\n"
+                  f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n{body}").encode())
+    await writer.drain()
+    seen = b""
+    while True:
+        chunk = await reader.read(65536)
+        if not chunk:
+            break
+        seen += chunk
+        if b"event: done" in seen or b"event: error" in seen:
+            break
+    writer.close()
+    return b"event: done" in seen
+
+
+def scenario_concurrent_streams(binary, args, llm_binary):
+    """N streamed turns at once against a mock that takes 2 s per reply."""
+    import asyncio, resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = min(hard, args.streams * 2 + 1024)
+    if soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    llm = MockLlm(llm_binary, latency_ms=2000, tokens=5)
+    service = Service(binary, {"DATABASE_MAX_CONNECTIONS": "40", "DATABASE_ACQUIRE_TIMEOUT_SECONDS": "30"}, llm)
+    try:
+        key, _, sessions = setup_sessions(service, 50)
+        async def run_all():
+            tasks = [one_stream(service.port, f"/v1/sessions/{sessions[i % len(sessions)]}/messages/stream", key, i)
+                     for i in range(args.streams)]
+            return await asyncio.gather(*tasks, return_exceptions=True)
+        started = time.monotonic()
+        outcomes = asyncio.run(run_all())
+        elapsed = time.monotonic() - started
+        ok = sum(1 for o in outcomes if o is True)
+        return {"streams": args.streams, "completed": ok, "errors": args.streams - ok, "seconds": round(elapsed, 2),
+                "peak_rss_mb": round(service.rss_mb("VmHWM"), 1)}
+    finally:
+        service.stop()
+        llm.stop()
+
+
 def scenario_idle(binary, args, llm):
     service = Service(binary, {}, llm)
     try:
@@ -257,7 +360,10 @@ def main():
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--search-memories", type=int, default=10000)
     parser.add_argument("--stream-samples", type=int, default=50)
+    parser.add_argument("--streams", type=int, default=1000, help="concurrent streamed turns (try 10000)")
+    parser.add_argument("--reference-venv", default="", help="a venv with bench/reference/requirements.txt")
     parser.add_argument("--output", default="bench/results/latest.json")
+    parser.add_argument("--only", default="", help="comma-separated scenario name prefixes")
     args = parser.parse_args()
 
     llm = MockLlm(args.mock_llm)
@@ -269,10 +375,20 @@ def main():
             ("turn_cache_warm", lambda: scenario_turn(args.binary, args, llm, True)),
             ("turn_cache_off", lambda: scenario_turn(args.binary, args, llm, False)),
             ("memory_add", lambda: scenario_memory_add(args.binary, args, llm)),
-            (f"search_{args.search_memories}", lambda: scenario_search(args.binary, args, llm, args.search_memories)),
+            (f"search_{args.search_memories}", lambda: scenario_search(args.binary, args, llm, args.search_memories,
+                                                                       {"QDRANT_URL": os.environ["QDRANT_URL"]} if os.environ.get("QDRANT_URL") else None)),
+            # The vector index down (a closed port): PostgreSQL answers by an exact scan.
+            (f"search_{args.search_memories}_pg_fallback", lambda: scenario_search(
+                args.binary, args, llm, args.search_memories,
+                {"QDRANT_URL": f"http://127.0.0.1:{free_port()}", "QDRANT_TIMEOUT_MS": "200"})),
             ("stream", lambda: scenario_stream(args.binary, args, args.mock_llm)),
+            ("concurrent_streams", lambda: scenario_concurrent_streams(args.binary, args, args.mock_llm)),
         ]
+        if args.reference_venv:
+            steps.insert(3, ("reference_turn", lambda: scenario_reference_turn(args.binary, args, llm)))
         for name, run in steps:
+            if args.only and not any(name.startswith(o) for o in args.only.split(",")):
+                continue
             print(f"== {name}", flush=True)
             rows[name] = run()
     finally:
@@ -284,12 +400,29 @@ def main():
     for name, row in rows.items():
         if "rps" in row:
             print(f"{name:<22}{row['rps']:>10.0f}{row['p50_ms']:>10.2f}{row['p90_ms']:>10.2f}{row['p99_ms']:>10.2f}{row['errors']:>8}{row['peak_rss_mb']:>13.1f}")
-    stream = rows["stream"]
-    print(f"streamed turn (20 tokens, 10 ms apart): first delta p50 {stream['first_delta_p50_ms']} ms, p99 {stream['first_delta_p99_ms']} ms; done p50 {stream['total_p50_ms']} ms")
-    print(f"cold start to ready: {rows['idle']['ready_s']} s, idle RSS: {rows['idle']['idle_rss_mb']} MB")
-    warm, off = rows["turn_cache_warm"], rows["turn_cache_off"]
-    ratio = {"turn_p50_warm_over_off": round(warm["p50_ms"] / off["p50_ms"], 3), "turn_rps_warm_over_off": round(warm["rps"] / off["rps"], 3)}
-    print(f"warm renderer-context cache vs none: p50 x{ratio['turn_p50_warm_over_off']}, throughput x{ratio['turn_rps_warm_over_off']}")
+    if "reference_turn" in rows and "turn_cache_warm" in rows:
+        ours, theirs = rows["turn_cache_warm"], rows["reference_turn"]
+        ratio_ref = {"turn_rps_virlife_over_reference": round(ours["rps"] / max(theirs["rps"], 0.001), 2),
+                     "turn_p99_virlife_over_reference": round(ours["p99_ms"] / max(theirs["p99_ms"], 0.001), 3),
+                     "turn_peak_rss_virlife_over_reference": round(ours["peak_rss_mb"] / max(theirs["peak_rss_mb"], 0.001), 3)}
+        print(f"chat turn, VirLife / FastAPI reference (same run, same concurrency): throughput x{ratio_ref['turn_rps_virlife_over_reference']}, "
+              f"p99 x{ratio_ref['turn_p99_virlife_over_reference']}, peak RSS x{ratio_ref['turn_peak_rss_virlife_over_reference']}")
+    concurrent = rows.get("concurrent_streams")
+    if concurrent:
+        print(f"{concurrent['streams']} concurrent streamed turns (2 s replies): {concurrent['completed']} done, {concurrent['errors']} errors, "
+              f"{concurrent['seconds']} s, peak RSS {concurrent['peak_rss_mb']} MB")
+    stream = rows.get("stream")
+    if stream:
+        print(f"streamed turn (20 tokens, 10 ms apart): first delta p50 {stream['first_delta_p50_ms']} ms, p99 {stream['first_delta_p99_ms']} ms; done p50 {stream['total_p50_ms']} ms")
+    if "idle" in rows:
+        print(f"cold start to ready: {rows['idle']['ready_s']} s, idle RSS: {rows['idle']['idle_rss_mb']} MB")
+    ratio = {}
+    if "turn_cache_warm" in rows and "turn_cache_off" in rows:
+        warm, off = rows["turn_cache_warm"], rows["turn_cache_off"]
+        ratio = {"turn_p50_warm_over_off": round(warm["p50_ms"] / off["p50_ms"], 3), "turn_rps_warm_over_off": round(warm["rps"] / off["rps"], 3)}
+        print(f"warm renderer-context cache vs none: p50 x{ratio['turn_p50_warm_over_off']}, throughput x{ratio['turn_rps_warm_over_off']}")
+    if "reference_turn" in rows and "turn_cache_warm" in rows:
+        ratio.update(ratio_ref)
 
     os.makedirs(os.path.dirname(args.output), exist_ok=True)
     with open(args.output, "w") as out:

@@ -35,10 +35,10 @@ start_postgres() {
     [ "$(id -u)" = 0 ] && chown postgres "$work/pg"
     as_postgres "$bin/initdb" -D "$work/pg/data" -U postgres --auth=trust >/dev/null
     # Durability is pointless for a throwaway test server; speed is not.
-    as_postgres "$bin/pg_ctl" -D "$work/pg/data" -l "$work/pg/log" -w \
-        -o "-p $port -k $work/pg -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" \
-        start >/dev/null
+    PG_START="$bin/pg_ctl -D $work/pg/data -l $work/pg/log -w -o '-p $port -k $work/pg -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300' start"
+    as_postgres bash -c "$PG_START" >/dev/null
     PG_STOP="$bin/pg_ctl -D $work/pg/data -m immediate stop"
+    export PG_START PG_STOP
     export DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres"
     echo "== PostgreSQL $("$bin/postgres" --version | awk '{print $3}') on 127.0.0.1:$port"
 }
@@ -65,6 +65,7 @@ start_redis() {
     port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
         --daemonize yes --pidfile "$work/redis.pid" --logfile "$work/redis.log"
+    export REDIS_PIDFILE="$work/redis.pid"
     for _ in $(seq 50); do
         redis-cli -p "$port" ping >/dev/null 2>&1 && break
         sleep 0.1
