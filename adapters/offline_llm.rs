@@ -64,21 +64,24 @@ impl OfflineLlm {
         ));
         reply
     }
+}
 
-    fn embed_one(&self, text: &str) -> Vec<f32> {
-        let mut vector = vec![0.0f32; self.dimensions];
-        for token in tokens(text) {
-            let hash = fnv1a(token.as_bytes());
-            let index = (hash % self.dimensions as u64) as usize;
-            let sign = if (hash >> 63) == 0 { 1.0 } else { -1.0 };
-            vector[index] += sign;
-        }
-        let norm = vector.iter().map(|x| x * x).sum::<f32>().sqrt();
-        if norm > 0.0 {
-            vector.iter_mut().for_each(|x| *x /= norm);
-        }
-        vector
+/// The offline embedding: hashed word features, unit length, so texts that
+/// share words are close. Also what the test and benchmark mock providers serve.
+pub fn hashed_embedding(text: &str, dimensions: usize) -> Vec<f32> {
+    let dimensions = dimensions.max(1);
+    let mut vector = vec![0.0f32; dimensions];
+    for token in tokens(text) {
+        let hash = fnv1a(token.as_bytes());
+        let index = (hash % dimensions as u64) as usize;
+        let sign = if (hash >> 63) == 0 { 1.0 } else { -1.0 };
+        vector[index] += sign;
     }
+    let norm = vector.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if norm > 0.0 {
+        vector.iter_mut().for_each(|x| *x /= norm);
+    }
+    vector
 }
 
 fn word_count(text: &str) -> u32 {
@@ -255,7 +258,10 @@ impl Llm for OfflineLlm {
     }
 
     async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, LlmError> {
-        Ok(texts.iter().map(|t| self.embed_one(t)).collect())
+        Ok(texts
+            .iter()
+            .map(|t| hashed_embedding(t, self.dimensions))
+            .collect())
     }
 }
 

@@ -13,6 +13,7 @@ use poem::web::sse::{Event, SSE};
 use poem::{EndpointExt, IntoResponse, Route, Server, handler, post};
 use serde_json::{Value, json};
 use std::time::Duration;
+use virlife::adapters::offline_llm::hashed_embedding;
 
 fn setting(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -27,23 +28,6 @@ struct Pace {
     tokens: u64,
     interval: Duration,
     dimensions: usize,
-}
-
-fn embedding(text: &str, dimensions: usize) -> Vec<f32> {
-    let mut vector = vec![0.0f32; dimensions];
-    for word in text
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| w.len() > 2)
-    {
-        let hash = word
-            .to_lowercase()
-            .bytes()
-            .fold(0xcbf29ce484222325u64, |h, b| {
-                (h ^ u64::from(b)).wrapping_mul(0x100000001b3)
-            });
-        vector[(hash % dimensions as u64) as usize] += 1.0;
-    }
-    vector
 }
 
 #[handler]
@@ -87,7 +71,7 @@ async fn embeddings(Json(body): Json<Value>, pace: poem::web::Data<&Pace>) -> Js
     let data: Vec<Value> = inputs
         .iter()
         .enumerate()
-        .map(|(i, text)| json!({"index": i, "embedding": embedding(text.as_str().unwrap_or(""), pace.dimensions)}))
+        .map(|(i, text)| json!({"index": i, "embedding": hashed_embedding(text.as_str().unwrap_or(""), pace.dimensions)}))
         .collect();
     Json(json!({ "data": data }))
 }

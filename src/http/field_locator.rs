@@ -6,11 +6,17 @@ use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
+/// Our own OpenAPI document, generated and parsed once.
+fn spec() -> &'static Value {
+    static SPEC: OnceLock<Value> = OnceLock::new();
+    SPEC.get_or_init(|| serde_json::from_str(&super::openapi_json()).unwrap_or_default())
+}
+
 /// Route templates of the document, split into segments, with their methods.
 fn routes() -> &'static Vec<(Vec<String>, Vec<String>)> {
     static ROUTES: OnceLock<Vec<(Vec<String>, Vec<String>)>> = OnceLock::new();
     ROUTES.get_or_init(|| {
-        let spec: Value = serde_json::from_str(&super::openapi_json()).unwrap_or_default();
+        let spec = spec();
         spec["paths"]
             .as_object()
             .map(|paths| {
@@ -33,7 +39,7 @@ fn routes() -> &'static Vec<(Vec<String>, Vec<String>)> {
 fn request_schemas() -> &'static Vec<(Vec<String>, String, String)> {
     static BODIES: OnceLock<Vec<(Vec<String>, String, String)>> = OnceLock::new();
     BODIES.get_or_init(|| {
-        let spec: Value = serde_json::from_str(&super::openapi_json()).unwrap_or_default();
+        let spec = spec();
         let mut bodies = Vec::new();
         for (path, operations) in spec["paths"].as_object().into_iter().flatten() {
             for (method, operation) in operations.as_object().into_iter().flatten() {
@@ -123,7 +129,7 @@ struct Schema {
 fn schemas() -> &'static HashMap<String, Schema> {
     static SCHEMAS: OnceLock<HashMap<String, Schema>> = OnceLock::new();
     SCHEMAS.get_or_init(|| {
-        let spec: Value = serde_json::from_str(&super::openapi_json()).unwrap_or_default();
+        let spec = spec();
         let mut map = HashMap::new();
         if let Some(components) = spec["components"]["schemas"].as_object() {
             for (name, schema) in components {

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
+use virlife::adapters::offline_llm::hashed_embedding;
 
 #[derive(Clone)]
 pub enum Reply {
@@ -38,26 +39,7 @@ impl MockProvider {
     }
 }
 
-/// An embedding that rewards shared words, like the offline fake's.
-pub fn embedding(text: &str, dimensions: usize) -> Vec<f32> {
-    let mut vector = vec![0.0f32; dimensions];
-    for word in text
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| w.len() > 3)
-    {
-        let hash = word
-            .to_lowercase()
-            .bytes()
-            .fold(0xcbf29ce484222325u64, |h, b| {
-                (h ^ u64::from(b)).wrapping_mul(0x100000001b3)
-            });
-        vector[(hash % dimensions as u64) as usize] += 1.0;
-    }
-    let norm = vector.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-6);
-    vector.iter().map(|x| x / norm).collect()
-}
-
-/// Answers `/embeddings` with `embedding()`, anything else per `chat`.
+/// Answers `/embeddings` with the offline hashed embedding, anything else per `chat`.
 pub fn with_embeddings(
     dimensions: usize,
     chat: impl Fn(&Value, usize) -> Reply + Send + Sync + 'static,
@@ -70,7 +52,7 @@ pub fn with_embeddings(
                     inputs
                         .iter()
                         .enumerate()
-                        .map(|(i, t)| json!({"index": i, "embedding": embedding(t.as_str().unwrap_or(""), dimensions)}))
+                        .map(|(i, t)| json!({"index": i, "embedding": hashed_embedding(t.as_str().unwrap_or(""), dimensions)}))
                         .collect()
                 })
                 .unwrap_or_default();
