@@ -3,8 +3,10 @@
 //! search is one dot product per memory of that character (SIMD-friendly),
 //! never a scan of everyone's memories.
 
-use crate::domain::{MemoryKind, ScoredId, TenantId, VectorPoint, VectorQuery, best_k, dot, unit};
-use crate::ports::{VectorError, VectorMemory};
+use crate::core::domain::{
+    MemoryKind, ScoredId, TenantId, VectorPoint, VectorQuery, best_k, dot, unit,
+};
+use crate::core::ports::{VectorError, VectorMemory};
 use async_trait::async_trait;
 use std::collections::HashMap;
 use std::sync::RwLock;

@@ -1,8 +1,8 @@
 //! In-process `Cache` on moka: per-entry TTLs, set-if-absent and counters.
 //! Used when `REDIS_URL` is unset; per replica, so counters are not shared.
 
-use crate::domain::gcra;
-use crate::ports::{Cache, CacheError, Throttle};
+use crate::adapters::gcra;
+use crate::core::ports::{Cache, CacheError, Throttle};
 use async_trait::async_trait;
 use moka::Expiry;
 use moka::future::Cache as MokaCache;

@@ -1,11 +1,11 @@
 //! In-memory `Store`: the development default and the reference the contract
 //! tests hold the PostgreSQL store to. Everything is lost on restart.
 
-use crate::domain::{
+use crate::core::domain::{
     ApiKey, Character, IdempotencyRecord, Job, JobOutcome, JobStatus, KeyHash, Memory, MemoryKind,
     Message, PageRequest, PendingVector, PendingVectorRow, Role, Session, TenantId, new_id,
 };
-use crate::ports::{Store, StoreError};
+use crate::core::ports::{Store, StoreError};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, HashMap};

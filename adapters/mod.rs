@@ -1,11 +1,15 @@
 //! Adapters: one module per outside system. The in-memory ones are always
-//! compiled; each real one sits behind its Cargo feature.
+//! compiled; each real one sits behind its Cargo feature. Beside them, the
+//! decorators the composition root wraps the optional ports in (`resilience`,
+//! `namespace`) and the rate-limit arithmetic the caches share (`gcra`).
 
 #[cfg(feature = "postgres")]
 pub mod cipher;
 pub mod exact_vectors;
+pub mod gcra;
 pub mod memory_cache;
 pub mod memory_store;
+pub mod namespace;
 pub mod offline_llm;
 #[cfg(feature = "openai")]
 pub mod openai;
@@ -15,4 +19,5 @@ pub mod postgres;
 pub mod qdrant;
 #[cfg(feature = "redis")]
 pub mod redis_cache;
+pub mod resilience;
 pub mod split_llm;

@@ -2,8 +2,8 @@
 //! no network, so the whole product runs (and is tested) without a provider.
 //! Embeddings hash word features, so memory search finds lexical overlap.
 
-use crate::domain::{Role, Usage};
-use crate::ports::{
+use crate::core::domain::{Role, Usage};
+use crate::core::ports::{
     ChunkStream, Completion, Llm, LlmDescription, LlmError, ReflectRequest, RenderRequest,
     StreamChunk,
 };
@@ -268,7 +268,7 @@ impl Llm for OfflineLlm {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::cosine_similarity;
+    use crate::core::domain::cosine_similarity;
 
     fn request(message: &str, memories: &[&str]) -> RenderRequest {
         RenderRequest {

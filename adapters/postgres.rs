@@ -3,12 +3,12 @@
 //! sees a `sqlx::Error`.
 
 use super::cipher::{Cipher, open_without_key};
-use crate::domain::{
+use crate::core::domain::{
     ApiKey, Character, IdempotencyRecord, Job, JobKind, JobOutcome, JobStatus, KeyHash, Memory,
     MemoryKind, MemorySource, Message, PageRequest, PendingVector, PendingVectorRow, Role, Session,
     TenantId, Usage, new_id,
 };
-use crate::ports::{Store, StoreError};
+use crate::core::ports::{Store, StoreError};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::migrate::Migrator;

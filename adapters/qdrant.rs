@@ -5,8 +5,8 @@
 //! and size are recorded in the collection's metadata. Request building is
 //! pure and unit-tested without a server.
 
-use crate::domain::{MemoryKind, ScoredId, TenantId, VectorPoint, VectorQuery};
-use crate::ports::{VectorError, VectorMemory};
+use crate::core::domain::{MemoryKind, ScoredId, TenantId, VectorPoint, VectorQuery};
+use crate::core::ports::{VectorError, VectorMemory};
 use async_trait::async_trait;
 use qdrant_client::qdrant::point_id::PointIdOptions;
 use qdrant_client::qdrant::vectors_config::Config;

@@ -2,7 +2,7 @@
 //! connect, recycle and the command itself), so a dead or stalled Redis
 //! costs milliseconds; errors become `CacheError::Unavailable`.
 
-use crate::ports::{Cache, CacheError, Throttle};
+use crate::core::ports::{Cache, CacheError, Throttle};
 use async_trait::async_trait;
 use deadpool_redis::redis::{self, FromRedisValue, Script};
 use deadpool_redis::{Config, Pool, PoolConfig, Runtime, Timeouts};

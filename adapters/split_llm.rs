@@ -3,7 +3,7 @@
 //! to the provider and embeddings are computed locally
 //! (`EMBEDDING_MODEL_ID=local`).
 
-use crate::ports::{
+use crate::core::ports::{
     ChunkStream, Completion, Llm, LlmDescription, LlmError, ReflectRequest, RenderRequest,
 };
 use async_trait::async_trait;

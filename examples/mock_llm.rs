@@ -92,7 +92,7 @@ async fn main() -> std::io::Result<()> {
     let acceptor = TcpListener::bind(format!("127.0.0.1:{port}"))
         .into_acceptor()
         .await?;
-    Server::new_with_acceptor(virlife::startup::NoDelay(acceptor))
+    Server::new_with_acceptor(virlife::composition::NoDelay(acceptor))
         .run(app)
         .await
 }

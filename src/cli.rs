@@ -1,7 +1,7 @@
 //! The `virlife` command: serve (default), openapi, check, healthcheck.
 
+use crate::composition::{self, Application};
 use crate::config::Settings;
-use crate::startup::{self, Application};
 use clap::{Parser, Subcommand};
 use std::io::{Read, Write};
 use std::process::ExitCode;
@@ -92,7 +92,7 @@ fn serve() -> ExitCode {
             "VirLife started"
         );
         match application
-            .run_until_stopped(startup::shutdown_signal())
+            .run_until_stopped(composition::shutdown_signal())
             .await
         {
             Ok(()) => ExitCode::SUCCESS,
@@ -108,7 +108,7 @@ fn serve() -> ExitCode {
 /// and runs one maintenance task with it.
 fn with_core<F, Fut>(task: F) -> ExitCode
 where
-    F: FnOnce(crate::services::Core) -> Fut,
+    F: FnOnce(crate::core::use_cases::Core) -> Fut,
     Fut: Future<Output = ExitCode>,
 {
     let settings = match load_settings() {
@@ -124,7 +124,7 @@ where
         }
     };
     runtime.block_on(async {
-        match startup::compose(&settings) {
+        match composition::compose(&settings) {
             Ok(core) => task(core).await,
             Err(err) => {
                 eprintln!("{err}");
@@ -199,7 +199,7 @@ fn check() -> ExitCode {
         }
         match runtime(settings) {
             Ok(runtime) => runtime.block_on(async {
-                match startup::compose(settings) {
+                match composition::compose(settings) {
                     Ok(core) => {
                         let (ok, detail) = match core.store.ping().await {
                             Ok(()) => (true, core.store.kind().to_owned()),
@@ -276,15 +276,17 @@ fn check() -> ExitCode {
 }
 
 /// A store error's class, without connection strings or hosts.
-fn redact_store_error(err: &crate::ports::StoreError) -> &'static str {
+fn redact_store_error(err: &crate::core::ports::StoreError) -> &'static str {
     match err {
-        crate::ports::StoreError::Unavailable(reason) if reason.contains("migrations pending") => {
+        crate::core::ports::StoreError::Unavailable(reason)
+            if reason.contains("migrations pending") =>
+        {
             "reachable, but migrations are pending (run `virlife migrate`)"
         }
-        crate::ports::StoreError::Unavailable(_) => "unreachable",
-        crate::ports::StoreError::Conflict(_)
-        | crate::ports::StoreError::Undecryptable(_)
-        | crate::ports::StoreError::Internal(_) => "error",
+        crate::core::ports::StoreError::Unavailable(_) => "unreachable",
+        crate::core::ports::StoreError::Conflict(_)
+        | crate::core::ports::StoreError::Undecryptable(_)
+        | crate::core::ports::StoreError::Internal(_) => "error",
     }
 }
 

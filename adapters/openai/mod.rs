@@ -4,13 +4,14 @@
 //! 5xx) are retried with jittered exponential backoff, never once a stream
 //! has started. Errors are typed; the provider's body never goes upward.
 
+pub mod prompt;
 mod wire;
 
-use crate::ports::{
+use crate::adapters::openai::prompt::{reflect_messages, render_messages};
+use crate::core::ports::{
     ChunkStream, Completion, Llm, LlmDescription, LlmError, ReflectRequest, RenderRequest,
     StreamChunk,
 };
-use crate::prompt::{reflect_messages, render_messages};
 use async_trait::async_trait;
 use backon::{ExponentialBuilder, Retryable};
 use eventsource_stream::Eventsource;
@@ -186,7 +187,7 @@ impl OpenAiLlm {
 
     async fn complete(
         &self,
-        messages: &[crate::prompt::ChatMessage],
+        messages: &[crate::adapters::openai::prompt::ChatMessage],
         model: &str,
         temperature: f32,
     ) -> Result<Completion, LlmError> {

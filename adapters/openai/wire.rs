@@ -1,8 +1,8 @@
 //! The OpenAI-compatible wire format: request bodies and the parts of the
 //! responses VirLife reads. Pure functions, unit-tested without a server.
 
-use crate::domain::Usage;
-use crate::prompt::ChatMessage;
+use crate::adapters::openai::prompt::ChatMessage;
+use crate::core::domain::Usage;
 use serde::Deserialize;
 use serde_json::{Value, json};
 

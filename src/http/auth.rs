@@ -3,8 +3,8 @@
 
 use super::AppState;
 use super::problem::ApiError;
-use crate::domain::{KeyHash, TenantId};
-use crate::error::Error;
+use crate::core::domain::{KeyHash, TenantId};
+use crate::core::error::Error;
 use poem::{Request, RequestBody};
 use poem_openapi::registry::{MetaSecurityScheme, Registry};
 use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions};

@@ -1,11 +1,11 @@
 //! Request and response bodies as the API documents them, and their
 //! conversions from domain types.
 
-use crate::domain::{
+use crate::core::domain::{
     ApiKey, Character, Job, JobStatus, Memory, MemoryKind, MemorySource, Message, Page, Role,
     Session, Usage,
 };
-use crate::services::{ScoredMemory, TurnOutcome};
+use crate::core::use_cases::{ScoredMemory, TurnOutcome};
 use chrono::{DateTime, Utc};
 use poem_openapi::{Enum, Object};
 use uuid::Uuid;

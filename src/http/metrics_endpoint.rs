@@ -3,7 +3,7 @@
 
 use super::auth::{Principal, principal_of};
 use super::problem::ApiError;
-use crate::error::Error;
+use crate::core::error::Error;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use poem::{Request, handler};
 use std::sync::OnceLock;

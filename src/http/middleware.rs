@@ -5,7 +5,7 @@ use super::AppState;
 use super::auth::{Principal, resolve};
 use super::problem::{ProblemParts, from_core, from_framework};
 use super::rate_limit::Decision;
-use crate::error::Error;
+use crate::core::error::Error;
 use poem::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
 use std::sync::Arc;

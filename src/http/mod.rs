@@ -10,8 +10,8 @@ pub mod problem;
 pub mod rate_limit;
 pub mod routes;
 
-use crate::domain::KeyHash;
-use crate::services::Core;
+use crate::core::domain::KeyHash;
+use crate::core::use_cases::Core;
 use poem::endpoint::BoxEndpoint;
 use poem::middleware::{CatchPanic, Cors};
 use poem::{EndpointExt, Route};
@@ -128,8 +128,8 @@ pub fn app(state: Arc<AppState>, settings: &HttpSettings) -> BoxEndpoint<'static
 mod tests {
     //! HTTP behaviour that needs a failing port, injected with mockall.
     use super::*;
-    use crate::ports::{MockStore, StoreError};
-    use crate::services::testing::Parts;
+    use crate::core::ports::{MockStore, StoreError};
+    use crate::core::use_cases::testing::Parts;
     use poem::test::TestClient;
 
     fn unreachable_store() -> MockStore {

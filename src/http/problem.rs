@@ -2,8 +2,8 @@
 //! Core errors map exhaustively (no `_` arm), so a new variant cannot ship
 //! with a default status.
 
-use crate::error::Error;
-use crate::ports::LlmError;
+use crate::core::error::Error;
+use crate::core::ports::LlmError;
 use poem::http::StatusCode;
 use poem::{IntoResponse, Response};
 use poem_openapi::registry::{MetaMediaType, MetaResponse, MetaResponses, Registry};
@@ -170,8 +170,8 @@ pub fn from_core(error: &Error) -> ProblemParts {
 #[error(transparent)]
 pub struct ApiError(#[from] pub Error);
 
-impl From<crate::domain::InvalidInput> for ApiError {
-    fn from(invalid: crate::domain::InvalidInput) -> Self {
+impl From<crate::core::domain::InvalidInput> for ApiError {
+    fn from(invalid: crate::core::domain::InvalidInput) -> Self {
         Self(Error::Invalid(invalid))
     }
 }

@@ -2,7 +2,7 @@
 //! the shared Cache (Redis: one budget across replicas), with an
 //! in-process governor limiter while the cache is unavailable.
 
-use crate::ports::{Cache, Throttle};
+use crate::core::ports::{Cache, Throttle};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
 use std::num::NonZeroU32;
@@ -77,7 +77,7 @@ impl RateLimiter {
 mod tests {
     use super::*;
     use crate::adapters::memory_cache::InMemoryCache;
-    use crate::ports::{CacheError, MockCache};
+    use crate::core::ports::{CacheError, MockCache};
 
     #[tokio::test]
     async fn each_bucket_gets_its_own_budget() {

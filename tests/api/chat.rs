@@ -2,7 +2,7 @@ use crate::helpers::{ScriptedLlm, assert_problem, json_of, spawn_app, spawn_with
 use reqwest::StatusCode;
 use serde_json::json;
 use std::time::Duration;
-use virlife::ports::LlmError;
+use virlife::core::ports::LlmError;
 
 #[tokio::test]
 async fn a_second_turn_recalls_the_first() {

@@ -5,12 +5,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use virlife::adapters::offline_llm::OfflineLlm;
+use virlife::composition::{Application, compose};
 use virlife::config::Settings;
-use virlife::ports::{
+use virlife::core::ports::{
     ChunkStream, Completion, Llm, LlmDescription, LlmError, ReflectRequest, RenderRequest,
 };
-use virlife::services::Core;
-use virlife::startup::{Application, compose};
+use virlife::core::use_cases::Core;
 
 pub const MASTER_KEY: &str = "test-master-key-0123456789abcdefghijklmnop";
 

@@ -1,7 +1,7 @@
 use crate::helpers::{ScriptedLlm, assert_problem, json_of, spawn_app, spawn_with};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use virlife::ports::LlmError;
+use virlife::core::ports::LlmError;
 
 #[tokio::test]
 async fn memories_are_added_listed_by_kind_searched_by_meaning_and_deleted() {

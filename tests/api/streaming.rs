@@ -2,7 +2,7 @@ use crate::helpers::{ScriptedLlm, json_of, spawn_app, spawn_with};
 use futures_util::StreamExt;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use virlife::ports::LlmError;
+use virlife::core::ports::LlmError;
 
 /// Reads a whole SSE body into (event, data) pairs; comments are skipped.
 async fn events_of(response: reqwest::Response) -> Vec<(String, Value)> {

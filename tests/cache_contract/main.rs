@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 use std::time::Duration;
-use virlife::ports::{Cache, Throttle};
+use virlife::core::ports::{Cache, Throttle};
 
 type C = Arc<dyn Cache>;
 
@@ -137,7 +137,7 @@ macro_rules! contract {
 
         #[cfg(feature = "redis")]
         mod redis {
-            fn cache() -> std::sync::Arc<dyn virlife::ports::Cache> {
+            fn cache() -> std::sync::Arc<dyn virlife::core::ports::Cache> {
                 use virlife::adapters::redis_cache::{RedisCache, RedisOptions};
                 let url = std::env::var("REDIS_URL").unwrap_or_else(|_| {
                     panic!("Redis tests need REDIS_URL; run `tests/run`, which starts a throwaway Redis")

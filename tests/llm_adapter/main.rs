@@ -10,8 +10,8 @@ use futures_util::StreamExt;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 use virlife::adapters::openai::{OpenAiLlm, OpenAiOptions};
-use virlife::domain::Role;
-use virlife::ports::{Llm, LlmError, ReflectRequest, RenderRequest, StreamChunk};
+use virlife::core::domain::Role;
+use virlife::core::ports::{Llm, LlmError, ReflectRequest, RenderRequest, StreamChunk};
 use wiremock::matchers::{body_partial_json, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -131,7 +131,7 @@ async fn a_streamed_reply_yields_deltas_usage_and_stops_at_done() {
         vec![
             StreamChunk::Delta("Fair ".into()),
             StreamChunk::Delta("winds.".into()),
-            StreamChunk::Usage(virlife::domain::Usage {
+            StreamChunk::Usage(virlife::core::domain::Usage {
                 prompt_tokens: 9,
                 completion_tokens: 2
             }),

@@ -8,8 +8,8 @@
 use std::time::Duration;
 use uuid::Uuid;
 use virlife::adapters::qdrant::{QdrantOptions, QdrantVectors};
-use virlife::domain::{MemoryKind, TenantId, VectorPoint, VectorQuery};
-use virlife::ports::VectorMemory;
+use virlife::core::domain::{MemoryKind, TenantId, VectorPoint, VectorQuery};
+use virlife::core::ports::VectorMemory;
 
 fn vectors(collection: &str) -> QdrantVectors {
     let url = std::env::var("QDRANT_URL").expect("these tests need QDRANT_URL");

@@ -22,15 +22,15 @@ macro_rules! contract {
 
         #[cfg(feature = "postgres")]
         mod postgres {
-            async fn store() -> std::sync::Arc<dyn virlife::ports::Store> {
+            async fn store() -> std::sync::Arc<dyn virlife::core::ports::Store> {
                 store_with(None).await
             }
 
             pub async fn store_with(
                 cipher: Option<std::sync::Arc<virlife::adapters::cipher::Cipher>>,
-            ) -> std::sync::Arc<dyn virlife::ports::Store> {
+            ) -> std::sync::Arc<dyn virlife::core::ports::Store> {
                 use virlife::adapters::postgres::{PostgresOptions, PostgresStore};
-                use virlife::ports::Store;
+                use virlife::core::ports::Store;
                 let store = PostgresStore::connect_lazy(&PostgresOptions {
                     url: crate::support::fresh_database().await,
                     cipher,

@@ -2,12 +2,12 @@ use chrono::{Duration as Days, Utc};
 use std::sync::Arc;
 use std::time::Duration;
 use uuid::Uuid;
-use virlife::domain::{
+use virlife::core::domain::{
     ApiKey, Character, IdempotencyRecord, Job, JobKind, JobOutcome, JobStatus, KeyHash, Memory,
     MemoryKind, MemorySource, Message, PageRequest, PendingVector, Role, Session, TenantId, Usage,
     new_id,
 };
-use virlife::ports::{Store, StoreError};
+use virlife::core::ports::{Store, StoreError};
 
 type S = Arc<dyn Store>;
 

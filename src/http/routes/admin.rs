@@ -1,5 +1,5 @@
 use super::ApiTags;
-use crate::domain::{ApiKeyName, TenantId};
+use crate::core::domain::{ApiKeyName, TenantId};
 use crate::http::AppState;
 use crate::http::auth::AdminKey;
 use crate::http::dto::{ApiKeyDto, ApiKeyList, CreateApiKeyRequest, CreatedApiKey, ReindexReport};

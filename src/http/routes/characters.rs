@@ -1,5 +1,5 @@
 use super::ApiTags;
-use crate::domain::{CharacterName, CharacterPatch, PageRequest, Persona, Traits};
+use crate::core::domain::{CharacterName, CharacterPatch, PageRequest, Persona, Traits};
 use crate::http::AppState;
 use crate::http::auth::TenantKey;
 use crate::http::dto::{

@@ -1,6 +1,6 @@
 use super::ApiTags;
+use crate::core::use_cases::{OverallStatus, ServiceReport};
 use crate::http::AppState;
-use crate::services::{OverallStatus, ServiceReport};
 use chrono::{DateTime, Utc};
 use poem::web::Data;
 use poem_openapi::payload::Json;

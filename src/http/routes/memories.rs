@@ -1,5 +1,6 @@
 use super::ApiTags;
-use crate::domain::{Importance, MemoryContent, MemoryKind, MemorySource, PageRequest};
+use crate::core::domain::{Importance, MemoryContent, MemoryKind, MemorySource, PageRequest};
+use crate::core::use_cases::NewMemory;
 use crate::http::AppState;
 use crate::http::auth::TenantKey;
 use crate::http::dto::{
@@ -7,7 +8,6 @@ use crate::http::dto::{
     SearchMemoriesRequest, SearchResults, page_dto,
 };
 use crate::http::problem::ApiError;
-use crate::services::NewMemory;
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;

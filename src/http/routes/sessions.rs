@@ -1,5 +1,6 @@
 use super::ApiTags;
-use crate::domain::{MessageContent, PageRequest, UserName};
+use crate::core::domain::{MessageContent, PageRequest, UserName};
+use crate::core::use_cases::{TurnEvent, TurnInput};
 use crate::http::auth::TenantKey;
 use crate::http::dto::{
     CreateSessionRequest, MessagePage, ScoredMemoryDto, SendMessageRequest, SessionDto,
@@ -7,7 +8,6 @@ use crate::http::dto::{
 };
 use crate::http::problem::{ApiError, from_core};
 use crate::http::{AppState, RequestId};
-use crate::services::{TurnEvent, TurnInput};
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 use poem::web::Data;
@@ -60,7 +60,7 @@ fn turn_input(
     if let Some(key) = &idempotency_key
         && (key.is_empty() || key.len() > 255)
     {
-        return Err(crate::domain::InvalidInput::new(
+        return Err(crate::core::domain::InvalidInput::new(
             "Idempotency-Key",
             "must be 1 to 255 characters",
         )
@@ -118,7 +118,7 @@ impl SessionsApi {
             None => Default::default(),
             Some(serde_json::Value::Object(map)) if map.len() <= 64 => map,
             Some(_) => {
-                return Err(crate::domain::InvalidInput::new(
+                return Err(crate::core::domain::InvalidInput::new(
                     "metadata",
                     "must be a JSON object of at most 64 keys",
                 )

@@ -1,17 +1,18 @@
 //! The composition root: picks an adapter for each port from the settings,
 //! wraps the optional ones in their decorators, and serves the HTTP app.
 
+use crate::adapters::namespace::NamespacedCache;
+use crate::adapters::resilience::{ObservedLlm, ResilientCache, ResilientVectors};
 use crate::adapters::{
     exact_vectors::ExactVectorMemory, memory_cache::InMemoryCache, memory_store::InMemoryStore,
     offline_llm::OfflineLlm,
 };
 use crate::config::{Environment, Settings};
-use crate::domain::KeyHash;
+use crate::core::domain::KeyHash;
+use crate::core::ports::PortHealth;
+use crate::core::ports::{Cache, Llm, Store, VectorMemory};
+use crate::core::use_cases::{Core, CoreSettings};
 use crate::http::{self, AppState, HttpSettings, rate_limit::RateLimiter};
-use crate::namespace::NamespacedCache;
-use crate::ports::{Cache, Llm, Store, VectorMemory};
-use crate::resilience::{ObservedLlm, PortHealth, ResilientCache, ResilientVectors};
-use crate::services::{Core, CoreSettings};
 use poem::endpoint::BoxEndpoint;
 use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
 use secrecy::{ExposeSecret, SecretString};

@@ -1,8 +1,8 @@
 //! Sessions and their message history.
 
 use super::Core;
-use crate::domain::{Message, Page, PageRequest, Session, TenantId, UserName, new_id};
-use crate::error::Result;
+use crate::core::domain::{Message, Page, PageRequest, Session, TenantId, UserName, new_id};
+use crate::core::error::Result;
 use uuid::Uuid;
 
 pub(crate) fn history_key(session_id: Uuid) -> String {
@@ -54,7 +54,7 @@ impl Core {
     #[tracing::instrument(skip_all, fields(tenant = %tenant, session_id = %id))]
     pub async fn delete_session(&self, tenant: &TenantId, id: Uuid) -> Result<()> {
         if !self.store.delete_session(tenant, id).await? {
-            return Err(crate::error::Error::not_found("session", id));
+            return Err(crate::core::error::Error::not_found("session", id));
         }
         let _ = self.cache.delete(&history_key(id)).await;
         Ok(())

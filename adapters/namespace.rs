@@ -1,7 +1,7 @@
 //! Prefixes every cache key with `CACHE_NAMESPACE`, so environments (or
 //! test runs) that share one Redis never see each other's keys.
 
-use crate::ports::{Cache, CacheError, Throttle};
+use crate::core::ports::{Cache, CacheError, Throttle};
 use async_trait::async_trait;
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! The generic cell rate algorithm, shared by every Cache's `throttle`
 //! (the Redis adapter runs the same arithmetic in Lua).
 
-use crate::ports::Throttle;
+use crate::core::ports::Throttle;
 use std::time::Duration;
 
 /// Decides one call at `now_ms` given the stored theoretical arrival time

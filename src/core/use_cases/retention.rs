@@ -1,7 +1,7 @@
 //! The retention sweep: sessions idle longer than the retention period go.
 
 use super::Core;
-use crate::error::Result;
+use crate::core::error::Result;
 use chrono::{DateTime, Utc};
 
 const BATCH: u32 = 500;
@@ -28,8 +28,8 @@ impl Core {
 
 #[cfg(test)]
 mod tests {
-    use crate::domain::{CharacterName, Persona, TenantId};
-    use crate::services::testing::Parts;
+    use crate::core::domain::{CharacterName, Persona, TenantId};
+    use crate::core::use_cases::testing::Parts;
 
     #[tokio::test]
     async fn sessions_idle_past_the_retention_period_are_swept() {

@@ -17,10 +17,10 @@ pub use memories::{NewMemory, ScoredMemory, SearchOutcome};
 pub use reflection::ReflectionOutcome;
 pub use vectors::ReindexOutcome;
 
-use crate::domain::{Character, Session, TenantId};
-use crate::error::{Error, Result};
-use crate::ports::{Cache, Llm, Store, VectorMemory};
-use crate::resilience::PortHealth;
+use crate::core::domain::{Character, Session, TenantId};
+use crate::core::error::{Error, Result};
+use crate::core::ports::PortHealth;
+use crate::core::ports::{Cache, Llm, Store, VectorMemory};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use uuid::Uuid;

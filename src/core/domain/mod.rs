@@ -3,7 +3,6 @@
 
 mod api_key;
 mod character;
-pub mod gcra;
 mod job;
 mod memory;
 mod page;

@@ -1,8 +1,8 @@
 //! Tenant API keys: created by the admin, shown once, stored hashed.
 
 use super::Core;
-use crate::domain::{ApiKey, ApiKeyName, ApiKeySecret, KeyHash, TenantId, new_id};
-use crate::error::{Error, Result};
+use crate::core::domain::{ApiKey, ApiKeyName, ApiKeySecret, KeyHash, TenantId, new_id};
+use crate::core::error::{Error, Result};
 use std::time::Duration;
 use uuid::Uuid;
 

@@ -1,8 +1,8 @@
 //! The core error: every use case returns it, and `http::problem` maps each
 //! variant to one HTTP status, exhaustively.
 
-use crate::domain::InvalidInput;
-use crate::ports::{LlmError, StoreError};
+use crate::core::domain::InvalidInput;
+use crate::core::ports::{LlmError, StoreError};
 use std::time::Duration;
 use uuid::Uuid;
 

@@ -3,8 +3,8 @@
 //! embedding model is not the current one).
 
 use super::Core;
-use crate::domain::{PendingVector, VectorPoint};
-use crate::error::Result;
+use crate::core::domain::{PendingVector, VectorPoint};
+use crate::core::error::Result;
 
 /// Counts from a reindex.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -60,13 +60,17 @@ impl Core {
     /// Upserts one memory's vector from the Store (gone memories need nothing).
     async fn reupsert(
         &self,
-        tenant: &crate::domain::TenantId,
+        tenant: &crate::core::domain::TenantId,
         memory_id: uuid::Uuid,
-    ) -> std::result::Result<(), crate::ports::VectorError> {
+    ) -> std::result::Result<(), crate::core::ports::VectorError> {
         let memory = match self.store.get_memories(tenant, &[memory_id]).await {
             Ok(mut found) if !found.is_empty() => found.remove(0),
             Ok(_) => return Ok(()),
-            Err(err) => return Err(crate::ports::VectorError::Unavailable(err.to_string())),
+            Err(err) => {
+                return Err(crate::core::ports::VectorError::Unavailable(
+                    err.to_string(),
+                ));
+            }
         };
         self.vectors
             .upsert(&[VectorPoint {
@@ -161,13 +165,13 @@ impl Core {
 mod tests {
     use super::*;
     use crate::adapters::exact_vectors::ExactVectorMemory;
-    use crate::domain::{
+    use crate::core::domain::{
         CharacterName, Importance, MemoryContent, MemoryKind, MemorySource, Persona, ScoredId,
         TenantId, VectorQuery,
     };
-    use crate::ports::{VectorError, VectorMemory};
-    use crate::services::NewMemory;
-    use crate::services::testing::Parts;
+    use crate::core::ports::{VectorError, VectorMemory};
+    use crate::core::use_cases::NewMemory;
+    use crate::core::use_cases::testing::Parts;
     use async_trait::async_trait;
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
@@ -364,7 +368,7 @@ mod tests {
             .search_memories(&tenant, ada, "sailing", 5, None, false)
             .await
             .unwrap();
-        let ids = |o: &crate::services::SearchOutcome| {
+        let ids = |o: &crate::core::use_cases::SearchOutcome| {
             o.hits.iter().map(|h| h.memory.id).collect::<Vec<_>>()
         };
         assert_eq!(

@@ -1,11 +1,11 @@
 //! Memories: add (embedded, stored, indexed), list, search, delete.
 
 use super::Core;
-use crate::domain::{
+use crate::core::domain::{
     Importance, Memory, MemoryContent, MemoryKind, MemorySource, Page, PageRequest, PendingVector,
     TenantId, VectorPoint, VectorQuery, new_id, rank_exact,
 };
-use crate::error::{Error, Result};
+use crate::core::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -96,7 +96,7 @@ impl Core {
                     message_id: None,
                 })?;
         vectors.pop().ok_or_else(|| Error::Llm {
-            source: crate::ports::LlmError::BadResponse("no embedding returned".into()),
+            source: crate::core::ports::LlmError::BadResponse("no embedding returned".into()),
             message_id: None,
         })
     }
@@ -244,9 +244,9 @@ impl Core {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{CharacterName, Persona};
-    use crate::ports::{MockVectorMemory, VectorError};
-    use crate::services::testing::Parts;
+    use crate::core::domain::{CharacterName, Persona};
+    use crate::core::ports::{MockVectorMemory, VectorError};
+    use crate::core::use_cases::testing::Parts;
     use std::sync::Arc;
 
     #[tokio::test]

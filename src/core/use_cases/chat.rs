@@ -4,13 +4,13 @@
 use super::Core;
 use super::memories::ScoredMemory;
 use super::sessions::history_key;
-use crate::domain::{
+use crate::core::domain::{
     IdempotencyRecord, MemoryKind, MemorySource, Message, MessageContent, Role, Session, TenantId,
     Usage, new_id,
 };
-use crate::domain::{MAX_MEMORY_CHARS, Memory};
-use crate::error::{Error, Result};
-use crate::ports::{LlmError, RenderRequest, StreamChunk};
+use crate::core::domain::{MAX_MEMORY_CHARS, Memory};
+use crate::core::error::{Error, Result};
+use crate::core::ports::{LlmError, RenderRequest, StreamChunk};
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
@@ -552,9 +552,11 @@ impl Core {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{CharacterName, Persona};
-    use crate::ports::{CacheError, Llm as _, MockCache, MockLlm, MockVectorMemory, VectorError};
-    use crate::services::testing::Parts;
+    use crate::core::domain::{CharacterName, Persona};
+    use crate::core::ports::{
+        CacheError, Llm as _, MockCache, MockLlm, MockVectorMemory, VectorError,
+    };
+    use crate::core::use_cases::testing::Parts;
     use std::sync::Arc;
 
     async fn session(core: &Core) -> (TenantId, Session) {

@@ -2,12 +2,12 @@
 //! (biographical) facts, deduplicated against what the character knows.
 
 use super::Core;
-use crate::domain::{
+use crate::core::domain::{
     Importance, Memory, MemoryContent, MemoryKind, MemorySource, PageRequest, TenantId,
     cosine_similarity, new_id,
 };
-use crate::error::{Error, Result};
-use crate::ports::{LlmError, ReflectRequest};
+use crate::core::error::{Error, Result};
+use crate::core::ports::{LlmError, ReflectRequest};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -182,7 +182,7 @@ impl Core {
         &self,
         tenant: &TenantId,
         character_id: Uuid,
-    ) -> Result<(Vec<(crate::domain::Role, String)>, Option<String>)> {
+    ) -> Result<(Vec<(crate::core::domain::Role, String)>, Option<String>)> {
         let mut sessions = Vec::new();
         let mut page = PageRequest::parse(Some(100), None)?;
         loop {

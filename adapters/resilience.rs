@@ -1,149 +1,65 @@
 //! Degrade-gracefully decorators for the optional ports, applied once in the
-//! composition root, and the shared health they report to `/health`.
+//! composition root, and the circuit breaker they share. What they see goes
+//! into each port's `PortHealth`, which `/health` shows.
 
-use crate::domain::{ScoredId, TenantId, VectorPoint, VectorQuery};
-use crate::ports::{
-    Cache, CacheError, ChunkStream, Completion, Llm, LlmDescription, LlmError, ReflectRequest,
-    RenderRequest, Throttle, VectorError, VectorMemory,
+use crate::core::domain::{ScoredId, TenantId, VectorPoint, VectorQuery};
+use crate::core::ports::{
+    Cache, CacheError, ChunkStream, Completion, Llm, LlmDescription, LlmError, PortHealth,
+    ReflectRequest, RenderRequest, Throttle, VectorError, VectorMemory,
 };
 use async_trait::async_trait;
 use std::sync::Arc;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-/// What a decorator has seen of its port: successes, failures, the last
-/// error class, and whether its circuit is open.
-#[derive(Default)]
-pub struct PortHealth {
-    hits: AtomicU64,
-    misses: AtomicU64,
-    failures: AtomicU64,
-    fallbacks: AtomicU64,
-    consecutive_failures: AtomicU32,
-    open_until: Mutex<Option<Instant>>,
-    last_error: Mutex<Option<String>>,
-    calls: AtomicU64,
-    last_latency_us: AtomicU64,
+// The circuit breaker the decorators share: calls go through `guard`, health
+// checks through `probe`; both report into the port's `PortHealth`.
+
+/// Runs one call to an optional port: skipped while the circuit is open,
+/// bounded by `timeout`, its failure logged and counted (the error is
+/// the failure's reason).
+async fn guard<T>(
+    health: &PortHealth,
+    port: &'static str,
+    operation: &'static str,
+    timeout: Duration,
+    call: impl Future<Output = Result<T, String>>,
+) -> Result<T, String> {
+    if health.circuit_open() {
+        return Err("circuit open".into());
+    }
+    let reason = match tokio::time::timeout(timeout, call).await {
+        Ok(Ok(value)) => {
+            health.record_success();
+            return Ok(value);
+        }
+        Ok(Err(reason)) => reason,
+        Err(_) => "timeout".to_owned(),
+    };
+    tracing::warn!(port, operation, %reason, "call failed; degrading");
+    let class = if reason == "timeout" {
+        "timeout"
+    } else {
+        "unavailable"
+    };
+    health.record_failure(class, FAILURE_THRESHOLD, OPEN_FOR);
+    Err(reason)
 }
 
-impl PortHealth {
-    pub fn record_hit(&self, hit: bool) {
-        if hit {
-            self.hits.fetch_add(1, Ordering::Relaxed);
-            metrics::counter!("virlife_cache_hits_total").increment(1);
-        } else {
-            self.misses.fetch_add(1, Ordering::Relaxed);
-            metrics::counter!("virlife_cache_misses_total").increment(1);
+/// A health probe: bypasses the circuit (so recovery is noticed) but is
+/// still bounded; success closes the circuit.
+async fn probe<E>(
+    health: &PortHealth,
+    timeout: Duration,
+    call: impl Future<Output = Result<(), E>>,
+    timed_out: E,
+) -> Result<(), E> {
+    match tokio::time::timeout(timeout, call).await {
+        Ok(Ok(())) => {
+            health.record_success();
+            Ok(())
         }
-    }
-
-    pub fn record_fallback(&self, port: &'static str) {
-        self.fallbacks.fetch_add(1, Ordering::Relaxed);
-        metrics::counter!("virlife_fallbacks_total", "port" => port).increment(1);
-    }
-
-    pub fn record_success(&self) {
-        self.consecutive_failures.store(0, Ordering::Relaxed);
-        *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = None;
-    }
-
-    /// Counts a failure; after `threshold` in a row the circuit opens for `open_for`.
-    pub fn record_failure(&self, class: &str, threshold: u32, open_for: Duration) {
-        self.failures.fetch_add(1, Ordering::Relaxed);
-        *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(class.to_owned());
-        let streak = self.consecutive_failures.fetch_add(1, Ordering::Relaxed) + 1;
-        if streak >= threshold {
-            *self.open_until.lock().unwrap_or_else(|e| e.into_inner()) =
-                Some(Instant::now() + open_for);
-        }
-    }
-
-    pub fn circuit_open(&self) -> bool {
-        let open_until = *self.open_until.lock().unwrap_or_else(|e| e.into_inner());
-        open_until.is_some_and(|until| Instant::now() < until)
-    }
-
-    pub fn degraded(&self) -> bool {
-        self.circuit_open() || self.last_error().is_some()
-    }
-
-    pub fn last_error(&self) -> Option<String> {
-        self.last_error
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
-
-    pub fn hit_rate(&self) -> Option<f64> {
-        let hits = self.hits.load(Ordering::Relaxed);
-        let total = hits + self.misses.load(Ordering::Relaxed);
-        (total > 0).then(|| hits as f64 / total as f64)
-    }
-
-    pub fn fallbacks(&self) -> u64 {
-        self.fallbacks.load(Ordering::Relaxed)
-    }
-
-    pub fn record_latency(&self, latency: Duration) {
-        self.calls.fetch_add(1, Ordering::Relaxed);
-        self.last_latency_us
-            .store(latency.as_micros() as u64, Ordering::Relaxed);
-    }
-
-    /// Runs one call to an optional port: skipped while the circuit is open,
-    /// bounded by `timeout`, its failure logged and counted (the error is
-    /// the failure's reason).
-    pub async fn guard<T>(
-        &self,
-        port: &'static str,
-        operation: &'static str,
-        timeout: Duration,
-        call: impl Future<Output = Result<T, String>>,
-    ) -> Result<T, String> {
-        if self.circuit_open() {
-            return Err("circuit open".into());
-        }
-        let reason = match tokio::time::timeout(timeout, call).await {
-            Ok(Ok(value)) => {
-                self.record_success();
-                return Ok(value);
-            }
-            Ok(Err(reason)) => reason,
-            Err(_) => "timeout".to_owned(),
-        };
-        tracing::warn!(port, operation, %reason, "call failed; degrading");
-        let class = if reason == "timeout" {
-            "timeout"
-        } else {
-            "unavailable"
-        };
-        self.record_failure(class, FAILURE_THRESHOLD, OPEN_FOR);
-        Err(reason)
-    }
-
-    /// A health probe: bypasses the circuit (so recovery is noticed) but is
-    /// still bounded; success closes the circuit.
-    pub async fn probe<E>(
-        &self,
-        timeout: Duration,
-        call: impl Future<Output = Result<(), E>>,
-        timed_out: E,
-    ) -> Result<(), E> {
-        match tokio::time::timeout(timeout, call).await {
-            Ok(Ok(())) => {
-                self.record_success();
-                Ok(())
-            }
-            Ok(Err(err)) => Err(err),
-            Err(_) => Err(timed_out),
-        }
-    }
-
-    /// Latency of the last observed call, if any call was made.
-    pub fn last_latency(&self) -> Option<Duration> {
-        (self.calls.load(Ordering::Relaxed) > 0)
-            .then(|| Duration::from_micros(self.last_latency_us.load(Ordering::Relaxed)))
+        Ok(Err(err)) => Err(err),
+        Err(_) => Err(timed_out),
     }
 }
 
@@ -174,8 +90,7 @@ impl ResilientVectors {
             call.await
                 .map_err(|VectorError::Unavailable(reason)| reason)
         };
-        self.health
-            .guard("vector_memory", operation, self.timeout, call)
+        guard(&self.health, "vector_memory", operation, self.timeout, call)
             .await
             .map_err(VectorError::Unavailable)
     }
@@ -188,13 +103,13 @@ impl VectorMemory for ResilientVectors {
     }
 
     async fn ping(&self) -> Result<(), VectorError> {
-        self.health
-            .probe(
-                self.timeout,
-                self.inner.ping(),
-                VectorError::Unavailable("timeout".into()),
-            )
-            .await
+        probe(
+            &self.health,
+            self.timeout,
+            self.inner.ping(),
+            VectorError::Unavailable("timeout".into()),
+        )
+        .await
     }
 
     async fn upsert(&self, points: &[VectorPoint]) -> Result<(), VectorError> {
@@ -336,8 +251,7 @@ impl ResilientCache {
         call: impl Future<Output = Result<T, CacheError>>,
     ) -> Result<T, CacheError> {
         let call = async { call.await.map_err(|CacheError::Unavailable(reason)| reason) };
-        self.health
-            .guard("cache", operation, self.timeout, call)
+        guard(&self.health, "cache", operation, self.timeout, call)
             .await
             .map_err(CacheError::Unavailable)
     }
@@ -350,13 +264,13 @@ impl Cache for ResilientCache {
     }
 
     async fn ping(&self) -> Result<(), CacheError> {
-        self.health
-            .probe(
-                self.timeout,
-                self.inner.ping(),
-                CacheError::Unavailable("timeout".into()),
-            )
-            .await
+        probe(
+            &self.health,
+            self.timeout,
+            self.inner.ping(),
+            CacheError::Unavailable("timeout".into()),
+        )
+        .await
     }
 
     async fn get(&self, key: &str) -> Result<Option<String>, CacheError> {
@@ -408,7 +322,7 @@ impl Cache for ResilientCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ports::MockCache;
+    use crate::core::ports::MockCache;
 
     #[tokio::test]
     async fn failures_become_misses_and_open_the_circuit() {

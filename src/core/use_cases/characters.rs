@@ -1,10 +1,10 @@
 //! Characters: create, read, update, delete (with everything they own).
 
 use super::Core;
-use crate::domain::{
+use crate::core::domain::{
     Character, CharacterName, CharacterPatch, Page, PageRequest, Persona, TenantId, Traits, new_id,
 };
-use crate::error::{Error, Result};
+use crate::core::error::{Error, Result};
 use uuid::Uuid;
 
 pub(crate) fn persona_key(character_id: Uuid) -> String {
@@ -74,7 +74,7 @@ impl Core {
             // The rows are gone, so searches cannot return these vectors;
             // the repair loop removes them once the index is back.
             tracing::warn!(error = %err, "character deleted, vector removal deferred");
-            self.defer_vector_change(crate::domain::PendingVector::DeleteCharacter {
+            self.defer_vector_change(crate::core::domain::PendingVector::DeleteCharacter {
                 tenant: tenant.clone(),
                 character_id: id,
             })

@@ -3,8 +3,8 @@
 //! and end `done` or visibly `failed`.
 
 use super::Core;
-use crate::domain::{Job, JobKind, JobOutcome, JobStatus, TenantId, new_id};
-use crate::error::{Error, Result};
+use crate::core::domain::{Job, JobKind, JobOutcome, JobStatus, TenantId, new_id};
+use crate::core::error::{Error, Result};
 use std::time::Duration;
 use tracing::Instrument;
 use uuid::Uuid;
@@ -97,7 +97,7 @@ impl Core {
             )
             .await
             .unwrap_or(Err(Error::Llm {
-                source: crate::ports::LlmError::Timeout,
+                source: crate::core::ports::LlmError::Timeout,
                 message_id: None,
             })),
         };
@@ -163,9 +163,9 @@ impl Core {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{CharacterName, Persona};
-    use crate::ports::{Llm as _, LlmError, MockLlm};
-    use crate::services::testing::Parts;
+    use crate::core::domain::{CharacterName, Persona};
+    use crate::core::ports::{Llm as _, LlmError, MockLlm};
+    use crate::core::use_cases::testing::Parts;
     use std::sync::Arc;
 
     #[tokio::test]

@@ -1,11 +1,15 @@
 //! The four ports: what the core needs from the outside world. Adapters in
 //! `adapters/` implement them; the core never sees a driver type.
 
-use crate::domain::{
+use crate::core::domain::{
     ApiKey, Character, IdempotencyRecord, Job, JobOutcome, KeyHash, Memory, MemoryKind, Message,
     PageRequest, PendingVector, PendingVectorRow, Role, ScoredId, Session, TenantId, Usage,
     VectorPoint, VectorQuery,
 };
+mod health;
+
+pub use health::PortHealth;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use futures_util::stream::BoxStream;

@@ -4,8 +4,8 @@
 //! fit; then the most relevant memories and the most recent turns, dropping
 //! the oldest turns first, then the least relevant memories.
 
-use crate::domain::Role;
-use crate::ports::{ReflectRequest, RenderRequest};
+use crate::core::domain::Role;
+use crate::core::ports::{ReflectRequest, RenderRequest};
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ChatMessage {
