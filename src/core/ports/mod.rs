@@ -49,7 +49,7 @@ pub enum StoreError {
 /// # Errors
 /// `StoreError::Unavailable` when the backing service cannot be reached;
 /// `StoreError::Conflict` on a uniqueness violation; `Internal` otherwise.
-#[cfg_attr(test, mockall::automock)]
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// "in-memory" or "postgres", for `/health`.
@@ -218,7 +218,7 @@ pub enum CacheError {
 ///
 /// # Errors
 /// `CacheError::Unavailable` on any failure; callers treat it as a miss.
-#[cfg_attr(test, mockall::automock)]
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait Cache: Send + Sync + 'static {
     /// "in-memory" or "redis", for `/health`.
@@ -260,7 +260,7 @@ pub enum VectorError {
 ///
 /// # Errors
 /// `VectorError::Unavailable` on any failure; callers fall back to the Store.
-#[cfg_attr(test, mockall::automock)]
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait VectorMemory: Send + Sync + 'static {
     /// "in-memory" or "qdrant", for `/health`.
@@ -356,7 +356,7 @@ pub struct LlmDescription {
 ///
 /// # Errors
 /// A typed `LlmError`; adapters never pass the provider's body upward.
-#[cfg_attr(test, mockall::automock)]
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait Llm: Send + Sync + 'static {
     fn describe(&self) -> LlmDescription;
