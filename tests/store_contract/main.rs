@@ -30,7 +30,7 @@ macro_rules! contract {
                 cipher: Option<std::sync::Arc<virlife::adapters::cipher::Cipher>>,
             ) -> std::sync::Arc<dyn virlife::core::ports::Store> {
                 use virlife::adapters::postgres::{PostgresOptions, PostgresStore};
-                use virlife::core::ports::Store;
+                use virlife::core::ports::StoreAdmin;
                 let store = PostgresStore::connect_lazy(&PostgresOptions {
                     url: crate::support::fresh_database().await,
                     cipher,

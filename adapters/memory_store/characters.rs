@@ -1,0 +1,81 @@
+//! Characters in memory; deleting one removes everything it owns.
+
+use super::InMemoryStore;
+use super::{page_of, remove_session_rows};
+use crate::core::domain::{Character, PageRequest, TenantId};
+use crate::core::ports::CharacterStore;
+use crate::core::ports::StoreError;
+use async_trait::async_trait;
+use uuid::Uuid;
+
+#[async_trait]
+impl CharacterStore for InMemoryStore {
+    async fn insert_character(&self, character: &Character) -> Result<(), StoreError> {
+        if self.read().characters.contains_key(&character.id) {
+            return Err(StoreError::Conflict(format!(
+                "character {} exists",
+                character.id
+            )));
+        }
+        self.write()
+            .characters
+            .insert(character.id, character.clone());
+        Ok(())
+    }
+
+    async fn get_character(
+        &self,
+        tenant: &TenantId,
+        id: Uuid,
+    ) -> Result<Option<Character>, StoreError> {
+        Ok(self
+            .read()
+            .characters
+            .get(&id)
+            .filter(|c| &c.tenant == tenant)
+            .cloned())
+    }
+
+    async fn list_characters(
+        &self,
+        tenant: &TenantId,
+        page: &PageRequest,
+    ) -> Result<Vec<Character>, StoreError> {
+        Ok(page_of(&self.read().characters, page, |c| {
+            &c.tenant == tenant
+        }))
+    }
+
+    async fn update_character(&self, character: &Character) -> Result<bool, StoreError> {
+        let mut tables = self.write();
+        match tables.characters.get_mut(&character.id) {
+            Some(existing) if existing.tenant == character.tenant => {
+                *existing = character.clone();
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn delete_character(&self, tenant: &TenantId, id: Uuid) -> Result<bool, StoreError> {
+        let mut tables = self.write();
+        if tables
+            .characters
+            .get(&id)
+            .is_none_or(|c| &c.tenant != tenant)
+        {
+            return Ok(false);
+        }
+        tables.characters.remove(&id);
+        let sessions: Vec<Uuid> = tables
+            .sessions
+            .values()
+            .filter(|s| s.character_id == id)
+            .map(|s| s.id)
+            .collect();
+        remove_session_rows(&mut tables, &sessions);
+        tables.memories.retain(|_, m| m.character_id != id);
+        tables.jobs.retain(|_, j| j.character_id != id);
+        Ok(true)
+    }
+}

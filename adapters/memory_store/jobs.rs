@@ -1,0 +1,83 @@
+//! The job queue in memory.
+
+use super::InMemoryStore;
+use crate::core::domain::{Job, JobOutcome, JobStatus, TenantId};
+use crate::core::ports::JobStore;
+use crate::core::ports::StoreError;
+use async_trait::async_trait;
+use chrono::Utc;
+use std::time::Duration;
+use uuid::Uuid;
+
+#[async_trait]
+impl JobStore for InMemoryStore {
+    async fn enqueue_job(&self, job: &Job) -> Result<(), StoreError> {
+        let mut tables = self.write();
+        if tables
+            .characters
+            .get(&job.character_id)
+            .is_none_or(|c| c.tenant != job.tenant)
+        {
+            return Err(StoreError::Conflict(format!(
+                "character {} does not exist",
+                job.character_id
+            )));
+        }
+        tables.jobs.insert(job.id, job.clone());
+        Ok(())
+    }
+
+    async fn claim_job(&self, lease: Duration) -> Result<Option<Job>, StoreError> {
+        let now = Utc::now();
+        let mut tables = self.write();
+        let runnable = tables
+            .jobs
+            .values_mut()
+            .filter(|j| match j.status {
+                JobStatus::Queued => j.run_at <= now,
+                JobStatus::Running => j.locked_until.is_some_and(|until| until < now),
+                JobStatus::Done | JobStatus::Failed => false,
+            })
+            .min_by_key(|j| (j.run_at, j.id));
+        Ok(runnable.map(|job| {
+            job.status = JobStatus::Running;
+            job.attempts += 1;
+            job.locked_until = Some(now + chrono::Duration::from_std(lease).unwrap_or_default());
+            job.updated_at = now;
+            job.clone()
+        }))
+    }
+
+    async fn finish_job(&self, id: Uuid, outcome: &JobOutcome) -> Result<(), StoreError> {
+        let now = Utc::now();
+        if let Some(job) = self.write().jobs.get_mut(&id) {
+            job.locked_until = None;
+            job.updated_at = now;
+            match outcome {
+                JobOutcome::Done(result) => {
+                    job.status = JobStatus::Done;
+                    job.result = Some(result.clone());
+                }
+                JobOutcome::Retry { at, error } => {
+                    job.status = JobStatus::Queued;
+                    job.run_at = *at;
+                    job.last_error = Some(error.clone());
+                }
+                JobOutcome::Failed(error) => {
+                    job.status = JobStatus::Failed;
+                    job.last_error = Some(error.clone());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn get_job(&self, tenant: &TenantId, id: Uuid) -> Result<Option<Job>, StoreError> {
+        Ok(self
+            .read()
+            .jobs
+            .get(&id)
+            .filter(|j| &j.tenant == tenant)
+            .cloned())
+    }
+}

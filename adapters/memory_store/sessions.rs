@@ -1,0 +1,153 @@
+//! Sessions and messages in memory.
+
+use super::InMemoryStore;
+use super::{page_of, remove_session_rows};
+use crate::core::domain::{Message, PageRequest, Role, Session, TenantId};
+use crate::core::ports::SessionStore;
+use crate::core::ports::StoreError;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+#[async_trait]
+impl SessionStore for InMemoryStore {
+    async fn insert_session(&self, session: &Session) -> Result<(), StoreError> {
+        let mut tables = self.write();
+        if tables
+            .characters
+            .get(&session.character_id)
+            .is_none_or(|c| c.tenant != session.tenant)
+        {
+            return Err(StoreError::Conflict(format!(
+                "character {} does not exist",
+                session.character_id
+            )));
+        }
+        tables.sessions.insert(session.id, session.clone());
+        Ok(())
+    }
+
+    async fn get_session(
+        &self,
+        tenant: &TenantId,
+        id: Uuid,
+    ) -> Result<Option<Session>, StoreError> {
+        Ok(self
+            .read()
+            .sessions
+            .get(&id)
+            .filter(|s| &s.tenant == tenant)
+            .cloned())
+    }
+
+    async fn list_sessions(
+        &self,
+        tenant: &TenantId,
+        character_id: Uuid,
+        page: &PageRequest,
+    ) -> Result<Vec<Session>, StoreError> {
+        Ok(page_of(&self.read().sessions, page, |s| {
+            &s.tenant == tenant && s.character_id == character_id
+        }))
+    }
+
+    async fn delete_session(&self, tenant: &TenantId, id: Uuid) -> Result<bool, StoreError> {
+        let mut tables = self.write();
+        if tables.sessions.get(&id).is_none_or(|s| &s.tenant != tenant) {
+            return Ok(false);
+        }
+        remove_session_rows(&mut tables, &[id]);
+        Ok(true)
+    }
+
+    async fn delete_idle_sessions(
+        &self,
+        cutoff: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<u64, StoreError> {
+        let mut tables = self.write();
+        let idle: Vec<Uuid> = tables
+            .sessions
+            .values()
+            .filter(|s| s.last_active_at < cutoff)
+            .take(limit as usize)
+            .map(|s| s.id)
+            .collect();
+        remove_session_rows(&mut tables, &idle);
+        Ok(idle.len() as u64)
+    }
+
+    async fn append_message(&self, message: &Message) -> Result<(), StoreError> {
+        let mut tables = self.write();
+        let Some(session) = tables
+            .sessions
+            .get_mut(&message.session_id)
+            .filter(|s| s.tenant == message.tenant)
+        else {
+            return Err(StoreError::Conflict(format!(
+                "session {} does not exist",
+                message.session_id
+            )));
+        };
+        session.last_active_at = session.last_active_at.max(message.created_at);
+        tables.messages.insert(message.id, message.clone());
+        Ok(())
+    }
+
+    async fn get_message(
+        &self,
+        tenant: &TenantId,
+        id: Uuid,
+    ) -> Result<Option<Message>, StoreError> {
+        Ok(self
+            .read()
+            .messages
+            .get(&id)
+            .filter(|m| &m.tenant == tenant)
+            .cloned())
+    }
+
+    async fn list_messages(
+        &self,
+        tenant: &TenantId,
+        session_id: Uuid,
+        page: &PageRequest,
+    ) -> Result<Vec<Message>, StoreError> {
+        Ok(page_of(&self.read().messages, page, |m| {
+            &m.tenant == tenant && m.session_id == session_id
+        }))
+    }
+
+    async fn recent_messages(
+        &self,
+        tenant: &TenantId,
+        session_id: Uuid,
+        limit: u32,
+    ) -> Result<Vec<Message>, StoreError> {
+        let tables = self.read();
+        let mut recent: Vec<Message> = tables
+            .messages
+            .values()
+            .rev()
+            .filter(|m| &m.tenant == tenant && m.session_id == session_id)
+            .take(limit as usize)
+            .cloned()
+            .collect();
+        recent.reverse();
+        Ok(recent)
+    }
+
+    async fn count_messages(
+        &self,
+        tenant: &TenantId,
+        session_id: Uuid,
+        role: Role,
+    ) -> Result<u64, StoreError> {
+        Ok(self
+            .read()
+            .messages
+            .values()
+            .filter(|m| &m.tenant == tenant && m.session_id == session_id && m.role == role)
+            .count() as u64)
+    }
+}

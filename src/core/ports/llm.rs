@@ -1,0 +1,92 @@
+//! The language-model port and the requests and answers it carries.
+
+use crate::core::domain::{Role, Usage};
+use async_trait::async_trait;
+use futures_util::stream::BoxStream;
+use std::time::Duration;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum LlmError {
+    #[error("model call timed out")]
+    Timeout,
+    #[error("model provider rate limited the call")]
+    RateLimited { retry_after: Option<Duration> },
+    #[error("model provider unavailable: {0}")]
+    Unavailable(String),
+    #[error("model returned an unusable response: {0}")]
+    BadResponse(String),
+}
+
+/// What the renderer model needs to answer in character.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RenderRequest {
+    pub character_name: String,
+    pub persona: String,
+    pub traits: serde_json::Map<String, serde_json::Value>,
+    pub user_name: Option<String>,
+    /// Retrieved memories, most relevant first.
+    pub memories: Vec<String>,
+    /// Earlier turns of the session, oldest first.
+    pub history: Vec<(Role, String)>,
+    pub message: String,
+}
+
+/// What the cognition model reads to extract lasting facts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReflectRequest {
+    pub character_name: String,
+    pub persona: String,
+    pub user_name: Option<String>,
+    pub transcript: Vec<(Role, String)>,
+    /// Biographical memories the character already has, with their ids, so
+    /// the model can say which one a new fact supersedes.
+    pub known_facts: Vec<(Uuid, String)>,
+    /// The model's previous, unparseable answer: ask it to repair it.
+    pub repair: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Completion {
+    pub text: String,
+    pub usage: Usage,
+    pub model: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum StreamChunk {
+    Delta(String),
+    Usage(Usage),
+}
+
+pub type ChunkStream = BoxStream<'static, Result<StreamChunk, LlmError>>;
+
+/// How the LLM is wired, for `/health` and `check`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LlmDescription {
+    /// "offline" or "openai-compatible".
+    pub kind: &'static str,
+    pub renderer_model: String,
+    pub cognition_model: String,
+    pub embedding_model: String,
+    pub dimensions: usize,
+}
+
+/// The language models: renderer (in-character replies), cognition
+/// (reasoning, fact extraction) and embeddings.
+///
+/// # Errors
+/// A typed `LlmError`; adapters never pass the provider's body upward.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait Llm: Send + Sync + 'static {
+    fn describe(&self) -> LlmDescription;
+    async fn render(&self, request: &RenderRequest) -> Result<Completion, LlmError>;
+    async fn render_stream(&self, request: &RenderRequest) -> Result<ChunkStream, LlmError>;
+    /// Returns the cognition model's raw text, expected to hold JSON
+    /// `{"facts":[{"content":..,"importance":..,"supersedes":..}]}`; the
+    /// core parses it (and asks once more, with `repair`, if it cannot).
+    async fn reflect(&self, request: &ReflectRequest) -> Result<Completion, LlmError>;
+    /// One vector per text, each of `describe().dimensions` values.
+    async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, LlmError>;
+}
