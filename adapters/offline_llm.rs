@@ -95,7 +95,7 @@ fn prompt_tokens(request: &RenderRequest) -> u32 {
         + request
             .history
             .iter()
-            .map(|(_, t)| word_count(t))
+            .map(|e| word_count(&e.content))
             .sum::<u32>()
 }
 
@@ -174,8 +174,9 @@ fn extract_facts(request: &ReflectRequest) -> Vec<String> {
         "my ", "i am ", "i'm ", "i like", "i love", "i live", "i work", "i have",
     ];
     let mut facts = Vec::new();
-    for (role, text) in &request.transcript {
-        if *role != Role::User {
+    for entry in &request.transcript {
+        let text = &entry.content;
+        if entry.role != Role::User {
             continue;
         }
         for sentence in text.split_inclusive(['.', '!', '?', '\n']) {
@@ -249,7 +250,11 @@ impl Llm for OfflineLlm {
         let text = serde_json::json!({ "facts": facts }).to_string();
         Ok(Completion {
             usage: Usage {
-                prompt_tokens: request.transcript.iter().map(|(_, t)| word_count(t)).sum(),
+                prompt_tokens: request
+                    .transcript
+                    .iter()
+                    .map(|e| word_count(&e.content))
+                    .sum(),
                 completion_tokens: word_count(&text),
             },
             text,
@@ -268,7 +273,7 @@ impl Llm for OfflineLlm {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::domain::cosine_similarity;
+    use crate::core::domain::{HistoryEntry, cosine_similarity};
 
     fn request(message: &str, memories: &[&str]) -> RenderRequest {
         RenderRequest {
@@ -336,11 +341,8 @@ mod tests {
             persona: "p".into(),
             user_name: Some("Sam".into()),
             transcript: vec![
-                (
-                    Role::User,
-                    "Hi. My favourite colour is green. Nice day".into(),
-                ),
-                (Role::Character, "My ship is red.".into()),
+                HistoryEntry::new(Role::User, "Hi. My favourite colour is green. Nice day"),
+                HistoryEntry::new(Role::Character, "My ship is red."),
             ],
             known_facts: vec![],
             repair: None,

@@ -2,6 +2,7 @@
 
 use crate::composition::{self, Application};
 use crate::config::Settings;
+use crate::core::use_cases::{ServiceReport, UseCases};
 use clap::{Parser, Subcommand};
 use std::io::{Read, Write};
 use std::process::ExitCode;
@@ -104,11 +105,11 @@ fn serve() -> ExitCode {
     })
 }
 
-/// Loads the settings, starts logging and a runtime, composes the core,
+/// Loads the settings, starts logging and a runtime, composes the use cases,
 /// and runs one maintenance task with it.
-fn with_core<F, Fut>(task: F) -> ExitCode
+fn with_use_cases<F, Fut>(task: F) -> ExitCode
 where
-    F: FnOnce(crate::core::use_cases::Core) -> Fut,
+    F: FnOnce(UseCases) -> Fut,
     Fut: Future<Output = ExitCode>,
 {
     let settings = match load_settings() {
@@ -125,7 +126,7 @@ where
     };
     runtime.block_on(async {
         match composition::compose(&settings) {
-            Ok(core) => task(core).await,
+            Ok(use_cases) => task(use_cases).await,
             Err(err) => {
                 eprintln!("{err}");
                 ExitCode::FAILURE
@@ -135,12 +136,13 @@ where
 }
 
 fn migrate() -> ExitCode {
-    with_core(|core| async move {
-        if core.store.kind() != "postgres" {
+    with_use_cases(|use_cases| async move {
+        let store = &use_cases.ports.store;
+        if store.kind() != "postgres" {
             eprintln!("DATABASE_URL is not set: the in-memory store has no schema to migrate");
             return ExitCode::FAILURE;
         }
-        match core.store.migrate().await {
+        match store.migrate().await {
             Ok(()) => {
                 println!("migrations applied");
                 ExitCode::SUCCESS
@@ -154,12 +156,12 @@ fn migrate() -> ExitCode {
 }
 
 fn reindex() -> ExitCode {
-    with_core(|core| async move {
-        if let Err(err) = core.store.migrate().await {
+    with_use_cases(|use_cases| async move {
+        if let Err(err) = use_cases.ports.store.migrate().await {
             eprintln!("the database is not ready: {err}");
             return ExitCode::FAILURE;
         }
-        match core.reindex().await {
+        match use_cases.vector_index.reindex().await {
             Ok(outcome) => {
                 println!(
                     "memories {}, indexed {}, re-embedded {}, failed {}",
@@ -200,43 +202,23 @@ fn check() -> ExitCode {
         match runtime(settings) {
             Ok(runtime) => runtime.block_on(async {
                 match composition::compose(settings) {
-                    Ok(core) => {
-                        let (ok, detail) = match core.store.ping().await {
-                            Ok(()) => (true, core.store.kind().to_owned()),
-                            Err(err) => (
-                                false,
-                                format!("{}: {}", core.store.kind(), redact_store_error(&err)),
-                            ),
-                        };
-                        rows.push(("database".into(), ok, detail));
-                        let ok = core.cache.ping().await.is_ok();
-                        rows.push(("cache".into(), ok, core.cache.kind().to_owned()));
-                        let model = core.llm.describe();
-                        let (ok, detail) = match core.vectors.ping().await {
-                            Err(_) => (false, format!("{}: unreachable", core.vectors.kind())),
-                            Ok(()) => match core
-                                .vectors
-                                .model_mismatch(&model.embedding_model, model.dimensions)
-                                .await
-                            {
-                                Ok(Some(mismatch)) => (
-                                    false,
-                                    format!(
-                                        "{}: {mismatch} (run `virlife reindex`)",
-                                        core.vectors.kind()
-                                    ),
-                                ),
-                                _ => (true, core.vectors.kind().to_owned()),
-                            },
-                        };
-                        rows.push(("vector memory".into(), ok, detail));
-                        let llm = core.llm.describe();
+                    Ok(use_cases) => {
+                        let report = use_cases.health.report().await;
+                        let services = [
+                            ("database", &report.database),
+                            ("cache", &report.cache),
+                            ("vector memory", &report.vector_memory),
+                            ("llm", &report.llm),
+                        ];
+                        for (name, service) in services {
+                            rows.push((name.into(), service_ok(service), describe(service)));
+                        }
+                        let llm = use_cases.ports.llm.describe();
                         rows.push((
-                            "llm".into(),
+                            "  models".into(),
                             true,
                             format!(
-                                "{} (renderer {}, cognition {}, embeddings {} × {})",
-                                llm.kind,
+                                "renderer {}, cognition {}, embeddings {} × {}",
                                 llm.renderer_model,
                                 llm.cognition_model,
                                 llm.embedding_model,
@@ -275,19 +257,28 @@ fn check() -> ExitCode {
     }
 }
 
-/// A store error's class, without connection strings or hosts.
-fn redact_store_error(err: &crate::core::ports::StoreError) -> &'static str {
-    match err {
-        crate::core::ports::StoreError::Unavailable(reason)
-            if reason.contains("migrations pending") =>
-        {
-            "reachable, but migrations are pending (run `virlife migrate`)"
-        }
-        crate::core::ports::StoreError::Unavailable(_) => "unreachable",
-        crate::core::ports::StoreError::Conflict(_)
-        | crate::core::ports::StoreError::Undecryptable(_)
-        | crate::core::ports::StoreError::Internal(_) => "error",
+/// A service is fine for `check` unless the health report says it is down,
+/// degraded or built for another model.
+fn service_ok(service: &ServiceReport) -> bool {
+    !matches!(
+        service.status.as_str(),
+        "unavailable" | "degraded" | "model-mismatch"
+    )
+}
+
+/// One line of `check`: what the health report says of a service.
+fn describe(service: &ServiceReport) -> String {
+    let mut line = format!("{}: {}", service.backend, service.status);
+    if let Some(circuit) = service.circuit {
+        line.push_str(&format!(", circuit {circuit}"));
     }
+    if let Some(ms) = service.latency_ms {
+        line.push_str(&format!(", {ms:.1} ms"));
+    }
+    if let Some(error) = &service.last_error {
+        line.push_str(&format!(" ({error})"));
+    }
+    line
 }
 
 /// A plain TCP GET, so the runtime image needs no curl.

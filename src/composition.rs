@@ -11,7 +11,7 @@ use crate::config::{Environment, Settings};
 use crate::core::domain::KeyHash;
 use crate::core::ports::PortHealth;
 use crate::core::ports::{Cache, Llm, Store, VectorMemory};
-use crate::core::use_cases::{Core, CoreSettings};
+use crate::core::use_cases::{CoreSettings, Ports, Retention, UseCases, VectorIndex};
 use crate::http::{self, AppState, HttpSettings, rate_limit::RateLimiter};
 use poem::endpoint::BoxEndpoint;
 use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
@@ -177,8 +177,8 @@ fn postgres_store(_url: &str, _settings: &Settings) -> Result<Arc<dyn Store>, St
     Err("DATABASE_URL is set, but this binary was built without the `postgres` feature".into())
 }
 
-/// Builds the core with the adapters the settings call for.
-pub fn compose(settings: &Settings) -> Result<Core, StartupError> {
+/// Builds the use cases over the adapters the settings call for.
+pub fn compose(settings: &Settings) -> Result<UseCases, StartupError> {
     let mut problems = Vec::new();
     let strict = settings.environment != Environment::Development;
 
@@ -204,7 +204,7 @@ pub fn compose(settings: &Settings) -> Result<Core, StartupError> {
         }
     };
 
-    let cache_health = Arc::new(PortHealth::default());
+    let cache_health = Arc::new(PortHealth::with_circuit());
     let redis_timeout = Duration::from_millis(settings.redis_timeout_ms);
     let inner_cache: Arc<dyn Cache> = match &settings.redis_url {
         Some(url) => match redis_cache(url.expose_secret(), settings) {
@@ -226,23 +226,26 @@ pub fn compose(settings: &Settings) -> Result<Core, StartupError> {
         redis_timeout + Duration::from_millis(50),
     ));
 
-    let vector_health = Arc::new(PortHealth::default());
-    let vectors: Arc<dyn VectorMemory> = match &settings.qdrant_url {
+    let (vectors, vector_health): (Arc<dyn VectorMemory>, _) = match &settings.qdrant_url {
         Some(url) => match qdrant_vectors(url, settings) {
             // Timeouts and a circuit breaker; search then falls back to the Store.
-            Ok(qdrant) => Arc::new(ResilientVectors::new(
-                qdrant,
-                vector_health.clone(),
-                Duration::from_millis(settings.qdrant_timeout_ms),
-            )),
+            Ok(qdrant) => {
+                let health = Arc::new(PortHealth::with_circuit());
+                let guarded = ResilientVectors::new(
+                    qdrant,
+                    health.clone(),
+                    Duration::from_millis(settings.qdrant_timeout_ms),
+                );
+                (Arc::new(guarded), health)
+            }
             Err(problem) => {
                 problems.push(problem);
-                Arc::new(ExactVectorMemory::new())
+                (Arc::new(ExactVectorMemory::new()), Arc::default())
             }
         },
         None => {
             tracing::info!("vector memory: exact search in process");
-            Arc::new(ExactVectorMemory::new())
+            (Arc::new(ExactVectorMemory::new()), Arc::default())
         }
     };
 
@@ -272,28 +275,34 @@ pub fn compose(settings: &Settings) -> Result<Core, StartupError> {
     }
     let llm_health = Arc::new(PortHealth::default());
     let llm: Arc<dyn Llm> = Arc::new(ObservedLlm::new(llm, llm_health.clone()));
-    Ok(
-        Core::new(store, cache, vectors, llm, core_settings(settings)).with_health(
-            cache_health,
-            Arc::new(PortHealth::default()),
-            llm_health,
-        ),
-    )
+    let ports = Ports {
+        store,
+        cache,
+        vectors,
+        llm,
+        cache_health,
+        vector_health,
+        llm_health,
+    };
+    Ok(UseCases::new(ports, core_settings(settings)))
 }
 
-/// The HTTP app over a core, with the settings' auth, limits, CORS and docs.
-pub fn http_app(core: Core, settings: &Settings) -> BoxEndpoint<'static> {
+/// The HTTP app over the use cases, with the settings' auth, limits, CORS and docs.
+pub fn http_app(use_cases: UseCases, settings: &Settings) -> BoxEndpoint<'static> {
     let state = Arc::new(AppState {
         app_name: settings.app_name.clone(),
         master_key: settings
             .master_api_key
             .as_ref()
             .map(|key| KeyHash::of(key.expose_secret())),
-        limiter: settings
-            .rate_limit_enabled
-            .then(|| RateLimiter::per_minute(settings.rate_limit_per_minute, core.cache.clone())),
+        limiter: settings.rate_limit_enabled.then(|| {
+            RateLimiter::per_minute(
+                settings.rate_limit_per_minute,
+                use_cases.ports.cache.clone(),
+            )
+        }),
         trust_proxy: settings.trust_proxy,
-        core,
+        use_cases,
     });
     http::app(
         state,
@@ -336,7 +345,7 @@ pub struct Application {
     acceptor: TcpAcceptor,
     port: u16,
     app: BoxEndpoint<'static>,
-    core: Core,
+    use_cases: UseCases,
     grace: Duration,
     sweep_every: Duration,
     repair_every: Duration,
@@ -344,12 +353,15 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: &Settings) -> Result<Self, StartupError> {
-        let core = compose(settings)?;
-        Self::with_core(settings, core).await
+        let use_cases = compose(settings)?;
+        Self::with_use_cases(settings, use_cases).await
     }
 
-    /// Serves a given core (tests inject adapters this way).
-    pub async fn with_core(settings: &Settings, core: Core) -> Result<Self, StartupError> {
+    /// Serves given use cases (tests inject adapters this way).
+    pub async fn with_use_cases(
+        settings: &Settings,
+        use_cases: UseCases,
+    ) -> Result<Self, StartupError> {
         crate::http::install_metrics();
         let acceptor = bind(&settings.api_host, settings.port).await?;
         let port = acceptor
@@ -360,8 +372,8 @@ impl Application {
         Ok(Self {
             acceptor,
             port,
-            app: http_app(core.clone(), settings),
-            core,
+            app: http_app(use_cases.clone(), settings),
+            use_cases,
             grace: Duration::from_secs(settings.shutdown_grace_seconds),
             sweep_every: Duration::from_secs(settings.retention_sweep_interval_seconds),
             repair_every: Duration::from_secs(settings.vector_repair_interval_seconds.max(1)),
@@ -380,20 +392,23 @@ impl Application {
     ) -> std::io::Result<()> {
         let (stop_background, stopped) = tokio::sync::watch::channel(false);
         let background = vec![
-            tokio::spawn(migrate_until_done(self.core.clone(), stopped.clone())),
+            tokio::spawn(migrate_until_done(
+                self.use_cases.ports.store.clone(),
+                stopped.clone(),
+            )),
             tokio::spawn(sweep_periodically(
-                self.core.clone(),
+                self.use_cases.retention.clone(),
                 self.sweep_every,
                 stopped.clone(),
             )),
             tokio::spawn(repair_periodically(
-                self.core.clone(),
+                self.use_cases.vector_index.clone(),
                 self.repair_every,
                 stopped.clone(),
             )),
             tokio::spawn({
-                let core = self.core.clone();
-                async move { core.work_jobs(stopped).await }
+                let jobs = self.use_cases.jobs.clone();
+                async move { jobs.work(stopped).await }
             }),
         ];
         tracing::info!(port = self.port, "listening");
@@ -434,9 +449,9 @@ impl Application {
 
 /// Applies migrations, retrying while the database is unreachable, so a
 /// database that is down at boot does not stop the service from starting.
-async fn migrate_until_done(core: Core, mut stop: tokio::sync::watch::Receiver<bool>) {
+async fn migrate_until_done(store: Arc<dyn Store>, mut stop: tokio::sync::watch::Receiver<bool>) {
     loop {
-        match core.store.migrate().await {
+        match store.migrate().await {
             Ok(()) => {
                 tracing::info!("schema up to date");
                 return;
@@ -452,7 +467,7 @@ async fn migrate_until_done(core: Core, mut stop: tokio::sync::watch::Receiver<b
 
 /// Replays vector-index writes missed while the index was down.
 async fn repair_periodically(
-    core: Core,
+    index: VectorIndex,
     every: Duration,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
@@ -461,7 +476,7 @@ async fn repair_periodically(
             _ = tokio::time::sleep(every) => {}
             _ = stop.changed() => return,
         }
-        match core.repair_vectors().await {
+        match index.repair().await {
             Ok(0) => {}
             Ok(applied) => tracing::info!(applied, "vector index caught up"),
             Err(err) => tracing::warn!(error = %err, "vector repair could not read the store"),
@@ -470,7 +485,7 @@ async fn repair_periodically(
 }
 
 async fn sweep_periodically(
-    core: Core,
+    retention: Retention,
     every: Duration,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
@@ -479,7 +494,7 @@ async fn sweep_periodically(
             _ = tokio::time::sleep(every) => {}
             _ = stop.changed() => return,
         }
-        if let Err(err) = core.sweep_idle_sessions(chrono::Utc::now()).await {
+        if let Err(err) = retention.sweep(chrono::Utc::now()).await {
             tracing::warn!(error = %err, "retention sweep failed; will retry");
         }
     }

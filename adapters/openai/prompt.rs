@@ -4,7 +4,7 @@
 //! fit; then the most relevant memories and the most recent turns, dropping
 //! the oldest turns first, then the least relevant memories.
 
-use crate::core::domain::Role;
+use crate::core::domain::{HistoryEntry, Role};
 use crate::core::ports::{ReflectRequest, RenderRequest};
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -59,11 +59,11 @@ pub fn render_messages(request: &RenderRequest, budget_tokens: usize) -> Vec<Cha
     let mut left = budget_tokens.saturating_sub(fixed);
 
     // Most recent turns first, until the budget is half spent (memories get the rest).
-    let mut history: Vec<&(Role, String)> = Vec::new();
+    let mut history: Vec<&HistoryEntry> = Vec::new();
     let history_share = left / 2;
     let mut spent = 0;
     for turn in request.history.iter().rev() {
-        let cost = estimate_tokens(&turn.1);
+        let cost = estimate_tokens(&turn.content);
         if spent + cost > history_share {
             break;
         }
@@ -83,7 +83,7 @@ pub fn render_messages(request: &RenderRequest, budget_tokens: usize) -> Vec<Cha
     }
     // What the memories did not use may still hold older turns.
     for turn in request.history.iter().rev().skip(history.len()) {
-        let cost = estimate_tokens(&turn.1);
+        let cost = estimate_tokens(&turn.content);
         if cost > left {
             break;
         }
@@ -104,7 +104,7 @@ pub fn render_messages(request: &RenderRequest, budget_tokens: usize) -> Vec<Cha
     messages.extend(
         history
             .into_iter()
-            .map(|(role, text)| ChatMessage::new(role_name(*role), text.clone())),
+            .map(|turn| ChatMessage::new(role_name(turn.role), turn.content.clone())),
     );
     messages.push(ChatMessage::new("user", request.message.clone()));
     messages
@@ -138,8 +138,9 @@ pub fn reflect_messages(request: &ReflectRequest, budget_tokens: usize) -> Vec<C
     let mut left = budget_tokens
         .saturating_sub(estimate_tokens(REFLECT_INSTRUCTIONS) + estimate_tokens(&header));
     let mut lines = Vec::new();
-    for (role, text) in request.transcript.iter().rev() {
-        let speaker = match role {
+    for turn in request.transcript.iter().rev() {
+        let text = &turn.content;
+        let speaker = match turn.role {
             Role::User => user,
             Role::Character => request.character_name.as_str(),
         };
@@ -186,7 +187,7 @@ mod tests {
                     } else {
                         Role::Character
                     };
-                    (role, format!("turn {i} {}", "y".repeat(200)))
+                    HistoryEntry::new(role, format!("turn {i} {}", "y".repeat(200)))
                 })
                 .collect(),
             message: "What now?".into(),
@@ -236,7 +237,7 @@ mod tests {
             character_name: "Ada".into(),
             persona: "p".into(),
             user_name: None,
-            transcript: vec![(Role::User, "I moved to Oslo".into())],
+            transcript: vec![HistoryEntry::new(Role::User, "I moved to Oslo")],
             known_facts: vec![(uuid::Uuid::nil(), "Sam lives in Bergen".into())],
             repair: None,
         };

@@ -91,7 +91,7 @@ pub async fn resolve(state: &AppState, request: &Request) -> Result<Principal, E
             if is_master {
                 return Ok(Principal::Admin);
             }
-            match state.core.authenticate(presented).await? {
+            match state.api_keys.authenticate(presented).await? {
                 Some(key) => Ok(Principal::Tenant {
                     tenant: key.tenant,
                     key_id: key.id,

@@ -11,7 +11,7 @@ pub mod rate_limit;
 pub mod routes;
 
 use crate::core::domain::KeyHash;
-use crate::core::use_cases::Core;
+use crate::core::use_cases::UseCases;
 use poem::endpoint::BoxEndpoint;
 use poem::middleware::{CatchPanic, Cors};
 use poem::{EndpointExt, Route};
@@ -25,15 +25,24 @@ use std::sync::Arc;
 
 pub use middleware::RequestId;
 
-/// What every handler can reach, shared through `Data<&Arc<AppState>>`.
+/// What every handler can reach, shared through `Data<&Arc<AppState>>`:
+/// the use cases by name (`state.chat.send(…)`) and the HTTP settings.
 pub struct AppState {
-    pub core: Core,
+    pub use_cases: UseCases,
     pub app_name: String,
     /// SHA-256 of `MASTER_API_KEY`; `None` disables authentication (development only).
     pub master_key: Option<KeyHash>,
     pub limiter: Option<RateLimiter>,
     /// Read the client address from X-Real-IP / X-Forwarded-For (behind a proxy only).
     pub trust_proxy: bool,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = UseCases;
+
+    fn deref(&self) -> &UseCases {
+        &self.use_cases
+    }
 }
 
 /// HTTP-only settings, taken from `Settings` by the composition root.
@@ -128,8 +137,11 @@ pub fn app(state: Arc<AppState>, settings: &HttpSettings) -> BoxEndpoint<'static
 mod tests {
     //! HTTP behaviour that needs a failing port, injected with mockall.
     use super::*;
+    use crate::adapters::{
+        exact_vectors::ExactVectorMemory, memory_cache::InMemoryCache, offline_llm::OfflineLlm,
+    };
     use crate::core::ports::{MockStore, StoreError};
-    use crate::core::use_cases::testing::Parts;
+    use crate::core::use_cases::{CoreSettings, Ports};
     use poem::test::TestClient;
 
     fn unreachable_store() -> MockStore {
@@ -147,13 +159,14 @@ mod tests {
     }
 
     fn client(store: MockStore) -> TestClient<BoxEndpoint<'static>> {
-        let core = Parts {
-            store: Arc::new(store),
-            ..Parts::default()
-        }
-        .core();
+        let ports = Ports::new(
+            Arc::new(store),
+            Arc::new(InMemoryCache::default()),
+            Arc::new(ExactVectorMemory::new()),
+            Arc::new(OfflineLlm::new(64)),
+        );
         let state = Arc::new(AppState {
-            core,
+            use_cases: UseCases::new(ports, CoreSettings::default()),
             app_name: "test".into(),
             master_key: None,
             limiter: None,

@@ -48,6 +48,39 @@ fn check_passes_on_defaults_and_never_prints_secrets() {
 }
 
 #[test]
+fn check_prints_the_health_report_and_fails_on_an_unreachable_qdrant() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let output = virlife()
+        .arg("check")
+        .env("QDRANT_URL", format!("http://127.0.0.1:{closed}"))
+        .env("QDRANT_TIMEOUT_MS", "300")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(!output.status.success(), "{stdout}");
+    let line = |name: &str| {
+        stdout
+            .lines()
+            .find(|l| l.contains(name))
+            .unwrap_or_else(|| panic!("no {name} line in {stdout}"))
+            .to_owned()
+    };
+    assert!(line("vector memory").starts_with("FAIL"), "{stdout}");
+    assert!(
+        line("vector memory").contains("qdrant: degraded"),
+        "{stdout}"
+    );
+    // The same report /health builds: the cache's breaker state is in it.
+    assert!(line("cache").starts_with("ok"), "{stdout}");
+    assert!(line("cache").contains("circuit closed"), "{stdout}");
+    assert!(line("database").contains("in-memory"), "{stdout}");
+}
+
+#[test]
 fn check_fails_on_bad_configuration() {
     let output = virlife()
         .arg("check")

@@ -10,7 +10,7 @@ use virlife::config::Settings;
 use virlife::core::ports::{
     ChunkStream, Completion, Llm, LlmDescription, LlmError, ReflectRequest, RenderRequest,
 };
-use virlife::core::use_cases::Core;
+use virlife::core::use_cases::{Ports, UseCases};
 
 pub const MASTER_KEY: &str = "test-master-key-0123456789abcdefghijklmnop";
 
@@ -60,18 +60,16 @@ pub async fn spawn_with(variables: &[(&str, &str)], llm: Option<Arc<dyn Llm>>) -
         env.insert((*k).to_owned(), (*v).to_owned());
     }
     let settings = Settings::load(&env).expect("test settings are valid");
-    let mut core = compose(&settings).expect("composes");
+    let mut use_cases = compose(&settings).expect("composes");
     if let Some(llm) = llm {
-        core = Core::new(
-            core.store.clone(),
-            core.cache.clone(),
-            core.vectors.clone(),
+        let ports = Ports {
             llm,
-            core.settings.clone(),
-        );
+            ..use_cases.ports.clone()
+        };
+        use_cases = UseCases::new(ports, use_cases.settings.clone());
     }
     install_crypto_provider();
-    let application = Application::with_core(&settings, core)
+    let application = Application::with_use_cases(&settings, use_cases)
         .await
         .expect("binds");
     let address = format!("http://127.0.0.1:{}", application.port());

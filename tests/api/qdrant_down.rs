@@ -63,3 +63,46 @@ async fn an_unreachable_qdrant_degrades_search_to_the_store_without_failing_anyt
     assert_eq!(health["services"]["vector_memory"]["status"], "degraded");
     assert_eq!(health["services"]["vector_memory"]["backend"], "qdrant");
 }
+
+#[tokio::test]
+async fn health_shows_the_qdrant_circuit_open_and_the_class_of_its_last_error() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{closed}");
+    let app = spawn_with(&[("QDRANT_URL", &url), ("QDRANT_TIMEOUT_MS", "300")], None).await;
+    let key = app.tenant_key("acme").await;
+    let character = app.character(&key).await;
+    // Enough failed calls in a row to open the breaker.
+    for _ in 0..4 {
+        let found = app
+            .post(
+                &format!("/v1/characters/{character}/memories/search"),
+                &key,
+                json!({"query": "harbour"}),
+            )
+            .await;
+        assert_eq!(found.status(), StatusCode::OK);
+    }
+    let health = json_of(
+        app.client
+            .get(format!("{}/health", app.address))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let vectors = &health["services"]["vector_memory"];
+    assert_eq!(vectors["circuit"], "open", "{health}");
+    let class = vectors["last_error"].as_str().unwrap_or_default();
+    assert!(
+        ["unavailable", "timeout"].contains(&class),
+        "a class, never the error's text: {health}"
+    );
+    // The cache is behind a breaker too, and it is fine.
+    assert_eq!(health["services"]["cache"]["circuit"], "closed", "{health}");
+    // The database is not decorated: no circuit to report.
+    assert!(health["services"]["database"].get("circuit").is_none());
+}

@@ -10,7 +10,7 @@ use futures_util::StreamExt;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 use virlife::adapters::openai::{OpenAiLlm, OpenAiOptions};
-use virlife::core::domain::Role;
+use virlife::core::domain::{HistoryEntry, Role};
 use virlife::core::ports::{Llm, LlmError, ReflectRequest, RenderRequest, StreamChunk};
 use wiremock::matchers::{body_partial_json, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -45,8 +45,8 @@ fn render_request() -> RenderRequest {
         user_name: Some("Sam".into()),
         memories: vec!["Sam loves sailing".into()],
         history: vec![
-            (Role::User, "Hello".into()),
-            (Role::Character, "Ahoy".into()),
+            HistoryEntry::new(Role::User, "Hello"),
+            HistoryEntry::new(Role::Character, "Ahoy"),
         ],
         message: "How are you?".into(),
     }
@@ -306,7 +306,7 @@ async fn cognition_uses_the_cognition_model_and_embeddings_come_in_batches() {
         character_name: "Ada".into(),
         persona: "p".into(),
         user_name: None,
-        transcript: vec![(Role::User, "I moved to Oslo".into())],
+        transcript: vec![HistoryEntry::new(Role::User, "I moved to Oslo")],
         known_facts: vec![],
         repair: None,
     };

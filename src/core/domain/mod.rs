@@ -15,7 +15,9 @@ pub use character::{Character, CharacterName, CharacterPatch, Persona, Traits};
 pub use job::{Job, JobKind, JobOutcome, JobStatus};
 pub use memory::{Importance, MAX_MEMORY_CHARS, Memory, MemoryContent, MemoryKind, MemorySource};
 pub use page::{Cursor, Page, PageRequest};
-pub use session::{IdempotencyRecord, Message, MessageContent, Role, Session, Usage, UserName};
+pub use session::{
+    HistoryEntry, IdempotencyRecord, Message, MessageContent, Role, Session, Usage, UserName,
+};
 pub use tenant::TenantId;
 pub use vector::{
     PendingVector, PendingVectorRow, ScoredId, VectorPoint, VectorQuery, best_k, cosine_similarity,

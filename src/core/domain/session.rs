@@ -25,6 +25,23 @@ pub enum Role {
     Character,
 }
 
+/// One earlier line of a conversation, as the models read it: what a turn's
+/// history and a reflection's transcript are made of.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    pub role: Role,
+    pub content: String,
+}
+
+impl HistoryEntry {
+    pub fn new(role: Role, content: impl Into<String>) -> Self {
+        Self {
+            role,
+            content: content.into(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Usage {
     pub prompt_tokens: u32,

@@ -11,6 +11,19 @@ pub struct VectorPoint {
     pub embedding: Vec<f32>,
 }
 
+impl VectorPoint {
+    /// The point that indexes a memory.
+    pub fn of(memory: &super::Memory) -> Self {
+        Self {
+            memory_id: memory.id,
+            tenant: memory.tenant.clone(),
+            character_id: memory.character_id,
+            kind: memory.kind,
+            embedding: memory.embedding.clone(),
+        }
+    }
+}
+
 /// A search is always scoped to one tenant's character.
 #[derive(Debug, Clone, PartialEq)]
 pub struct VectorQuery {

@@ -19,9 +19,30 @@ pub struct PortHealth {
     last_error: Mutex<Option<String>>,
     calls: AtomicU64,
     last_latency_us: AtomicU64,
+    /// Whether a circuit breaker guards this port (its state is then reported).
+    has_circuit: bool,
 }
 
 impl PortHealth {
+    /// The record of a port whose decorator runs a circuit breaker.
+    pub fn with_circuit() -> Self {
+        Self {
+            has_circuit: true,
+            ..Self::default()
+        }
+    }
+
+    /// "open" or "closed" for a port behind a circuit breaker, else `None`.
+    pub fn circuit_state(&self) -> Option<&'static str> {
+        self.has_circuit.then(|| {
+            if self.circuit_open() {
+                "open"
+            } else {
+                "closed"
+            }
+        })
+    }
+
     pub fn record_hit(&self, hit: bool) {
         if hit {
             self.hits.fetch_add(1, Ordering::Relaxed);

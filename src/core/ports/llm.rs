@@ -1,6 +1,6 @@
 //! The language-model port and the requests and answers it carries.
 
-use crate::core::domain::{Role, Usage};
+use crate::core::domain::{HistoryEntry, Usage};
 use async_trait::async_trait;
 use futures_util::stream::BoxStream;
 use std::time::Duration;
@@ -28,7 +28,7 @@ pub struct RenderRequest {
     /// Retrieved memories, most relevant first.
     pub memories: Vec<String>,
     /// Earlier turns of the session, oldest first.
-    pub history: Vec<(Role, String)>,
+    pub history: Vec<HistoryEntry>,
     pub message: String,
 }
 
@@ -38,7 +38,7 @@ pub struct ReflectRequest {
     pub character_name: String,
     pub persona: String,
     pub user_name: Option<String>,
-    pub transcript: Vec<(Role, String)>,
+    pub transcript: Vec<HistoryEntry>,
     /// Biographical memories the character already has, with their ids, so
     /// the model can say which one a new fact supersedes.
     pub known_facts: Vec<(Uuid, String)>,

@@ -1,8 +1,9 @@
 //! Tenant API keys: created by the admin, shown once, stored hashed.
 
-use super::Core;
 use crate::core::domain::{ApiKey, ApiKeyName, ApiKeySecret, KeyHash, TenantId, new_id};
 use crate::core::error::{Error, Result};
+use crate::core::ports::{ApiKeyStore, Cache};
+use std::sync::Arc;
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -13,9 +14,19 @@ fn key_cache_key(hash: &KeyHash) -> String {
     format!("apikey:{}", hash.as_str())
 }
 
-impl Core {
+#[derive(Clone)]
+pub struct ApiKeys {
+    store: Arc<dyn ApiKeyStore>,
+    cache: Arc<dyn Cache>,
+}
+
+impl ApiKeys {
+    pub(crate) fn new(store: Arc<dyn ApiKeyStore>, cache: Arc<dyn Cache>) -> Self {
+        Self { store, cache }
+    }
+
     #[tracing::instrument(skip_all, fields(tenant = %tenant))]
-    pub async fn create_api_key(
+    pub async fn create(
         &self,
         tenant: TenantId,
         name: ApiKeyName,
@@ -34,12 +45,12 @@ impl Core {
         Ok((key, secret))
     }
 
-    pub async fn list_api_keys(&self) -> Result<Vec<ApiKey>> {
+    pub async fn list(&self) -> Result<Vec<ApiKey>> {
         Ok(self.store.list_api_keys().await?)
     }
 
     #[tracing::instrument(skip_all, fields(key_id = %id))]
-    pub async fn revoke_api_key(&self, id: Uuid) -> Result<()> {
+    pub async fn revoke(&self, id: Uuid) -> Result<()> {
         if !self.store.revoke_api_key(id, chrono::Utc::now()).await? {
             return Err(Error::not_found("api key", id));
         }

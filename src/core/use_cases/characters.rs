@@ -1,19 +1,45 @@
 //! Characters: create, read, update, delete (with everything they own).
 
-use super::Core;
+use super::CoreSettings;
+use super::support::{VectorSync, require_character};
 use crate::core::domain::{
     Character, CharacterName, CharacterPatch, Page, PageRequest, Persona, TenantId, Traits, new_id,
 };
 use crate::core::error::{Error, Result};
+use crate::core::ports::{Cache, CharacterStore};
+use std::sync::Arc;
 use uuid::Uuid;
 
+/// Where a character is cached for the turns that read it.
 pub(crate) fn persona_key(character_id: Uuid) -> String {
     format!("character:{character_id}")
 }
 
-impl Core {
+#[derive(Clone)]
+pub struct Characters {
+    store: Arc<dyn CharacterStore>,
+    cache: Arc<dyn Cache>,
+    sync: VectorSync,
+    settings: CoreSettings,
+}
+
+impl Characters {
+    pub(crate) fn new(
+        store: Arc<dyn CharacterStore>,
+        cache: Arc<dyn Cache>,
+        sync: VectorSync,
+        settings: CoreSettings,
+    ) -> Self {
+        Self {
+            store,
+            cache,
+            sync,
+            settings,
+        }
+    }
+
     #[tracing::instrument(skip_all, fields(tenant = %tenant))]
-    pub async fn create_character(
+    pub async fn create(
         &self,
         tenant: TenantId,
         name: CharacterName,
@@ -34,27 +60,23 @@ impl Core {
         Ok(character)
     }
 
-    pub async fn get_character(&self, tenant: &TenantId, id: Uuid) -> Result<Character> {
-        self.require_character(tenant, id).await
+    pub async fn get(&self, tenant: &TenantId, id: Uuid) -> Result<Character> {
+        require_character(self.store.as_ref(), tenant, id).await
     }
 
-    pub async fn list_characters(
-        &self,
-        tenant: &TenantId,
-        page: PageRequest,
-    ) -> Result<Page<Character>> {
+    pub async fn list(&self, tenant: &TenantId, page: PageRequest) -> Result<Page<Character>> {
         let rows = self.store.list_characters(tenant, &page).await?;
         Ok(Page::from_rows(rows, &page, |c| c.id))
     }
 
     #[tracing::instrument(skip_all, fields(tenant = %tenant, character_id = %id))]
-    pub async fn update_character(
+    pub async fn update(
         &self,
         tenant: &TenantId,
         id: Uuid,
         patch: CharacterPatch,
     ) -> Result<Character> {
-        let mut character = self.require_character(tenant, id).await?;
+        let mut character = self.get(tenant, id).await?;
         character.apply(patch, chrono::Utc::now());
         if !self.store.update_character(&character).await? {
             return Err(Error::not_found("character", id));
@@ -63,32 +85,18 @@ impl Core {
         Ok(character)
     }
 
-    /// Deletes the character, its sessions, messages and memories, then its vectors.
     #[tracing::instrument(skip_all, fields(tenant = %tenant, character_id = %id))]
-    pub async fn delete_character(&self, tenant: &TenantId, id: Uuid) -> Result<()> {
+    pub async fn delete(&self, tenant: &TenantId, id: Uuid) -> Result<()> {
         if !self.store.delete_character(tenant, id).await? {
             return Err(Error::not_found("character", id));
         }
         let _ = self.cache.delete(&persona_key(id)).await;
-        if let Err(err) = self.vectors.delete_character(tenant, id).await {
-            // The rows are gone, so searches cannot return these vectors;
-            // the repair loop removes them once the index is back.
-            tracing::warn!(error = %err, "character deleted, vector removal deferred");
-            self.defer_vector_change(crate::core::domain::PendingVector::DeleteCharacter {
-                tenant: tenant.clone(),
-                character_id: id,
-            })
-            .await;
-        }
+        self.sync.remove_character(tenant, id).await;
         Ok(())
     }
 
-    /// The character as the renderer needs it, from the cache when possible.
-    pub(crate) async fn character_for_turn(
-        &self,
-        tenant: &TenantId,
-        id: Uuid,
-    ) -> Result<Character> {
+    /// The character a turn speaks as, from the cache when warm.
+    pub(crate) async fn for_turn(&self, tenant: &TenantId, id: Uuid) -> Result<Character> {
         let key = persona_key(id);
         if self.settings.cache_enabled
             && let Ok(Some(json)) = self.cache.get(&key).await
@@ -97,7 +105,7 @@ impl Core {
         {
             return Ok(character);
         }
-        let character = self.require_character(tenant, id).await?;
+        let character = self.get(tenant, id).await?;
         if self.settings.cache_enabled
             && let Ok(json) = serde_json::to_string(&character)
         {

@@ -2,8 +2,10 @@
 //! status (PostgreSQL decides between ok and unavailable; the rest can only
 //! degrade).
 
-use super::Core;
-use std::time::Instant;
+use super::{CoreSettings, Ports};
+use crate::core::ports::{Cache, Llm, PortHealth, StoreAdmin, StoreError, VectorMemory};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OverallStatus {
@@ -29,7 +31,10 @@ pub struct ServiceReport {
     pub backend: &'static str,
     pub latency_ms: Option<f64>,
     pub hit_rate: Option<f64>,
+    /// Class of the last failure seen (never its text).
     pub last_error: Option<String>,
+    /// "open" or "closed" for a port behind a circuit breaker.
+    pub circuit: Option<&'static str>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -41,6 +46,16 @@ pub struct HealthReport {
     pub llm: ServiceReport,
 }
 
+/// A store failure's class, without connection strings or hosts.
+fn store_error_class(err: &StoreError) -> &'static str {
+    match err {
+        StoreError::Unavailable(reason) if reason.contains("migrations pending") => {
+            "migrations pending (run `virlife migrate`)"
+        }
+        _ => "unreachable",
+    }
+}
+
 fn healthy_status(backend: &str) -> String {
     if backend == "in-memory" {
         "in-memory".into()
@@ -49,8 +64,43 @@ fn healthy_status(backend: &str) -> String {
     }
 }
 
-impl Core {
-    pub async fn health(&self) -> HealthReport {
+/// Health of every port: what `/health`, the readiness probe and
+/// `virlife check` report.
+#[derive(Clone)]
+pub struct Health {
+    store: Arc<dyn StoreAdmin>,
+    cache: Arc<dyn Cache>,
+    vectors: Arc<dyn VectorMemory>,
+    llm: Arc<dyn Llm>,
+    cache_health: Arc<PortHealth>,
+    vector_health: Arc<PortHealth>,
+    llm_health: Arc<PortHealth>,
+    settings: CoreSettings,
+    started: Instant,
+}
+
+impl Health {
+    pub(crate) fn new(ports: &Ports, settings: CoreSettings) -> Self {
+        Self {
+            store: ports.store.clone(),
+            cache: ports.cache.clone(),
+            vectors: ports.vectors.clone(),
+            llm: ports.llm.clone(),
+            cache_health: ports.cache_health.clone(),
+            vector_health: ports.vector_health.clone(),
+            llm_health: ports.llm_health.clone(),
+            settings,
+            started: Instant::now(),
+        }
+    }
+
+    pub fn uptime(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    /// Pings every port (bounded by each decorator's timeout) and reads
+    /// what the decorators saw.
+    pub async fn report(&self) -> HealthReport {
         let started = Instant::now();
         let store = self.store.ping().await;
         let database = ServiceReport {
@@ -61,7 +111,8 @@ impl Core {
             backend: self.store.kind(),
             latency_ms: Some(started.elapsed().as_secs_f64() * 1000.0),
             hit_rate: None,
-            last_error: store.err().map(|_| "unreachable".into()),
+            last_error: store.err().map(|err| store_error_class(&err).into()),
+            circuit: None,
         };
 
         let started = Instant::now();
@@ -80,6 +131,7 @@ impl Core {
             latency_ms: Some(cache_latency),
             hit_rate: Some(self.cache_health.hit_rate().unwrap_or(0.0)),
             last_error: self.cache_health.last_error(),
+            circuit: self.cache_health.circuit_state(),
         };
 
         let started = Instant::now();
@@ -111,6 +163,7 @@ impl Core {
             last_error: mismatch
                 .map(|m| format!("{m}; run a reindex"))
                 .or_else(|| self.vector_health.last_error()),
+            circuit: self.vector_health.circuit_state(),
         };
 
         let description = self.llm.describe();
@@ -128,6 +181,7 @@ impl Core {
                 .map(|d| d.as_secs_f64() * 1000.0),
             hit_rate: None,
             last_error: self.llm_health.last_error(),
+            circuit: self.llm_health.circuit_state(),
         };
 
         let status = if database.status == "unavailable" {

@@ -1,4 +1,7 @@
-//! Use cases. They depend only on the ports, never on HTTP or a driver.
+//! What VirLife does, one type per use case. Each holds only the ports it
+//! uses and exposes a handful of methods; the shell calls them by name
+//! (`use_cases.chat.send(…)`). Parts several use cases share live in
+//! `support/`: embedding, forming a memory, recall, the job queue.
 
 mod api_keys;
 mod characters;
@@ -9,170 +12,139 @@ mod memories;
 mod reflection;
 mod retention;
 mod sessions;
-mod vectors;
+mod settings;
+mod support;
+mod vector_index;
 
-pub use chat::{TurnEvent, TurnInput, TurnOutcome};
-pub use health::{HealthReport, OverallStatus, ServiceReport};
-pub use memories::{NewMemory, ScoredMemory, SearchOutcome};
-pub use reflection::ReflectionOutcome;
-pub use vectors::ReindexOutcome;
+pub use api_keys::ApiKeys;
+pub use characters::Characters;
+pub use chat::{ChatTurns, TurnEvent, TurnInput, TurnOutcome};
+pub use health::{Health, HealthReport, OverallStatus, ServiceReport};
+pub use jobs::{Jobs, MAX_ATTEMPTS};
+pub use memories::{Memories, NewMemory};
+pub use reflection::{Reflection, ReflectionOutcome};
+pub use retention::Retention;
+pub use sessions::Sessions;
+pub use settings::CoreSettings;
+pub use support::{ScoredMemory, SearchOutcome};
+pub use vector_index::{ReindexOutcome, VectorIndex};
 
-use crate::core::domain::{Character, Session, TenantId};
-use crate::core::error::{Error, Result};
-use crate::core::ports::PortHealth;
-use crate::core::ports::{Cache, Llm, Store, VectorMemory};
+use crate::core::ports::{Cache, Llm, PortHealth, Store, VectorMemory};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-use uuid::Uuid;
+use support::{Embedder, JobQueue, MemoryWriter, Recall, VectorSync};
 
-/// Knobs the use cases read, taken from `Settings` by the composition root.
-#[derive(Debug, Clone)]
-pub struct CoreSettings {
-    pub environment: &'static str,
-    pub version: &'static str,
-    pub workflow_timeout: Duration,
-    pub history_turns: u32,
-    pub cache_enabled: bool,
-    pub cache_ttl: Duration,
-    pub cognition_every_n_turns: u32,
-    pub cognition_cooldown: Duration,
-    pub session_retention: chrono::Duration,
-    pub memories_per_turn: usize,
-    pub authentication_enabled: bool,
-    /// First retry delay of a failed job; doubles with each attempt.
-    pub job_retry_backoff: Duration,
-}
-
-impl Default for CoreSettings {
-    fn default() -> Self {
-        Self {
-            environment: "development",
-            version: env!("CARGO_PKG_VERSION"),
-            workflow_timeout: Duration::from_secs(60),
-            history_turns: 20,
-            cache_enabled: true,
-            cache_ttl: Duration::from_secs(3600),
-            cognition_every_n_turns: 10,
-            cognition_cooldown: Duration::from_secs(300),
-            session_retention: chrono::Duration::days(7),
-            memories_per_turn: 5,
-            authentication_enabled: true,
-            job_retry_backoff: Duration::from_secs(2),
-        }
-    }
-}
-
-/// The application core: the four ports and the settings, cheap to clone
-/// (background work takes its own copy).
+/// The ports as the composition root built them, with the health records
+/// their decorators report into.
 #[derive(Clone)]
-pub struct Core {
+pub struct Ports {
     pub store: Arc<dyn Store>,
     pub cache: Arc<dyn Cache>,
     pub vectors: Arc<dyn VectorMemory>,
     pub llm: Arc<dyn Llm>,
-    pub settings: CoreSettings,
     pub cache_health: Arc<PortHealth>,
     pub vector_health: Arc<PortHealth>,
     pub llm_health: Arc<PortHealth>,
-    /// Wakes the job worker when this replica queues a job.
-    jobs_waiting: Arc<tokio::sync::Notify>,
-    started: Instant,
 }
 
-impl Core {
+impl Ports {
+    /// Ports with fresh health records (tests and tools; the composition
+    /// root passes the ones its decorators write).
     pub fn new(
         store: Arc<dyn Store>,
         cache: Arc<dyn Cache>,
         vectors: Arc<dyn VectorMemory>,
         llm: Arc<dyn Llm>,
-        settings: CoreSettings,
     ) -> Self {
         Self {
             store,
             cache,
             vectors,
             llm,
-            settings,
             cache_health: Arc::default(),
             vector_health: Arc::default(),
             llm_health: Arc::default(),
-            jobs_waiting: Arc::default(),
-            started: Instant::now(),
         }
-    }
-
-    /// Shares the health the decorators report into, so `/health` shows it.
-    pub fn with_health(
-        mut self,
-        cache: Arc<PortHealth>,
-        vectors: Arc<PortHealth>,
-        llm: Arc<PortHealth>,
-    ) -> Self {
-        self.cache_health = cache;
-        self.vector_health = vectors;
-        self.llm_health = llm;
-        self
-    }
-
-    pub(crate) fn embedding_model(&self) -> String {
-        self.llm.describe().embedding_model
-    }
-
-    pub fn uptime(&self) -> Duration {
-        self.started.elapsed()
-    }
-
-    async fn require_character(&self, tenant: &TenantId, id: Uuid) -> Result<Character> {
-        self.store
-            .get_character(tenant, id)
-            .await?
-            .ok_or_else(|| Error::not_found("character", id))
-    }
-
-    async fn require_session(&self, tenant: &TenantId, id: Uuid) -> Result<Session> {
-        self.store
-            .get_session(tenant, id)
-            .await?
-            .ok_or_else(|| Error::not_found("session", id))
     }
 }
 
-#[cfg(test)]
-pub(crate) mod testing {
-    //! Builders for unit tests: real in-memory adapters, any port swappable for a mock.
-    use super::*;
-    use crate::adapters::{
-        exact_vectors::ExactVectorMemory, memory_cache::InMemoryCache, memory_store::InMemoryStore,
-        offline_llm::OfflineLlm,
-    };
+/// Every use case, wired once over the same ports; cheap to clone.
+#[derive(Clone)]
+pub struct UseCases {
+    pub characters: Characters,
+    pub sessions: Sessions,
+    pub chat: ChatTurns,
+    pub memories: Memories,
+    pub reflection: Reflection,
+    pub jobs: Jobs,
+    pub api_keys: ApiKeys,
+    pub health: Health,
+    pub retention: Retention,
+    pub vector_index: VectorIndex,
+    pub settings: CoreSettings,
+    /// What they were built from, for the shell's maintenance commands.
+    pub ports: Ports,
+}
 
-    pub struct Parts {
-        pub store: Arc<dyn Store>,
-        pub cache: Arc<dyn Cache>,
-        pub vectors: Arc<dyn VectorMemory>,
-        pub llm: Arc<dyn Llm>,
-    }
-
-    impl Default for Parts {
-        fn default() -> Self {
-            Self {
-                store: Arc::new(InMemoryStore::new()),
-                cache: Arc::new(InMemoryCache::default()),
-                vectors: Arc::new(ExactVectorMemory::new()),
-                llm: Arc::new(OfflineLlm::new(256)),
-            }
-        }
-    }
-
-    impl Parts {
-        pub fn core(self) -> Core {
-            Core::new(
-                self.store,
-                self.cache,
-                self.vectors,
-                self.llm,
-                CoreSettings::default(),
-            )
+impl UseCases {
+    pub fn new(ports: Ports, settings: CoreSettings) -> Self {
+        let store = &ports.store;
+        let embedder = Embedder::new(ports.llm.clone());
+        let sync = VectorSync::new(ports.vectors.clone(), store.clone());
+        let writer = MemoryWriter::new(store.clone(), embedder.clone(), sync.clone());
+        let recall = Recall::new(
+            store.clone(),
+            ports.vectors.clone(),
+            ports.vector_health.clone(),
+        );
+        let queue = JobQueue::new(store.clone());
+        let characters = Characters::new(
+            store.clone(),
+            ports.cache.clone(),
+            sync.clone(),
+            settings.clone(),
+        );
+        let reflection = Reflection::new(
+            store.clone(),
+            store.clone(),
+            store.clone(),
+            ports.cache.clone(),
+            ports.llm.clone(),
+            embedder.clone(),
+            writer.clone(),
+            queue.clone(),
+            settings.clone(),
+        );
+        Self {
+            chat: ChatTurns::new(
+                store.clone(),
+                store.clone(),
+                characters.clone(),
+                ports.cache.clone(),
+                ports.llm.clone(),
+                embedder.clone(),
+                writer.clone(),
+                recall.clone(),
+                reflection.clone(),
+                settings.clone(),
+            ),
+            characters,
+            sessions: Sessions::new(store.clone(), store.clone(), ports.cache.clone()),
+            memories: Memories::new(
+                store.clone(),
+                store.clone(),
+                embedder.clone(),
+                writer,
+                recall,
+                sync,
+            ),
+            jobs: Jobs::new(store.clone(), queue, reflection.clone(), settings.clone()),
+            reflection,
+            api_keys: ApiKeys::new(store.clone(), ports.cache.clone()),
+            health: Health::new(&ports, settings.clone()),
+            retention: Retention::new(store.clone(), settings.clone()),
+            vector_index: VectorIndex::new(store.clone(), ports.vectors.clone(), embedder),
+            settings,
+            ports,
         }
     }
 }

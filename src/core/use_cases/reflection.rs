@@ -1,17 +1,21 @@
 //! Cognition: the cognition model reads recent turns and writes lasting
 //! (biographical) facts, deduplicated against what the character knows.
 
-use super::Core;
+use super::CoreSettings;
+use super::support::{Embedder, JobQueue, MemoryDraft, MemoryWriter, require_character};
 use crate::core::domain::{
-    Importance, Memory, MemoryContent, MemoryKind, MemorySource, PageRequest, TenantId,
-    cosine_similarity, new_id,
+    HistoryEntry, Importance, Job, JobKind, JobStatus, Memory, MemoryContent, MemoryKind,
+    MemorySource, PageRequest, TenantId, cosine_similarity, new_id,
 };
 use crate::core::error::{Error, Result};
-use crate::core::ports::{LlmError, ReflectRequest};
+use crate::core::ports::{
+    Cache, CharacterStore, Llm, LlmError, MemoryStore, ReflectRequest, SessionStore,
+};
 use serde::Deserialize;
+use std::sync::Arc;
+use std::time::Duration;
 use uuid::Uuid;
 
-/// Facts this similar to a known one are duplicates.
 const DUPLICATE_SIMILARITY: f32 = 0.92;
 /// How many of the character's latest sessions cognition reads.
 const SESSIONS_READ: usize = 3;
@@ -54,21 +58,111 @@ fn normalise(text: &str) -> String {
         .to_lowercase()
 }
 
-impl Core {
-    /// Runs cognition for a character now (the job worker calls this).
+fn cooldown_key(character_id: Uuid) -> String {
+    format!("cooldown:reflect:{character_id}")
+}
+
+#[derive(Clone)]
+pub struct Reflection {
+    characters: Arc<dyn CharacterStore>,
+    sessions: Arc<dyn SessionStore>,
+    memories: Arc<dyn MemoryStore>,
+    cache: Arc<dyn Cache>,
+    llm: Arc<dyn Llm>,
+    embedder: Embedder,
+    writer: MemoryWriter,
+    queue: JobQueue,
+    settings: CoreSettings,
+}
+
+impl Reflection {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        characters: Arc<dyn CharacterStore>,
+        sessions: Arc<dyn SessionStore>,
+        memories: Arc<dyn MemoryStore>,
+        cache: Arc<dyn Cache>,
+        llm: Arc<dyn Llm>,
+        embedder: Embedder,
+        writer: MemoryWriter,
+        queue: JobQueue,
+        settings: CoreSettings,
+    ) -> Self {
+        Self {
+            characters,
+            sessions,
+            memories,
+            cache,
+            llm,
+            embedder,
+            writer,
+            queue,
+            settings,
+        }
+    }
+
+    /// Queues a reflection unless this character reflected within the
+    /// cooldown (shared through the cache, so one replica of many does it).
     #[tracing::instrument(skip_all, fields(tenant = %tenant, character_id = %character_id))]
-    pub async fn run_reflection(
-        &self,
-        tenant: &TenantId,
-        character_id: Uuid,
-    ) -> Result<ReflectionOutcome> {
-        let character = self.require_character(tenant, character_id).await?;
+    pub async fn request(&self, tenant: &TenantId, character_id: Uuid) -> Result<Job> {
+        require_character(self.characters.as_ref(), tenant, character_id).await?;
+        let cooldown = self.settings.cognition_cooldown;
+        let until = chrono::Utc::now().timestamp() + cooldown.as_secs() as i64;
+        let key = cooldown_key(character_id);
+        match self
+            .cache
+            .set_if_absent(&key, &until.to_string(), cooldown)
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => {
+                let ends = self
+                    .cache
+                    .get(&key)
+                    .await
+                    .ok()
+                    .flatten()
+                    .and_then(|v| v.parse::<i64>().ok())
+                    .unwrap_or(until);
+                let left = (ends - chrono::Utc::now().timestamp()).max(1) as u64;
+                return Err(Error::RateLimited {
+                    what: "this character reflected recently",
+                    retry_after: Duration::from_secs(left),
+                });
+            }
+            Err(err) => tracing::warn!(error = %err, "cooldown unavailable; reflecting anyway"),
+        }
+        let now = chrono::Utc::now();
+        let job = Job {
+            id: new_id(),
+            tenant: tenant.clone(),
+            kind: JobKind::Reflect,
+            character_id,
+            status: JobStatus::Queued,
+            attempts: 0,
+            max_attempts: super::MAX_ATTEMPTS,
+            run_at: now,
+            locked_until: None,
+            last_error: None,
+            result: None,
+            created_at: now,
+            updated_at: now,
+        };
+        self.queue.enqueue(&job).await?;
+        tracing::info!(job_id = %job.id, "reflection queued");
+        Ok(job)
+    }
+
+    /// Reads the character's recent sessions and stores the lasting facts
+    /// the cognition model finds, skipping ones it already knows.
+    #[tracing::instrument(skip_all, fields(tenant = %tenant, character_id = %character_id))]
+    pub async fn run(&self, tenant: &TenantId, character_id: Uuid) -> Result<ReflectionOutcome> {
+        let character = require_character(self.characters.as_ref(), tenant, character_id).await?;
         let (transcript, user_name) = self.recent_transcript(tenant, character_id).await?;
         let known = self
-            .store
+            .memories
             .all_memories(tenant, character_id, Some(MemoryKind::Biographical))
             .await?;
-        // Superseded facts are history: neither shown to the model nor deduplicated against.
         let known: Vec<Memory> = known
             .into_iter()
             .filter(|m| m.superseded_by.is_none())
@@ -85,7 +179,6 @@ impl Core {
         let facts = match parse_facts(&first) {
             Some(facts) => facts,
             None => {
-                // Real models sometimes wrap or mangle JSON: ask once to repair it.
                 tracing::info!("cognition answer was not the facts JSON; asking for a repair");
                 request.repair = Some(first);
                 let repaired = self.cognition(&request).await?;
@@ -114,7 +207,7 @@ impl Core {
                 continue;
             };
             let content = content.into_inner();
-            let embedding = self.embed_one(&content).await?;
+            let embedding = self.embedder.embed_one(&content).await?;
             let normalised = normalise(&content);
             if known_vectors.iter().any(|(text, vector)| {
                 *text == normalised || cosine_similarity(vector, &embedding) >= DUPLICATE_SIMILARITY
@@ -126,28 +219,28 @@ impl Core {
                 .importance
                 .and_then(|i| Importance::parse(i).ok())
                 .unwrap_or(Importance::DEFAULT);
-            let memory = Memory {
-                id: new_id(),
-                tenant: tenant.clone(),
-                character_id,
-                kind: MemoryKind::Biographical,
-                source: MemorySource::Reflection,
-                content,
-                importance: importance.value(),
-                session_id: None,
-                embedding,
-                embedding_model: self.embedding_model(),
-                superseded_by: None,
-                created_at: chrono::Utc::now(),
-            };
-            self.store.insert_memory(&memory).await?;
-            self.index(&memory).await;
+            let memory = self
+                .writer
+                .form(MemoryDraft {
+                    tenant: tenant.clone(),
+                    character_id,
+                    kind: MemoryKind::Biographical,
+                    source: MemorySource::Reflection,
+                    content,
+                    importance: importance.value(),
+                    session_id: None,
+                    embedding: Some(embedding),
+                })
+                .await?;
             if let Some(old) = fact
                 .supersedes
                 .as_deref()
                 .and_then(|id| Uuid::parse_str(id.trim()).ok())
                 .filter(|id| known_ids.contains(id))
-                && self.store.supersede_memory(tenant, old, memory.id).await?
+                && self
+                    .memories
+                    .supersede_memory(tenant, old, memory.id)
+                    .await?
             {
                 tracing::info!(old = %old, new = %memory.id, "fact superseded");
                 outcome.superseded += 1;
@@ -163,7 +256,6 @@ impl Core {
         Ok(outcome)
     }
 
-    /// One cognition call; its text.
     async fn cognition(&self, request: &ReflectRequest) -> Result<String> {
         let completion = self
             .llm
@@ -176,18 +268,16 @@ impl Core {
         Ok(completion.text)
     }
 
-    /// Recent messages of the character's latest sessions, oldest first,
-    /// and the user name of the latest session.
     async fn recent_transcript(
         &self,
         tenant: &TenantId,
         character_id: Uuid,
-    ) -> Result<(Vec<(crate::core::domain::Role, String)>, Option<String>)> {
+    ) -> Result<(Vec<HistoryEntry>, Option<String>)> {
         let mut sessions = Vec::new();
         let mut page = PageRequest::parse(Some(100), None)?;
         loop {
             let rows = self
-                .store
+                .sessions
                 .list_sessions(tenant, character_id, &page)
                 .await?;
             let more = rows.len() >= page.fetch_limit();
@@ -200,7 +290,7 @@ impl Core {
         let mut messages = Vec::new();
         for session in sessions.iter().rev().take(SESSIONS_READ) {
             messages.extend(
-                self.store
+                self.sessions
                     .recent_messages(tenant, session.id, self.settings.history_turns)
                     .await?,
             );
@@ -208,7 +298,13 @@ impl Core {
         messages.sort_by_key(|m| m.id);
         let user_name = sessions.last().and_then(|s| s.user_name.clone());
         Ok((
-            messages.into_iter().map(|m| (m.role, m.content)).collect(),
+            messages
+                .into_iter()
+                .map(|m| HistoryEntry {
+                    role: m.role,
+                    content: m.content,
+                })
+                .collect(),
             user_name,
         ))
     }

@@ -1,24 +1,46 @@
 //! Sessions and their message history.
 
-use super::Core;
+use super::support::{require_character, require_session};
 use crate::core::domain::{Message, Page, PageRequest, Session, TenantId, UserName, new_id};
-use crate::core::error::Result;
+use crate::core::error::{Error, Result};
+use crate::core::ports::{Cache, CharacterStore, SessionStore};
+use std::sync::Arc;
 use uuid::Uuid;
 
+/// Where a session's recent history is cached for the next turn.
 pub(crate) fn history_key(session_id: Uuid) -> String {
     format!("history:{session_id}")
 }
 
-impl Core {
+#[derive(Clone)]
+pub struct Sessions {
+    characters: Arc<dyn CharacterStore>,
+    sessions: Arc<dyn SessionStore>,
+    cache: Arc<dyn Cache>,
+}
+
+impl Sessions {
+    pub(crate) fn new(
+        characters: Arc<dyn CharacterStore>,
+        sessions: Arc<dyn SessionStore>,
+        cache: Arc<dyn Cache>,
+    ) -> Self {
+        Self {
+            characters,
+            sessions,
+            cache,
+        }
+    }
+
     #[tracing::instrument(skip_all, fields(tenant = %tenant, character_id = %character_id))]
-    pub async fn create_session(
+    pub async fn create(
         &self,
         tenant: TenantId,
         character_id: Uuid,
         user_name: Option<UserName>,
         metadata: serde_json::Map<String, serde_json::Value>,
     ) -> Result<Session> {
-        self.require_character(&tenant, character_id).await?;
+        require_character(self.characters.as_ref(), &tenant, character_id).await?;
         let now = chrono::Utc::now();
         let session = Session {
             id: new_id(),
@@ -29,45 +51,48 @@ impl Core {
             created_at: now,
             last_active_at: now,
         };
-        self.store.insert_session(&session).await?;
+        self.sessions.insert_session(&session).await?;
         Ok(session)
     }
 
-    pub async fn get_session(&self, tenant: &TenantId, id: Uuid) -> Result<Session> {
-        self.require_session(tenant, id).await
+    pub async fn get(&self, tenant: &TenantId, id: Uuid) -> Result<Session> {
+        require_session(self.sessions.as_ref(), tenant, id).await
     }
 
-    pub async fn list_sessions(
+    pub async fn list(
         &self,
         tenant: &TenantId,
         character_id: Uuid,
         page: PageRequest,
     ) -> Result<Page<Session>> {
-        self.require_character(tenant, character_id).await?;
+        require_character(self.characters.as_ref(), tenant, character_id).await?;
         let rows = self
-            .store
+            .sessions
             .list_sessions(tenant, character_id, &page)
             .await?;
         Ok(Page::from_rows(rows, &page, |s| s.id))
     }
 
     #[tracing::instrument(skip_all, fields(tenant = %tenant, session_id = %id))]
-    pub async fn delete_session(&self, tenant: &TenantId, id: Uuid) -> Result<()> {
-        if !self.store.delete_session(tenant, id).await? {
-            return Err(crate::core::error::Error::not_found("session", id));
+    pub async fn delete(&self, tenant: &TenantId, id: Uuid) -> Result<()> {
+        if !self.sessions.delete_session(tenant, id).await? {
+            return Err(Error::not_found("session", id));
         }
         let _ = self.cache.delete(&history_key(id)).await;
         Ok(())
     }
 
-    pub async fn list_messages(
+    pub async fn messages(
         &self,
         tenant: &TenantId,
         session_id: Uuid,
         page: PageRequest,
     ) -> Result<Page<Message>> {
-        self.require_session(tenant, session_id).await?;
-        let rows = self.store.list_messages(tenant, session_id, &page).await?;
+        self.get(tenant, session_id).await?;
+        let rows = self
+            .sessions
+            .list_messages(tenant, session_id, &page)
+            .await?;
         Ok(Page::from_rows(rows, &page, |m| m.id))
     }
 }

@@ -48,7 +48,7 @@ impl AdminApi {
     ) -> Result<CreateKeyResponse> {
         let tenant = TenantId::parse(&body.tenant)?;
         let name = ApiKeyName::parse(&body.name)?;
-        let (key, secret) = state.core.create_api_key(tenant, name).await?;
+        let (key, secret) = state.api_keys.create(tenant, name).await?;
         Ok(CreateKeyResponse::Created(Json(CreatedApiKey {
             id: key.id,
             tenant: key.tenant.to_string(),
@@ -65,7 +65,7 @@ impl AdminApi {
         state: Data<&Arc<AppState>>,
         _auth: AdminKey,
     ) -> Result<Json<ApiKeyList>> {
-        let keys = state.core.list_api_keys().await?;
+        let keys = state.api_keys.list().await?;
         Ok(Json(ApiKeyList {
             items: keys.into_iter().map(ApiKeyDto::from).collect(),
         }))
@@ -79,7 +79,7 @@ impl AdminApi {
         _auth: AdminKey,
         id: Path<Uuid>,
     ) -> Result<RevokeKeyResponse> {
-        state.core.revoke_api_key(id.0).await?;
+        state.api_keys.revoke(id.0).await?;
         Ok(RevokeKeyResponse::Revoked)
     }
 
@@ -90,7 +90,7 @@ impl AdminApi {
         state: Data<&Arc<AppState>>,
         _auth: AdminKey,
     ) -> Result<ReindexResponse> {
-        let outcome = state.core.reindex().await?;
+        let outcome = state.vector_index.reindex().await?;
         Ok(ReindexResponse::Accepted(Json(ReindexReport {
             memories: outcome.memories,
             indexed: outcome.indexed,

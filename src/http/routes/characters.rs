@@ -45,8 +45,8 @@ impl CharactersApi {
         let persona = Persona::parse(&body.persona)?;
         let traits = body.traits.map(Traits::parse).transpose()?;
         let character = state
-            .core
-            .create_character(auth.0, name, persona, traits)
+            .characters
+            .create(auth.0, name, persona, traits)
             .await?;
         Ok(CreatedCharacter::Created(Json(character.into())))
     }
@@ -65,7 +65,7 @@ impl CharactersApi {
         cursor: Query<Option<String>>,
     ) -> Result<Json<CharacterPage>> {
         let page = PageRequest::parse(limit.0, cursor.0.as_deref())?;
-        let (items, next_cursor) = page_dto(state.core.list_characters(&auth.0, page).await?);
+        let (items, next_cursor) = page_dto(state.characters.list(&auth.0, page).await?);
         Ok(Json(CharacterPage { items, next_cursor }))
     }
 
@@ -77,7 +77,7 @@ impl CharactersApi {
         auth: TenantKey,
         id: Path<Uuid>,
     ) -> Result<Json<CharacterDto>> {
-        Ok(Json(state.core.get_character(&auth.0, id.0).await?.into()))
+        Ok(Json(state.characters.get(&auth.0, id.0).await?.into()))
     }
 
     /// Update a character's name, persona or traits
@@ -95,7 +95,7 @@ impl CharactersApi {
             persona: body.persona.as_deref().map(Persona::parse).transpose()?,
             traits: body.traits.map(Traits::parse).transpose()?,
         };
-        let character = state.core.update_character(&auth.0, id.0, patch).await?;
+        let character = state.characters.update(&auth.0, id.0, patch).await?;
         Ok(Json(character.into()))
     }
 
@@ -107,7 +107,7 @@ impl CharactersApi {
         auth: TenantKey,
         id: Path<Uuid>,
     ) -> Result<DeletedCharacter> {
-        state.core.delete_character(&auth.0, id.0).await?;
+        state.characters.delete(&auth.0, id.0).await?;
         Ok(DeletedCharacter::Deleted)
     }
 }

@@ -23,6 +23,9 @@ pub struct ServiceHealth {
     /// Class of the last failure seen (never its text).
     #[oai(skip_serializing_if_is_none)]
     pub last_error: Option<String>,
+    /// Ports behind a circuit breaker (cache, Qdrant): open or closed.
+    #[oai(skip_serializing_if_is_none)]
+    pub circuit: Option<String>,
 }
 
 impl From<ServiceReport> for ServiceHealth {
@@ -34,6 +37,7 @@ impl From<ServiceReport> for ServiceHealth {
             hit_rate: r.hit_rate,
             enabled: None,
             last_error: r.last_error,
+            circuit: r.circuit.map(str::to_owned),
         }
     }
 }
@@ -92,16 +96,15 @@ impl HealthApi {
     /// 200 while PostgreSQL answers (`degraded` if Redis or Qdrant do not), 503 when it does not.
     #[oai(path = "/health", method = "get")]
     async fn health(&self, state: Data<&Arc<AppState>>) -> HealthResponse {
-        let core = &state.core;
-        let report = core.health().await;
+        let report = state.health.report().await;
         let mut cache: ServiceHealth = report.cache.into();
-        cache.enabled = Some(core.settings.cache_enabled);
+        cache.enabled = Some(state.settings.cache_enabled);
         let body = Health {
             status: report.status.as_str().to_owned(),
             app_name: state.app_name.clone(),
-            environment: core.settings.environment.to_owned(),
-            version: core.settings.version.to_owned(),
-            uptime_seconds: core.uptime().as_secs(),
+            environment: state.settings.environment.to_owned(),
+            version: state.settings.version.to_owned(),
+            uptime_seconds: state.health.uptime().as_secs(),
             timestamp: Utc::now(),
             authentication: if state.master_key.is_some() {
                 "enabled"
@@ -133,7 +136,7 @@ impl HealthApi {
     /// Readiness: 200 when the store answers
     #[oai(path = "/health/ready", method = "get")]
     async fn ready(&self, state: Data<&Arc<AppState>>) -> ProbeResponse {
-        if state.core.ready().await {
+        if state.health.ready().await {
             ProbeResponse::Ok(Json(Probe {
                 status: "ready".into(),
             }))

@@ -22,6 +22,6 @@ impl JobsApi {
         auth: TenantKey,
         id: Path<Uuid>,
     ) -> Result<Json<JobDto>, ApiError> {
-        Ok(Json(state.core.get_job(&auth.0, id.0).await?.into()))
+        Ok(Json(state.jobs.get(&auth.0, id.0).await?.into()))
     }
 }

@@ -64,7 +64,7 @@ impl MemoriesApi {
             importance: importance(body.importance)?,
             session_id: None,
         };
-        let memory = state.core.add_memory(&auth.0, id.0, new).await?;
+        let memory = state.memories.add(&auth.0, id.0, new).await?;
         Ok(CreatedMemory::Created(Json(memory.into())))
     }
 
@@ -84,7 +84,7 @@ impl MemoriesApi {
             importance: importance(body.importance)?,
             session_id: None,
         };
-        let memory = state.core.add_memory(&auth.0, id.0, new).await?;
+        let memory = state.memories.add(&auth.0, id.0, new).await?;
         Ok(CreatedMemory::Created(Json(memory.into())))
     }
 
@@ -105,8 +105,8 @@ impl MemoriesApi {
     ) -> Result<Json<MemoryPage>> {
         let page = PageRequest::parse(limit.0, cursor.0.as_deref())?;
         let memories = state
-            .core
-            .list_memories(&auth.0, id.0, kind.0.map(Into::into), page)
+            .memories
+            .list(&auth.0, id.0, kind.0.map(Into::into), page)
             .await?;
         let (items, next_cursor) = page_dto(memories);
         Ok(Json(MemoryPage { items, next_cursor }))
@@ -124,8 +124,8 @@ impl MemoriesApi {
         let query = MemoryContent::parse("query", &body.query)?.into_inner();
         let k = body.k.unwrap_or(5) as usize;
         let outcome = state
-            .core
-            .search_memories(
+            .memories
+            .search(
                 &auth.0,
                 id.0,
                 &query,
@@ -149,7 +149,7 @@ impl MemoriesApi {
         id: Path<Uuid>,
         memory_id: Path<Uuid>,
     ) -> Result<DeletedMemory> {
-        state.core.delete_memory(&auth.0, id.0, memory_id.0).await?;
+        state.memories.delete(&auth.0, id.0, memory_id.0).await?;
         Ok(DeletedMemory::Deleted)
     }
 
@@ -164,7 +164,7 @@ impl MemoriesApi {
         auth: TenantKey,
         id: Path<Uuid>,
     ) -> Result<Reflected> {
-        let job = state.core.request_reflection(&auth.0, id.0).await?;
+        let job = state.reflection.request(&auth.0, id.0).await?;
         Ok(Reflected::Accepted(Json(job.into())))
     }
 }

@@ -126,8 +126,8 @@ impl SessionsApi {
             }
         };
         let session = state
-            .core
-            .create_session(auth.0, id.0, user_name, metadata)
+            .sessions
+            .create(auth.0, id.0, user_name, metadata)
             .await?;
         Ok(CreatedSession::Created(Json(session.into())))
     }
@@ -147,7 +147,7 @@ impl SessionsApi {
         cursor: Query<Option<String>>,
     ) -> Result<Json<SessionPage>> {
         let page = PageRequest::parse(limit.0, cursor.0.as_deref())?;
-        let (items, next_cursor) = page_dto(state.core.list_sessions(&auth.0, id.0, page).await?);
+        let (items, next_cursor) = page_dto(state.sessions.list(&auth.0, id.0, page).await?);
         Ok(Json(SessionPage { items, next_cursor }))
     }
 
@@ -159,7 +159,7 @@ impl SessionsApi {
         auth: TenantKey,
         id: Path<Uuid>,
     ) -> Result<Json<SessionDto>> {
-        Ok(Json(state.core.get_session(&auth.0, id.0).await?.into()))
+        Ok(Json(state.sessions.get(&auth.0, id.0).await?.into()))
     }
 
     /// Delete a session and its messages
@@ -170,7 +170,7 @@ impl SessionsApi {
         auth: TenantKey,
         id: Path<Uuid>,
     ) -> Result<DeletedSession> {
-        state.core.delete_session(&auth.0, id.0).await?;
+        state.sessions.delete(&auth.0, id.0).await?;
         Ok(DeletedSession::Deleted)
     }
 
@@ -189,7 +189,7 @@ impl SessionsApi {
         cursor: Query<Option<String>>,
     ) -> Result<Json<MessagePage>> {
         let page = PageRequest::parse(limit.0, cursor.0.as_deref())?;
-        let (items, next_cursor) = page_dto(state.core.list_messages(&auth.0, id.0, page).await?);
+        let (items, next_cursor) = page_dto(state.sessions.messages(&auth.0, id.0, page).await?);
         Ok(Json(MessagePage { items, next_cursor }))
     }
 
@@ -209,7 +209,7 @@ impl SessionsApi {
         body: Json<SendMessageRequest>,
     ) -> Result<Turn> {
         let input = turn_input(auth, id.0, &body, idempotency_key.0)?;
-        let outcome = state.core.chat_turn(input).await?;
+        let outcome = state.chat.send(input).await?;
         Ok(Turn::Created(Json(outcome.into())))
     }
 
@@ -226,7 +226,7 @@ impl SessionsApi {
         body: Json<SendMessageRequest>,
     ) -> Result<StreamedTurn> {
         let input = turn_input(auth, id.0, &body, idempotency_key.0)?;
-        let receiver = state.core.chat_turn_stream(input).await?;
+        let receiver = state.chat.stream(input).await?;
         let request_id = request_id.0.0.clone();
         let events = tokio_stream::wrappers::ReceiverStream::new(receiver)
             .map(move |event| stream_event(event, &request_id))

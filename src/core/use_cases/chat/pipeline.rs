@@ -1,0 +1,268 @@
+//! The turn after the user's message is stored: prepare under the
+//! workflow deadline, render (whole or streamed), then store the reply,
+//! cache the history, remember the turn and maybe queue a reflection.
+
+use super::begin::{TurnStart, UserTurn};
+use super::context::PreparedTurn;
+use super::{ChatTurns, Render, TurnEvent, TurnOutcome};
+use crate::core::domain::{
+    MAX_MEMORY_CHARS, MemoryKind, MemorySource, Message, Role, Session, Usage, new_id,
+};
+use crate::core::error::{Error, Result};
+use crate::core::ports::{ChunkStream, LlmError, RenderRequest, StreamChunk};
+use crate::core::use_cases::support::MemoryDraft;
+use futures_util::StreamExt;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+/// Importance of the episodic memory every turn leaves.
+const TURN_IMPORTANCE: f32 = 0.3;
+
+impl Render {
+    fn call(self) -> &'static str {
+        match self {
+            Self::Whole => "render",
+            Self::Stream => "render_stream",
+        }
+    }
+}
+
+impl ChatTurns {
+    /// Runs a started turn to its end, reporting each step on `events`.
+    /// Send errors mean the caller left; the turn goes on regardless.
+    pub(super) async fn drive(
+        &self,
+        start: TurnStart,
+        render: Render,
+        events: mpsc::Sender<TurnEvent>,
+    ) {
+        let turn = match start {
+            TurnStart::Replay(outcome) => {
+                let _ = events
+                    .send(TurnEvent::Memories(outcome.memories_used.clone()))
+                    .await;
+                let _ = events
+                    .send(TurnEvent::Delta(outcome.reply.content.clone()))
+                    .await;
+                let _ = events.send(TurnEvent::Done(outcome)).await;
+                return;
+            }
+            TurnStart::Ready(turn) => turn,
+        };
+        let deadline = Instant::now() + self.settings.workflow_timeout;
+        let message_id = turn.user_message.id;
+        let timed_out = Error::WorkflowTimeout {
+            message_id,
+            timeout: self.settings.workflow_timeout,
+        };
+        let prepared = match tokio::time::timeout_at(deadline, self.prepare(turn)).await {
+            Ok(Ok(prepared)) => prepared,
+            Ok(Err(err)) => {
+                let _ = events.send(TurnEvent::Failed(err)).await;
+                return;
+            }
+            Err(_) => {
+                let _ = events.send(TurnEvent::Failed(timed_out)).await;
+                return;
+            }
+        };
+        let _ = events
+            .send(TurnEvent::Memories(prepared.memories_used.clone()))
+            .await;
+        let mut text = String::new();
+        let mut usage = None;
+        let started = std::time::Instant::now();
+        let rendered = tokio::time::timeout_at(deadline, async {
+            let mut chunks = self.render(&prepared.request, render).await?;
+            while let Some(chunk) = chunks.next().await {
+                match chunk? {
+                    StreamChunk::Delta(delta) => {
+                        text.push_str(&delta);
+                        let _ = events.send(TurnEvent::Delta(delta)).await;
+                    }
+                    StreamChunk::Usage(reported) => usage = Some(reported),
+                }
+            }
+            Ok::<_, LlmError>(())
+        })
+        .await;
+        metrics::histogram!("virlife_llm_seconds", "call" => render.call())
+            .record(started.elapsed().as_secs_f64());
+        let failure = match rendered {
+            Ok(Ok(())) => {
+                let event = match self
+                    .finish(
+                        prepared,
+                        text,
+                        usage.unwrap_or_default(),
+                        started.elapsed(),
+                        false,
+                    )
+                    .await
+                {
+                    Ok(outcome) => TurnEvent::Done(Box::new(outcome)),
+                    Err(err) => TurnEvent::Failed(err),
+                };
+                let _ = events.send(event).await;
+                return;
+            }
+            Ok(Err(source)) => Error::Llm {
+                source,
+                message_id: Some(message_id),
+            },
+            Err(_) => timed_out,
+        };
+        if !text.is_empty() {
+            // Keep what the client already saw, marked incomplete.
+            if let Err(err) = self
+                .finish(
+                    prepared,
+                    text,
+                    usage.unwrap_or_default(),
+                    started.elapsed(),
+                    true,
+                )
+                .await
+            {
+                tracing::warn!(error = %err, "could not store the partial reply");
+            }
+        }
+        let _ = events.send(TurnEvent::Failed(failure)).await;
+    }
+
+    /// The reply as chunks: a whole reply is one delta and its usage.
+    async fn render(
+        &self,
+        request: &RenderRequest,
+        render: Render,
+    ) -> std::result::Result<ChunkStream, LlmError> {
+        match render {
+            Render::Stream => self.llm.render_stream(request).await,
+            Render::Whole => {
+                let completion = self.llm.render(request).await?;
+                Ok(futures_util::stream::iter([
+                    Ok(StreamChunk::Delta(completion.text)),
+                    Ok(StreamChunk::Usage(completion.usage)),
+                ])
+                .boxed())
+            }
+        }
+    }
+
+    async fn finish(
+        &self,
+        prepared: PreparedTurn,
+        text: String,
+        usage: Usage,
+        latency: std::time::Duration,
+        incomplete: bool,
+    ) -> Result<TurnOutcome> {
+        let PreparedTurn {
+            turn,
+            character_name,
+            request,
+            memories_used,
+        } = prepared;
+        let tenant = turn.session.tenant.clone();
+        let reply = Message {
+            id: new_id(),
+            tenant: tenant.clone(),
+            session_id: turn.session.id,
+            role: Role::Character,
+            content: text,
+            usage: Some(usage),
+            incomplete,
+            latency_ms: Some(latency.as_millis().min(u128::from(u32::MAX)) as u32),
+            created_at: chrono::Utc::now(),
+        };
+        self.sessions.append_message(&reply).await?;
+        metrics::counter!("virlife_llm_tokens_total", "kind" => "prompt")
+            .increment(u64::from(usage.prompt_tokens));
+        metrics::counter!("virlife_llm_tokens_total", "kind" => "completion")
+            .increment(u64::from(usage.completion_tokens));
+        self.write_history(&turn, request.history, &reply).await;
+        self.remember(&turn, &character_name, &reply).await;
+        let outcome = TurnOutcome {
+            user_message: turn.user_message,
+            reply,
+            memories_used,
+            usage,
+            replayed: false,
+        };
+        if let Some(key) = &turn.idempotency_key
+            && !incomplete
+        {
+            match serde_json::to_value(&outcome) {
+                Ok(value) => {
+                    if let Err(err) = self
+                        .idempotency
+                        .complete_idempotency_key(&tenant, key, &value)
+                        .await
+                    {
+                        tracing::warn!(error = %err, "could not record the idempotent result");
+                    }
+                }
+                Err(err) => tracing::warn!(error = %err, "could not serialise the turn"),
+            }
+        }
+        if !incomplete {
+            self.maybe_reflect(&turn.session).await;
+        }
+        Ok(outcome)
+    }
+
+    /// Writes the turn as an episodic memory; failures are logged, since the
+    /// messages themselves are already stored.
+    async fn remember(&self, turn: &UserTurn, character_name: &str, reply: &Message) {
+        let speaker = turn.session.user_name.as_deref().unwrap_or("User");
+        let mut content = format!(
+            "{speaker}: {}\n{character_name}: {}",
+            turn.user_message.content, reply.content
+        );
+        if content.chars().count() > MAX_MEMORY_CHARS {
+            content = content.chars().take(MAX_MEMORY_CHARS).collect();
+        }
+        let draft = MemoryDraft {
+            tenant: turn.session.tenant.clone(),
+            character_id: turn.session.character_id,
+            kind: MemoryKind::Episodic,
+            source: MemorySource::Chat,
+            content,
+            importance: TURN_IMPORTANCE,
+            session_id: Some(turn.session.id),
+            embedding: None,
+        };
+        if let Err(err) = self.writer.form(draft).await {
+            tracing::warn!(error = %err, "turn not remembered");
+        }
+    }
+
+    /// Every N user turns, queue a reflection (the cooldown makes one
+    /// replica of many do it).
+    async fn maybe_reflect(&self, session: &Session) {
+        let every = u64::from(self.settings.cognition_every_n_turns.max(1));
+        let turns = match self
+            .sessions
+            .count_messages(&session.tenant, session.id, Role::User)
+            .await
+        {
+            Ok(turns) => turns,
+            Err(err) => {
+                tracing::warn!(error = %err, "could not count turns for cognition");
+                return;
+            }
+        };
+        if turns == 0 || turns % every != 0 {
+            return;
+        }
+        match self
+            .reflection
+            .request(&session.tenant, session.character_id)
+            .await
+        {
+            Ok(job) => tracing::debug!(job_id = %job.id, "background reflection queued"),
+            Err(Error::RateLimited { .. }) => tracing::debug!("reflection cooling down"),
+            Err(err) => tracing::warn!(error = %err, "could not queue a reflection"),
+        }
+    }
+}

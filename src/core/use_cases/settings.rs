@@ -1,0 +1,40 @@
+//! The knobs the use cases read, taken from `Settings` by the composition root.
+
+use std::time::Duration;
+
+/// Knobs the use cases read, taken from `Settings` by the composition root.
+#[derive(Debug, Clone)]
+pub struct CoreSettings {
+    pub environment: &'static str,
+    pub version: &'static str,
+    pub workflow_timeout: Duration,
+    pub history_turns: u32,
+    pub cache_enabled: bool,
+    pub cache_ttl: Duration,
+    pub cognition_every_n_turns: u32,
+    pub cognition_cooldown: Duration,
+    pub session_retention: chrono::Duration,
+    pub memories_per_turn: usize,
+    pub authentication_enabled: bool,
+    /// First retry delay of a failed job; doubles with each attempt.
+    pub job_retry_backoff: Duration,
+}
+
+impl Default for CoreSettings {
+    fn default() -> Self {
+        Self {
+            environment: "development",
+            version: env!("CARGO_PKG_VERSION"),
+            workflow_timeout: Duration::from_secs(60),
+            history_turns: 20,
+            cache_enabled: true,
+            cache_ttl: Duration::from_secs(3600),
+            cognition_every_n_turns: 10,
+            cognition_cooldown: Duration::from_secs(300),
+            session_retention: chrono::Duration::days(7),
+            memories_per_turn: 5,
+            authentication_enabled: true,
+            job_retry_backoff: Duration::from_secs(2),
+        }
+    }
+}

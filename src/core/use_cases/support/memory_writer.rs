@@ -1,0 +1,66 @@
+//! Forming a memory: build it, store it (authoritative), index it. The one
+//! way a memory comes to be, whether from a turn, a manual add, a world
+//! event or a reflection.
+
+use super::{Embedder, VectorSync};
+use crate::core::domain::{Memory, MemoryKind, MemorySource, TenantId, new_id};
+use crate::core::error::Result;
+use crate::core::ports::MemoryStore;
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// What a memory is made of before it exists.
+pub struct MemoryDraft {
+    pub tenant: TenantId,
+    pub character_id: Uuid,
+    pub kind: MemoryKind,
+    pub source: MemorySource,
+    pub content: String,
+    pub importance: f32,
+    pub session_id: Option<Uuid>,
+    /// Already computed (a reflection compares it first); embedded here if `None`.
+    pub embedding: Option<Vec<f32>>,
+}
+
+#[derive(Clone)]
+pub struct MemoryWriter {
+    memories: Arc<dyn MemoryStore>,
+    embedder: Embedder,
+    sync: VectorSync,
+}
+
+impl MemoryWriter {
+    pub fn new(memories: Arc<dyn MemoryStore>, embedder: Embedder, sync: VectorSync) -> Self {
+        Self {
+            memories,
+            embedder,
+            sync,
+        }
+    }
+
+    /// Embeds (unless given), stores, then indexes; an index failure is
+    /// deferred, not fatal: the Store keeps the embedding for a reindex.
+    pub async fn form(&self, draft: MemoryDraft) -> Result<Memory> {
+        let embedding = match draft.embedding {
+            Some(embedding) => embedding,
+            None => self.embedder.embed_one(&draft.content).await?,
+        };
+        let memory = Memory {
+            id: new_id(),
+            tenant: draft.tenant,
+            character_id: draft.character_id,
+            kind: draft.kind,
+            source: draft.source,
+            content: draft.content,
+            importance: draft.importance,
+            session_id: draft.session_id,
+            embedding,
+            embedding_model: self.embedder.model(),
+            superseded_by: None,
+            created_at: chrono::Utc::now(),
+        };
+        self.memories.insert_memory(&memory).await?;
+        self.sync.index(&memory).await;
+        Ok(memory)
+    }
+}
