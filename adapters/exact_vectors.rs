@@ -24,6 +24,9 @@ struct Entry {
 struct Index {
     by_scope: HashMap<Scope, Vec<Entry>>,
     scope_of: HashMap<Uuid, Scope>,
+    /// The model and size the last `reset` prepared the index for; an index
+    /// never reset knows only the sizes of its vectors.
+    prepared: Option<(String, usize)>,
 }
 
 impl Index {
@@ -128,76 +131,102 @@ impl VectorMemory for ExactVectorMemory {
 
     async fn model_mismatch(
         &self,
-        _model: &str,
+        model: &str,
         dimensions: usize,
     ) -> Result<Option<String>, VectorError> {
         let index = self.index.read().unwrap_or_else(|e| e.into_inner());
-        Ok(index
+        if let Some(e) = index
             .by_scope
             .values()
             .flatten()
             .find(|e| e.unit.len() != dimensions)
-            .map(|e| format!("a vector has {} dimensions, not {dimensions}", e.unit.len())))
+        {
+            return Ok(Some(format!(
+                "a vector has {} dimensions, not {dimensions}",
+                e.unit.len()
+            )));
+        }
+        Ok(match &index.prepared {
+            Some((recorded, _)) if recorded != model => Some(format!(
+                "the index was prepared for {recorded}; the embedding model is now {model}"
+            )),
+            Some((_, size)) if *size != dimensions => Some(format!(
+                "the index was prepared for {size}-dimension vectors; the embedding model makes {dimensions}"
+            )),
+            _ => None,
+        })
     }
 
-    async fn reset(&self, _model: &str, _dimensions: usize) -> Result<(), VectorError> {
-        *self.index.write().unwrap_or_else(|e| e.into_inner()) = Index::default();
+    async fn reset(&self, model: &str, dimensions: usize) -> Result<(), VectorError> {
+        *self.index.write().unwrap_or_else(|e| e.into_inner()) = Index {
+            prepared: Some((model.to_owned(), dimensions)),
+            ..Index::default()
+        };
         Ok(())
     }
 }
 
+// What every VectorMemory must do is checked in tests/vector_contract; these
+// look at the bookkeeping behind it.
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn point(tenant: &str, character: Uuid, kind: MemoryKind, v: Vec<f32>) -> VectorPoint {
+    fn point(tenant: &str, character: Uuid, v: Vec<f32>) -> VectorPoint {
         VectorPoint {
             memory_id: Uuid::now_v7(),
             tenant: TenantId::parse(tenant).unwrap(),
             character_id: character,
-            kind,
+            kind: MemoryKind::Episodic,
             embedding: v,
         }
     }
 
+    /// Entries over every scope: must always equal `len()`.
+    fn entries(index: &ExactVectorMemory) -> usize {
+        let index = index.index.read().unwrap();
+        index.by_scope.values().map(Vec::len).sum()
+    }
+
+    fn ids_in(index: &ExactVectorMemory, tenant: &TenantId, character: Uuid) -> Vec<Uuid> {
+        let index = index.index.read().unwrap();
+        index
+            .by_scope
+            .get(&(tenant.clone(), character))
+            .map(|entries| entries.iter().map(|e| e.memory_id).collect())
+            .unwrap_or_default()
+    }
+
     #[tokio::test]
-    async fn searches_stay_in_their_scope_and_rank_by_cosine() {
+    async fn a_point_lives_in_exactly_one_scope_and_is_kept_unit_length() {
         let index = ExactVectorMemory::new();
-        let character = Uuid::now_v7();
-        let near = point("a", character, MemoryKind::Episodic, vec![2.0, 0.1]);
-        let far = point("a", character, MemoryKind::Biographical, vec![0.1, 3.0]);
-        let foreign = point("b", character, MemoryKind::Episodic, vec![1.0, 0.0]);
+        let (ada, bob) = (Uuid::now_v7(), Uuid::now_v7());
+        let mut moving = point("a", ada, vec![3.0, 4.0]);
+        let staying = point("a", ada, vec![1.0, 0.0]);
+        let tenant = staying.tenant.clone();
         index
-            .upsert(&[near.clone(), far.clone(), foreign.clone()])
+            .upsert(&[moving.clone(), staying.clone()])
             .await
             .unwrap();
-        let query = |tenant: &str, kind| VectorQuery {
-            tenant: TenantId::parse(tenant).unwrap(),
-            character_id: character,
-            kind,
-            embedding: vec![1.0, 0.0],
-            k: 5,
-        };
-        let hits = index.search(&query("a", None)).await.unwrap();
-        assert_eq!(
-            hits.iter().map(|h| h.memory_id).collect::<Vec<_>>(),
-            [near.memory_id, far.memory_id]
-        );
-        assert!((hits[0].score - 0.9988).abs() < 1e-3);
-        let facts = index
-            .search(&query("a", Some(MemoryKind::Biographical)))
-            .await
-            .unwrap();
-        assert_eq!(facts.len(), 1);
-        // Re-upserting moves a point instead of duplicating it.
-        index.upsert(std::slice::from_ref(&near)).await.unwrap();
-        assert_eq!(index.len(), 3);
-        index.delete(&[near.memory_id]).await.unwrap();
-        index
-            .delete_character(&TenantId::parse("b").unwrap(), character)
-            .await
-            .unwrap();
-        assert_eq!(index.len(), 1);
-        assert!(index.search(&query("b", None)).await.unwrap().is_empty());
+        index.upsert(std::slice::from_ref(&moving)).await.unwrap();
+        assert_eq!((index.len(), entries(&index)), (2, 2));
+        {
+            let inner = index.index.read().unwrap();
+            let entry = inner.by_scope[&(tenant.clone(), ada)]
+                .iter()
+                .find(|e| e.memory_id == moving.memory_id)
+                .unwrap();
+            assert_eq!(entry.unit, [0.6, 0.8]);
+        }
+        // Moved to another character: no stale entry left behind.
+        moving.character_id = bob;
+        index.upsert(std::slice::from_ref(&moving)).await.unwrap();
+        assert_eq!((index.len(), entries(&index)), (2, 2));
+        assert_eq!(ids_in(&index, &tenant, ada), [staying.memory_id]);
+        assert_eq!(ids_in(&index, &tenant, bob), [moving.memory_id]);
+        index.delete(&[moving.memory_id]).await.unwrap();
+        assert_eq!((index.len(), entries(&index)), (1, 1));
+        index.delete_character(&tenant, ada).await.unwrap();
+        assert_eq!((index.len(), entries(&index)), (0, 0));
     }
 }

@@ -231,6 +231,10 @@ impl VectorMemory for QdrantVectors {
     }
 
     async fn search(&self, query: &VectorQuery) -> Result<Vec<ScoredId>, VectorError> {
+        // Qdrant refuses a limit of 0; nothing asked, nothing found.
+        if query.k == 0 {
+            return Ok(Vec::new());
+        }
         self.ensure_collection().await?;
         let response = self
             .client
@@ -241,6 +245,11 @@ impl VectorMemory for QdrantVectors {
             .result
             .into_iter()
             .filter_map(|hit| {
+                // Like the exact index and the Store's fallback: a memory
+                // pointing away from the query (cosine <= 0) is no hit.
+                if hit.score <= 0.0 {
+                    return None;
+                }
                 let id = match hit.id?.point_id_options? {
                     PointIdOptions::Uuid(text) => Uuid::parse_str(&text).ok()?,
                     PointIdOptions::Num(_) => return None,
@@ -254,6 +263,10 @@ impl VectorMemory for QdrantVectors {
     }
 
     async fn delete(&self, memory_ids: &[Uuid]) -> Result<(), VectorError> {
+        // Qdrant answers an empty delete with "Empty update request".
+        if memory_ids.is_empty() {
+            return Ok(());
+        }
         self.ensure_collection().await?;
         self.client
             .delete_points(delete_request(&self.collection, memory_ids))

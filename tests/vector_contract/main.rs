@@ -1,0 +1,117 @@
+//! The `VectorMemory` contract: one suite, run against every implementation,
+//! so the in-process exact index and Qdrant cannot drift apart.
+//!
+//! The Qdrant cases need a server; Qdrant has no Debian, PyPI or npm server
+//! package, so they are `#[ignore]`d and show up as ignored unless run with
+//! `QDRANT_URL=http://127.0.0.1:6334 cargo test --test vector_contract --
+//! --include-ignored` (tests/run does this when it has a server: it starts
+//! one from `QDRANT_BIN`, or uses `QDRANT_URL`; otherwise it says SKIPPED).
+//! Each Qdrant case works in a collection of its own, so they run in
+//! parallel, and drops it afterwards, passed or failed.
+
+mod suite;
+
+/// Runs each suite test against each `VectorMemory`.
+macro_rules! contract {
+    ($($test:ident),* $(,)?) => {
+        mod exact {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    let index = virlife::adapters::exact_vectors::ExactVectorMemory::new();
+                    crate::suite::$test(std::sync::Arc::new(index)).await;
+                }
+            )*
+        }
+
+        #[cfg(feature = "qdrant")]
+        mod qdrant {
+            $(
+                #[tokio::test]
+                #[ignore = "needs a Qdrant server: set QDRANT_URL (tests/run starts one from QDRANT_BIN)"]
+                async fn $test() {
+                    crate::qdrant_server::in_own_collection(crate::suite::$test).await;
+                }
+            )*
+        }
+    };
+}
+
+#[cfg(feature = "qdrant")]
+mod qdrant_server {
+    use std::future::Future;
+    use std::sync::Arc;
+    use std::time::Duration;
+    use virlife::adapters::qdrant::{QdrantOptions, QdrantVectors, grpc_url};
+    use virlife::core::ports::VectorMemory;
+
+    fn url() -> String {
+        std::env::var("QDRANT_URL").expect(
+            "the Qdrant contract cases need a server: set QDRANT_URL \
+             (tests/run starts one when QDRANT_BIN names a Qdrant executable)",
+        )
+    }
+
+    /// Runs `test` on an index over a fresh collection, then drops the
+    /// collection whatever happened, and fails if the test did.
+    pub async fn in_own_collection<F, T>(test: F)
+    where
+        F: FnOnce(Arc<dyn VectorMemory>) -> T,
+        T: Future<Output = ()> + Send + 'static,
+    {
+        let collection = format!("virlife_contract_{}", uuid::Uuid::new_v4().simple());
+        let index = QdrantVectors::new(&QdrantOptions {
+            url: url(),
+            api_key: std::env::var("QDRANT_API_KEY").ok().map(Into::into),
+            collection: collection.clone(),
+            embedding_model: crate::suite::MODEL.into(),
+            dimensions: crate::suite::DIMENSIONS,
+            timeout: Duration::from_secs(10),
+        })
+        .expect("a Qdrant client");
+        // A panic inside the spawned task comes back as an error here.
+        let outcome = tokio::spawn(test(Arc::new(index))).await;
+
+        let (url, _) = grpc_url(&url());
+        let mut client = qdrant_client::Qdrant::from_url(&url)
+            .timeout(Duration::from_secs(10))
+            .skip_compatibility_check();
+        if let Ok(key) = std::env::var("QDRANT_API_KEY") {
+            client = client.api_key(key);
+        }
+        let client = client.build().expect("a Qdrant client");
+        if client.collection_exists(&collection).await.unwrap_or(false) {
+            client
+                .delete_collection(&collection)
+                .await
+                .expect("the test's collection can be dropped");
+        }
+        if let Err(err) = outcome {
+            std::panic::resume_unwind(err.into_panic());
+        }
+        assert!(
+            !client.collection_exists(&collection).await.unwrap(),
+            "the test's collection is gone"
+        );
+    }
+}
+
+contract!(
+    a_live_index_answers_ping,
+    an_empty_index_finds_nothing,
+    search_is_scoped_to_the_character,
+    other_tenants_are_invisible,
+    a_kind_narrows_the_search,
+    hits_come_best_first_scored_by_cosine,
+    no_more_than_k_hits_the_best_ones,
+    k_zero_finds_nothing,
+    unrelated_points_are_not_hits,
+    ranking_agrees_with_exact_cosine,
+    upserting_the_same_id_replaces_the_point,
+    delete_removes_only_the_named_points,
+    delete_character_removes_only_that_characters_points,
+    the_model_in_use_is_no_mismatch,
+    another_model_or_size_is_a_mismatch,
+    a_reset_drops_every_point_and_prepares_the_index_again,
+    results_do_not_depend_on_batching,
+);
