@@ -14,7 +14,10 @@ use poem::web::Data;
 use poem::web::sse::Event;
 use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::{EventStream, Json};
-use poem_openapi::{ApiResponse, OpenApi};
+use poem_openapi::registry::{MetaSchemaRef, Registry};
+use poem_openapi::types::{ToJSON, Type};
+use poem_openapi::{ApiResponse, Object, OpenApi};
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 use uuid::Uuid;
@@ -48,7 +51,7 @@ pub enum StreamedTurn {
     /// `done` (the stored turn, as the plain POST returns it) or `error` (a
     /// problem document).
     #[oai(status = 200)]
-    Events(EventStream<BoxStream<'static, serde_json::Value>>),
+    Events(EventStream<BoxStream<'static, TurnSse>>),
 }
 
 fn turn_input(
@@ -74,29 +77,77 @@ fn turn_input(
     })
 }
 
-/// An event as `{"event": name, "data": payload}`; `to_event` splits it.
-fn stream_event(event: TurnEvent, request_id: &str) -> serde_json::Value {
+/// One server-sent event of a turn, its data rendered once. Documented as
+/// the JSON object each event carries.
+pub struct TurnSse {
+    name: &'static str,
+    data: String,
+}
+
+impl Type for TurnSse {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = Self;
+    type RawElementValueType = Self;
+
+    fn name() -> Cow<'static, str> {
+        <serde_json::Value as Type>::name()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        <serde_json::Value as Type>::schema_ref()
+    }
+
+    fn register(registry: &mut Registry) {
+        <serde_json::Value as Type>::register(registry);
+    }
+
+    fn as_raw_value(&self) -> Option<&Self> {
+        Some(self)
+    }
+
+    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self> + 'a> {
+        Box::new(std::iter::once(self))
+    }
+}
+
+impl ToJSON for TurnSse {
+    fn to_json(&self) -> Option<serde_json::Value> {
+        let data = serde_json::from_str::<serde_json::Value>(&self.data).ok()?;
+        Some(serde_json::json!({ "event": self.name, "data": data }))
+    }
+}
+
+fn stream_event(event: TurnEvent, request_id: &str) -> TurnSse {
     let (name, data) = match event {
         TurnEvent::Memories(memories) => {
             let memories: Vec<ScoredMemoryDto> = memories.into_iter().map(Into::into).collect();
-            (
-                "memories",
-                serde_json::json!({ "memories": to_json(&memories) }),
-            )
+            ("memories", json_string(&MemoriesEvent { memories }))
         }
-        TurnEvent::Delta(text) => ("delta", serde_json::json!({ "text": text })),
-        TurnEvent::Done(outcome) => ("done", to_json(&TurnDto::from(*outcome))),
+        TurnEvent::Delta(text) => ("delta", json_string(&DeltaEvent { text })),
+        TurnEvent::Done(outcome) => ("done", json_string(&TurnDto::from(*outcome))),
         TurnEvent::Failed(error) => {
             tracing::warn!(%error, "streamed turn failed");
             let (problem, _) = from_core(&error).into_problem(request_id);
-            ("error", serde_json::to_value(problem).unwrap_or_default())
+            ("error", serde_json::to_string(&problem).unwrap_or_default())
         }
     };
-    serde_json::json!({ "event": name, "data": data })
+    TurnSse { name, data }
 }
 
-fn to_json<T: poem_openapi::types::ToJSON>(value: &T) -> serde_json::Value {
-    value.to_json().unwrap_or_default()
+/// The `memories` event's data.
+#[derive(Object)]
+struct MemoriesEvent {
+    memories: Vec<ScoredMemoryDto>,
+}
+
+/// The `delta` event's data.
+#[derive(Object)]
+struct DeltaEvent {
+    text: String,
+}
+
+fn json_string<T: ToJSON>(value: &T) -> String {
+    value.to_json_string()
 }
 
 pub struct SessionsApi;
@@ -234,10 +285,7 @@ impl SessionsApi {
         Ok(StreamedTurn::Events(
             EventStream::new(events)
                 .keep_alive(Duration::from_secs(15))
-                .to_event(|item| {
-                    let name = item["event"].as_str().unwrap_or("message").to_owned();
-                    Event::message(item["data"].to_string()).event_type(name)
-                }),
+                .to_event(|item| Event::message(item.data).event_type(item.name)),
         ))
     }
 }
