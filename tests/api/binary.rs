@@ -47,6 +47,7 @@ fn check_passes_on_defaults_and_never_prints_secrets() {
     assert!(!stdout.contains("a-very-secret"));
 }
 
+#[cfg(feature = "qdrant")]
 #[test]
 fn check_prints_the_health_report_and_fails_on_an_unreachable_qdrant() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0")
