@@ -45,6 +45,10 @@ fn core_settings(settings: &Settings) -> CoreSettings {
         memories_per_turn: 5,
         authentication_enabled: settings.master_api_key.is_some(),
         job_retry_backoff: Duration::from_millis(settings.job_retry_backoff_ms),
+        max_concurrent_turns: match settings.max_concurrent_turns {
+            0 => 1024 * std::thread::available_parallelism().map_or(1, usize::from),
+            bound => bound,
+        },
     }
 }
 
@@ -308,7 +312,13 @@ pub fn http_app(use_cases: UseCases, settings: &Settings) -> BoxEndpoint<'static
         state,
         &HttpSettings {
             enable_api_docs: settings.enable_api_docs,
-            cors_origins: settings.cors_origins(),
+            // Without a master key every caller is an admin: only pages
+            // served from this machine may call from a browser.
+            cors_origins: if settings.master_api_key.is_some() {
+                settings.cors_origins()
+            } else {
+                vec![http::LOCALHOST_ORIGINS.to_owned()]
+            },
             max_body_bytes: settings.max_body_bytes,
         },
     )
@@ -391,24 +401,34 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let (stop_background, stopped) = tokio::sync::watch::channel(false);
+        let use_cases = &self.use_cases;
         let background = vec![
-            tokio::spawn(migrate_until_done(
-                self.use_cases.ports.store.clone(),
-                stopped.clone(),
-            )),
-            tokio::spawn(sweep_periodically(
-                self.use_cases.retention.clone(),
-                self.sweep_every,
-                stopped.clone(),
-            )),
-            tokio::spawn(repair_periodically(
-                self.use_cases.vector_index.clone(),
-                self.repair_every,
-                stopped.clone(),
-            )),
-            tokio::spawn({
-                let jobs = self.use_cases.jobs.clone();
-                async move { jobs.work(stopped).await }
+            supervised("migrations", stopped.clone(), {
+                let (store, stopped) = (use_cases.ports.store.clone(), stopped.clone());
+                move || migrate_until_done(store.clone(), stopped.clone())
+            }),
+            supervised("retention sweep", stopped.clone(), {
+                let (retention, every, stopped) = (
+                    use_cases.retention.clone(),
+                    self.sweep_every,
+                    stopped.clone(),
+                );
+                move || sweep_periodically(retention.clone(), every, stopped.clone())
+            }),
+            supervised("vector repair", stopped.clone(), {
+                let (index, every, stopped) = (
+                    use_cases.vector_index.clone(),
+                    self.repair_every,
+                    stopped.clone(),
+                );
+                move || repair_periodically(index.clone(), every, stopped.clone())
+            }),
+            supervised("job worker", stopped.clone(), {
+                let (jobs, stopped) = (use_cases.jobs.clone(), stopped.clone());
+                move || {
+                    let (jobs, stopped) = (jobs.clone(), stopped.clone());
+                    async move { jobs.work(stopped).await }
+                }
             }),
         ];
         tracing::info!(port = self.port, "listening");
@@ -444,6 +464,44 @@ impl Application {
         }
         tracing::info!("stopped");
         result
+    }
+}
+
+/// Runs a background loop in its own task and starts it again if it
+/// panics, until `stop` turns true: one bad input never ends the job worker
+/// or the sweeps of a replica.
+fn supervised<F, Fut>(
+    name: &'static str,
+    stop: tokio::sync::watch::Receiver<bool>,
+    start: F,
+) -> tokio::task::JoinHandle<()>
+where
+    F: Fn() -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    tokio::spawn(async move {
+        loop {
+            let task = tokio::spawn(start());
+            // Aborting the supervisor (end of the grace period) aborts the task.
+            let _abort = AbortOnDrop(task.abort_handle());
+            match task.await {
+                Err(err) if err.is_panic() && !*stop.borrow() => {
+                    tracing::error!(task = name, "background task panicked; restarting it");
+                    metrics::counter!("virlife_background_restarts_total", "task" => name)
+                        .increment(1);
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+                _ => return,
+            }
+        }
+    })
+}
+
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

@@ -29,6 +29,10 @@ pub const VARIABLES: &[(&str, &str)] = &[
         "DATABASE_ACQUIRE_TIMEOUT_SECONDS",
         "database_acquire_timeout_seconds",
     ),
+    (
+        "DATABASE_QUERY_TIMEOUT_SECONDS",
+        "database_query_timeout_seconds",
+    ),
     ("REDIS_URL", "redis_url"),
     ("REDIS_TIMEOUT_MS", "redis_timeout_ms"),
     ("REDIS_POOL_SIZE", "redis_pool_size"),
@@ -80,6 +84,7 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("JOB_RETRY_BACKOFF_MS", "job_retry_backoff_ms"),
     ("MAX_BODY_BYTES", "max_body_bytes"),
     ("SHUTDOWN_GRACE_SECONDS", "shutdown_grace_seconds"),
+    ("MAX_CONCURRENT_TURNS", "max_concurrent_turns"),
     ("ENCRYPTION_KEY", "encryption_key"),
     ("ENCRYPTION_PREVIOUS_KEYS", "encryption_previous_keys"),
 ];
@@ -181,6 +186,8 @@ pub struct Settings {
     pub job_retry_backoff_ms: u64,
     pub max_body_bytes: usize,
     pub shutdown_grace_seconds: u64,
+    /// Turns (plain and streamed) running at once; 0 = 1024 per core.
+    pub max_concurrent_turns: usize,
     pub encryption_key: Option<SecretString>,
     /// Earlier keys, comma-separated: still read, never written.
     pub encryption_previous_keys: Option<SecretString>,
@@ -267,6 +274,14 @@ impl Settings {
         })?;
         settings.environment = environment;
         settings.drop_empty_values();
+        // Without a master key every caller is an admin: in development that
+        // is the laptop's own business, so by default only the laptop listens.
+        let host_chosen = variables
+            .get("API_HOST")
+            .is_some_and(|host| !host.trim().is_empty());
+        if !host_chosen && !is_set(&settings.master_api_key) {
+            settings.api_host = "127.0.0.1".to_owned();
+        }
         settings.validate()?;
         Ok(settings)
     }
@@ -314,6 +329,14 @@ impl Settings {
                 problems.push("MASTER_API_KEY: must be at least 32 characters".to_owned())
             }
             _ => {}
+        }
+        if !is_set(&self.master_api_key) && !is_loopback(&self.api_host) {
+            problems.push(format!(
+                "API_HOST: {} is reachable from other machines, and without MASTER_API_KEY \
+                 every caller is an admin; set MASTER_API_KEY (at least 32 characters) or \
+                 bind 127.0.0.1",
+                self.api_host
+            ));
         }
         if strict && !is_set(&self.venice_api_key) {
             problems.push(format!(
@@ -559,6 +582,15 @@ pub fn decode_key(value: &str) -> Option<[u8; 32]> {
     bytes.try_into().ok()
 }
 
+/// Whether only this machine can reach an address.
+pub fn is_loopback(host: &str) -> bool {
+    let host = host.trim().trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -666,6 +698,78 @@ mod tests {
         assert_eq!(settings.app_name, "VirLife Backend");
         assert_eq!(settings.port, 8000);
         assert!(settings.database_url.is_none());
+    }
+
+    /// The variables the README's table names (backticked, upper case).
+    fn readme_variables() -> Vec<String> {
+        let readme = include_str!("../README.md");
+        let table = readme
+            .split("| variable | meaning | default |")
+            .nth(1)
+            .expect("the README has the variables table");
+        let table = table.split("\n\n").next().unwrap_or_default();
+        let mut names = Vec::new();
+        for row in table.lines().filter(|l| l.starts_with("| `")) {
+            let first_cell = row.split(" | ").next().unwrap_or_default();
+            for piece in first_cell.split('`').skip(1).step_by(2) {
+                if piece.chars().all(|c| c.is_ascii_uppercase() || c == '_') {
+                    names.push(piece.to_owned());
+                }
+            }
+        }
+        names
+    }
+
+    #[test]
+    fn every_variable_read_is_documented_and_every_documented_one_is_read() {
+        // Read outside the table: the profile itself, and tracing's filter.
+        let read_elsewhere = ["ENVIRONMENT", "RUST_LOG"];
+        let read: Vec<&str> = VARIABLES.iter().map(|(name, _)| *name).collect();
+        let documented = readme_variables();
+        for name in &read {
+            assert!(
+                documented.iter().any(|d| d == name),
+                "{name} is read but not in the README's table"
+            );
+        }
+        for name in &documented {
+            assert!(
+                read.contains(&name.as_str()) || read_elsewhere.contains(&name.as_str()),
+                "{name} is in the README's table but never read"
+            );
+        }
+        let example = include_str!("../.env.example");
+        for line in example.lines().filter(|l| !l.trim_start().starts_with('#')) {
+            let Some((name, _)) = line.split_once('=') else {
+                continue;
+            };
+            let name = name.trim();
+            assert!(
+                read.contains(&name) || read_elsewhere.contains(&name),
+                "{name} is in .env.example but never read"
+            );
+        }
+    }
+
+    #[test]
+    fn without_a_master_key_only_this_machine_may_listen() {
+        let laptop = Settings::load(&vars(&[])).unwrap();
+        assert_eq!(laptop.api_host, "127.0.0.1");
+        let keyed = Settings::load(&vars(&[("MASTER_API_KEY", &"k".repeat(32))])).unwrap();
+        assert_eq!(keyed.api_host, "::");
+        let exposed = Settings::load(&vars(&[("API_HOST", "0.0.0.0")])).unwrap_err();
+        let message = exposed.problems.join("; ");
+        assert!(
+            message.contains("API_HOST") && message.contains("MASTER_API_KEY"),
+            "{message}"
+        );
+        assert!(Settings::load(&vars(&[("API_HOST", "::1")])).is_ok());
+    }
+
+    #[test]
+    fn the_query_timeout_variable_is_read() {
+        let settings = Settings::load(&vars(&[("DATABASE_QUERY_TIMEOUT_SECONDS", "17")])).unwrap();
+        assert_eq!(settings.database_query_timeout_seconds, 17);
     }
 
     #[test]

@@ -28,8 +28,11 @@ pub use wire::{
 
 /// Inputs per embeddings request.
 const EMBED_BATCH: usize = 64;
-/// A `Retry-After` longer than this is not waited for.
+/// A `Retry-After` longer than this is not waited for: the call fails at
+/// once with the provider's wait, which the caller may pass on.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
+/// The longest `Retry-After` we represent; anything longer reads as this.
+const RETRY_AFTER_CEILING: Duration = Duration::from_secs(24 * 3600);
 
 #[derive(Clone)]
 pub struct OpenAiOptions {
@@ -83,8 +86,26 @@ impl AttemptError {
 
 fn retry_after(response: &reqwest::Response) -> Option<Duration> {
     let value = response.headers().get("retry-after")?.to_str().ok()?;
-    let seconds: f64 = value.trim().parse().ok()?;
-    Some(Duration::from_secs_f64(seconds.max(0.0)).min(MAX_RETRY_AFTER))
+    parse_retry_after(value, chrono::Utc::now())
+}
+
+/// A `Retry-After` value (RFC 9110: delay-seconds or an HTTP-date), capped
+/// at `RETRY_AFTER_CEILING`. Whatever a provider sends (`inf`, `-1`, `1e20`,
+/// a date long past), the answer is a bounded wait or none; never a panic.
+pub fn parse_retry_after(value: &str, now: chrono::DateTime<chrono::Utc>) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<f64>() {
+        if !seconds.is_finite() || seconds < 0.0 {
+            return None;
+        }
+        let capped = seconds.min(RETRY_AFTER_CEILING.as_secs_f64());
+        return Some(Duration::from_secs_f64(capped));
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+    let wait = (at.with_timezone(&chrono::Utc) - now)
+        .to_std()
+        .unwrap_or_default();
+    Some(wait.min(RETRY_AFTER_CEILING))
 }
 
 fn transport_error(err: &reqwest::Error) -> AttemptError {
@@ -111,6 +132,9 @@ fn classify(response: reqwest::Response) -> Result<reqwest::Response, AttemptErr
     }
     let wait = retry_after(&response);
     Err(match status {
+        StatusCode::TOO_MANY_REQUESTS if wait.is_some_and(|w| w > MAX_RETRY_AFTER) => {
+            AttemptError::fatal(LlmError::RateLimited { retry_after: wait })
+        }
         StatusCode::TOO_MANY_REQUESTS => {
             AttemptError::transient(LlmError::RateLimited { retry_after: wait }, wait)
         }
@@ -306,5 +330,31 @@ impl Llm for OpenAiLlm {
             );
         }
         Ok(vectors)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_is_bounded_whatever_the_provider_sends() {
+        let now = chrono::Utc::now();
+        assert_eq!(parse_retry_after("2", now), Some(Duration::from_secs(2)));
+        assert_eq!(
+            parse_retry_after(" 0.5 ", now),
+            Some(Duration::from_millis(500))
+        );
+        assert_eq!(parse_retry_after("1e20", now), Some(RETRY_AFTER_CEILING));
+        for odd in ["inf", "-inf", "NaN", "-1", "soon", ""] {
+            assert_eq!(parse_retry_after(odd, now), None, "{odd}");
+        }
+        let soon = (now + chrono::Duration::seconds(10)).to_rfc2822();
+        let wait = parse_retry_after(&soon, now).unwrap();
+        assert!(wait <= Duration::from_secs(10) && wait >= Duration::from_secs(9));
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", now),
+            Some(Duration::ZERO)
+        );
     }
 }

@@ -31,6 +31,10 @@ pub enum Error {
     /// The authoritative store cannot be reached.
     #[error("the database is unavailable; retry shortly")]
     StoreUnavailable,
+    /// More turns are running than `MAX_CONCURRENT_TURNS` allows; nothing
+    /// of this request was stored.
+    #[error("the service is at its limit of concurrent turns; retry shortly")]
+    Overloaded { retry_after: Duration },
     /// The language model failed; the user's message (if any) is stored.
     #[error("{}", llm_detail(.source, .message_id))]
     Llm {

@@ -3,7 +3,7 @@
 
 use super::AppState;
 use super::problem::ApiError;
-use crate::core::domain::{KeyHash, TenantId};
+use crate::core::domain::{ApiKey, KeyHash, TenantId};
 use crate::core::error::Error;
 use poem::{Request, RequestBody};
 use poem_openapi::registry::{MetaSecurityScheme, Registry};
@@ -77,28 +77,56 @@ fn presented_key(request: &Request) -> Option<&str> {
         .then_some(token.trim())
 }
 
-/// Resolves the caller from its key (rate limiting happens in the request
-/// context middleware, which also needs the caller).
-pub async fn resolve(state: &AppState, request: &Request) -> Result<Principal, Error> {
+/// A caller as far as it can be known without the store.
+pub enum Resolution {
+    Known(Result<Principal, Error>),
+    /// A key the cache does not know: only the store can tell.
+    NeedsLookup(String),
+}
+
+/// Resolves the caller from its key without a store lookup when it can: no
+/// key, the master key, or a key the cache knows (live or unknown).
+pub async fn resolve_cached(state: &AppState, request: &Request) -> Resolution {
     match presented_key(request).filter(|k| !k.is_empty()) {
-        None if state.master_key.is_none() => Ok(Principal::Developer),
-        None => Err(Error::Unauthenticated),
+        None if state.master_key.is_none() => Resolution::Known(Ok(Principal::Developer)),
+        None => Resolution::Known(Err(Error::Unauthenticated)),
         Some(presented) => {
             let hash = KeyHash::of(presented);
             let is_master = state.master_key.as_ref().is_some_and(|master| {
                 bool::from(master.as_str().as_bytes().ct_eq(hash.as_str().as_bytes()))
             });
             if is_master {
-                return Ok(Principal::Admin);
+                return Resolution::Known(Ok(Principal::Admin));
             }
-            match state.api_keys.authenticate(presented).await? {
-                Some(key) => Ok(Principal::Tenant {
-                    tenant: key.tenant,
-                    key_id: key.id,
-                }),
-                None => Err(Error::Unauthenticated),
+            match state.api_keys.cached(presented).await {
+                Some(known) => Resolution::Known(principal(known)),
+                None => Resolution::NeedsLookup(presented.to_owned()),
             }
         }
+    }
+}
+
+/// Asks the store about a key the cache did not know.
+pub async fn look_up(state: &AppState, presented: &str) -> Result<Principal, Error> {
+    principal(state.api_keys.look_up(presented).await?)
+}
+
+fn principal(key: Option<ApiKey>) -> Result<Principal, Error> {
+    match key {
+        Some(key) => Ok(Principal::Tenant {
+            tenant: key.tenant,
+            key_id: key.id,
+        }),
+        None => Err(Error::Unauthenticated),
+    }
+}
+
+/// Resolves the caller from its key (rate limiting happens in the request
+/// context middleware, which also needs the caller).
+pub async fn resolve(state: &AppState, request: &Request) -> Result<Principal, Error> {
+    match resolve_cached(state, request).await {
+        Resolution::Known(principal) => principal,
+        Resolution::NeedsLookup(presented) => look_up(state, &presented).await,
     }
 }
 

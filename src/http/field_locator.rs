@@ -93,6 +93,17 @@ fn fits(template: &[String], segments: &[&str]) -> bool {
             .all(|(t, s)| t.starts_with('{') || t == s)
 }
 
+/// The documented route template a path matches (`/v1/sessions/{id}`), for
+/// metric labels: a closed set, whatever paths clients send.
+pub fn route_template(path: &str) -> Option<&'static str> {
+    static JOINED: OnceLock<Vec<String>> = OnceLock::new();
+    let joined = JOINED.get_or_init(|| templates().map(|t| t.join("/")).collect());
+    let segments: Vec<&str> = path.split('/').collect();
+    templates()
+        .position(|template| fits(template, &segments))
+        .map(|index| joined[index].as_str())
+}
+
 /// The methods a path accepts, for the `Allow` header of a 405.
 pub fn allowed_methods(path: &str) -> Option<String> {
     let segments: Vec<&str> = path.split('/').collect();

@@ -2,7 +2,7 @@
 //! error, security headers, one log line and metrics per request.
 
 use super::AppState;
-use super::auth::{Principal, resolve};
+use super::auth::{Principal, Resolution, look_up, resolve, resolve_cached};
 use super::problem::{ProblemParts, from_core, from_framework};
 use super::rate_limit::Decision;
 use crate::core::error::Error;
@@ -51,19 +51,23 @@ fn request_id_of(request: &Request) -> String {
         .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string())
 }
 
-/// The client's address: the socket peer, or what a trusted proxy says.
+/// The client's address: the socket peer, or, behind one trusted proxy
+/// (Railway's edge), the right-most `X-Forwarded-For` entry: the address
+/// that proxy saw. Entries to its left, and `X-Real-IP`, are whatever the
+/// client chose to send, so they are never trusted.
 fn client_address(request: &Request, trust_proxy: bool) -> String {
-    if trust_proxy {
-        if let Some(real) = request.header("X-Real-IP") {
-            return real.trim().to_owned();
-        }
-        // The nearest proxy appends the address it saw: the last entry.
-        if let Some(last) = request
-            .header("X-Forwarded-For")
+    if trust_proxy
+        && let Some(last) = request
+            .headers()
+            .get_all("X-Forwarded-For")
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .next_back()
             .and_then(|list| list.rsplit(',').next())
-        {
-            return last.trim().to_owned();
-        }
+            .map(str::trim)
+            .filter(|last| last.parse::<std::net::IpAddr>().is_ok())
+    {
+        return last.to_owned();
     }
     request
         .remote_addr()
@@ -72,38 +76,74 @@ fn client_address(request: &Request, trust_proxy: bool) -> String {
         .unwrap_or_else(|| "unknown".to_owned())
 }
 
-/// Routes that need a key (and count against a rate limit).
+/// Routes that need a key (and count against the key's rate limit).
 fn guarded(method: &Method, path: &str) -> bool {
     method != Method::OPTIONS && (path.starts_with("/v1/") || path == "/v1" || path == "/metrics")
 }
 
-/// Authenticates and rate-limits a guarded request: the principal, or the
-/// problem to answer with; and the limit decision for the headers.
+/// Probes that touch no backend and that platforms call on a schedule:
+/// the only paths outside the per-address limit.
+fn probe(path: &str) -> bool {
+    path == "/health/live" || path == "/health/ready"
+}
+
+/// Authenticates and rate-limits a request: the principal (for guarded
+/// routes), or the problem to answer with; and the limit decision for the
+/// headers. Keyless traffic to any path pays per client address, and a key
+/// the cache does not know spends a per-address lookup budget *before* the
+/// store is asked, so guessing keys cannot reach the database faster than
+/// the limit (unknown keys are then cached as unknown for a while).
 async fn admit(
     state: &AppState,
     request: &Request,
-) -> (Result<Principal, Error>, Option<Decision>) {
-    let principal = resolve(state, request).await;
+    method: &Method,
+    path: &str,
+) -> (Result<Option<Principal>, Error>, Option<Decision>) {
+    let is_guarded = guarded(method, path);
     let Some(limiter) = &state.limiter else {
-        return (principal, None);
+        if !is_guarded {
+            return (Ok(None), None);
+        }
+        return (resolve(state, request).await.map(Some), None);
+    };
+    let address_bucket = || format!("ip:{}", client_address(request, state.trust_proxy));
+    if !is_guarded {
+        if probe(path) || method == Method::OPTIONS {
+            return (Ok(None), None);
+        }
+        let decision = limiter.check(&address_bucket()).await;
+        return (refused(&decision).map_or(Ok(None), Err), Some(decision));
+    }
+    let principal = match resolve_cached(state, request).await {
+        Resolution::Known(principal) => principal,
+        Resolution::NeedsLookup(presented) => {
+            // Store lookups have their own per-address budget, spent first.
+            let address = client_address(request, state.trust_proxy);
+            let decision = limiter.check(&format!("lookup:{address}")).await;
+            if let Some(limited) = refused(&decision) {
+                return (Err(limited), Some(decision));
+            }
+            look_up(state, &presented).await
+        }
     };
     let bucket = match &principal {
         Ok(Principal::Tenant { key_id, .. }) => format!("key:{key_id}"),
         Ok(Principal::Admin) => "key:master".to_owned(),
         // Without a valid key, the client address pays (slows key guessing).
-        Ok(Principal::Developer) | Err(_) => {
-            format!("ip:{}", client_address(request, state.trust_proxy))
-        }
+        Ok(Principal::Developer) | Err(_) => address_bucket(),
     };
     let decision = limiter.check(&bucket).await;
-    if let Some(retry_after) = decision.retry_after {
-        let limited = Error::RateLimited {
-            what: "rate limit exceeded",
-            retry_after,
-        };
+    if let Some(limited) = refused(&decision) {
         return (Err(limited), Some(decision));
     }
-    (principal, Some(decision))
+    (principal.map(Some), Some(decision))
+}
+
+fn refused(decision: &Decision) -> Option<Error> {
+    decision.retry_after.map(|retry_after| Error::RateLimited {
+        what: "rate limit exceeded",
+        retry_after,
+    })
 }
 
 fn rate_limit_headers(headers: &mut HeaderMap, decision: &Decision) {
@@ -119,18 +159,33 @@ fn rate_limit_headers(headers: &mut HeaderMap, decision: &Decision) {
     }
 }
 
-/// Collapses ids in a path so metrics have one series per route.
-fn route_label(path: &str) -> String {
-    path.split('/')
-        .map(|segment| {
-            if uuid::Uuid::parse_str(segment).is_ok() {
-                "{id}"
-            } else {
-                segment
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("/")
+/// The route a request matched, as a metric label: a documented template,
+/// one of the few routes outside the document, or `unmatched`. Never the raw
+/// path, so unknown paths cannot grow the number of series.
+fn route_label(path: &str) -> &'static str {
+    if let Some(template) = super::field_locator::route_template(path) {
+        return template;
+    }
+    match path {
+        "/metrics" => "/metrics",
+        "/openapi.json" => "/openapi.json",
+        _ if path == "/docs" || path.starts_with("/docs/") => "/docs",
+        _ => "unmatched",
+    }
+}
+
+/// The request method as a metric label, from a closed set.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
 }
 
 impl<E: Endpoint> Endpoint for RequestContextEndpoint<E> {
@@ -182,13 +237,15 @@ impl<E: Endpoint> Endpoint for RequestContextEndpoint<E> {
             )
             .into_response(&request_id)
         } else {
-            let admitted = match (&state, guarded(&method, &path)) {
-                (Some(state), true) => {
-                    let (principal, limit) = admit(state, &request).instrument(span.clone()).await;
+            let admitted = match &state {
+                Some(state) => {
+                    let (principal, limit) = admit(state, &request, &method, &path)
+                        .instrument(span.clone())
+                        .await;
                     decision = limit;
-                    principal.map(Some)
+                    principal
                 }
-                _ => Ok(None),
+                None => Ok(None),
             };
             let mistyped = body_copy.as_deref().and_then(|body| {
                 super::field_locator::mistyped_field(method.as_str(), &path, body)
@@ -252,11 +309,13 @@ impl<E: Endpoint> Endpoint for RequestContextEndpoint<E> {
         let status = response.status().as_u16();
         let elapsed = started.elapsed();
         let route = route_label(&path);
-        metrics::counter!("virlife_http_requests_total", "method" => method.to_string(), "route" => route.clone(), "status" => status.to_string()).increment(1);
-        metrics::histogram!("virlife_http_request_seconds", "method" => method.to_string(), "route" => route.clone()).record(elapsed.as_secs_f64());
+        let method = method_label(&method);
+        metrics::counter!("virlife_http_requests_total", "method" => method, "route" => route, "status" => status.to_string()).increment(1);
+        metrics::histogram!("virlife_http_request_seconds", "method" => method, "route" => route)
+            .record(elapsed.as_secs_f64());
         span.in_scope(|| {
             tracing::info!(
-                route = route.as_str(),
+                route,
                 status,
                 latency_ms = elapsed.as_secs_f64() * 1000.0,
                 "request finished"
@@ -276,5 +335,31 @@ mod tests {
             route_label("/v1/sessions/0192f0c1-7d2c-7a3e-9d7e-2f0c1b2a3d4e/messages"),
             "/v1/sessions/{id}/messages"
         );
+    }
+
+    #[test]
+    fn behind_a_proxy_the_right_most_forwarded_address_counts_and_x_real_ip_never() {
+        let request = Request::builder()
+            .header("X-Real-IP", "1.1.1.1")
+            .header("X-Forwarded-For", "6.6.6.6, 203.0.113.9")
+            .finish();
+        assert_eq!(client_address(&request, true), "203.0.113.9");
+        // Rotating X-Real-IP changes nothing.
+        let rotated = Request::builder()
+            .header("X-Real-IP", "2.2.2.2")
+            .header("X-Forwarded-For", "7.7.7.7, 203.0.113.9")
+            .finish();
+        assert_eq!(client_address(&rotated, true), "203.0.113.9");
+        // Not behind a proxy: the headers are ignored altogether.
+        assert_ne!(client_address(&request, false), "203.0.113.9");
+    }
+
+    #[test]
+    fn unknown_paths_and_methods_share_one_label() {
+        assert_eq!(route_label("/x-1"), "unmatched");
+        assert_eq!(route_label("/v1/nothing/here"), "unmatched");
+        assert_eq!(route_label("/health"), "/health");
+        let odd = Method::from_bytes(b"BREW").unwrap();
+        assert_eq!(method_label(&odd), "other");
     }
 }

@@ -33,7 +33,7 @@ pub struct AppState {
     /// SHA-256 of `MASTER_API_KEY`; `None` disables authentication (development only).
     pub master_key: Option<KeyHash>,
     pub limiter: Option<RateLimiter>,
-    /// Read the client address from X-Real-IP / X-Forwarded-For (behind a proxy only).
+    /// Read the client address from the right-most X-Forwarded-For entry (behind a proxy only).
     pub trust_proxy: bool,
 }
 
@@ -88,6 +88,24 @@ pub fn openapi_json() -> String {
     api_service().spec()
 }
 
+/// The origin list that admits only pages served from this machine
+/// (`http(s)://localhost`, `127.0.0.1` or `[::1]`, any port).
+pub const LOCALHOST_ORIGINS: &str = "localhost";
+
+fn is_local_origin(origin: &str) -> bool {
+    let Some(rest) = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"))
+    else {
+        return false;
+    };
+    let host = match rest.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => rest.split(':').next().unwrap_or_default(),
+    };
+    crate::config::is_loopback(host)
+}
+
 fn cors(origins: &[String]) -> Cors {
     let cors = Cors::new()
         .allow_headers([
@@ -98,7 +116,9 @@ fn cors(origins: &[String]) -> Cors {
             "x-request-id",
         ])
         .expose_headers(["x-request-id", "retry-after"]);
-    if origins.iter().any(|o| o == "*") {
+    if origins.iter().any(|o| o == LOCALHOST_ORIGINS) {
+        cors.allow_origins_fn(is_local_origin)
+    } else if origins.iter().any(|o| o == "*") {
         cors
     } else {
         // No listed origin means no cross-origin access at all.
@@ -159,9 +179,14 @@ mod tests {
     }
 
     fn client(store: MockStore) -> TestClient<BoxEndpoint<'static>> {
+        client_with(store, None)
+    }
+
+    fn client_with(store: MockStore, limit: Option<u32>) -> TestClient<BoxEndpoint<'static>> {
+        let cache: Arc<dyn crate::core::ports::Cache> = Arc::new(InMemoryCache::default());
         let ports = Ports::new(
             Arc::new(store),
-            Arc::new(InMemoryCache::default()),
+            cache.clone(),
             Arc::new(ExactVectorMemory::new()),
             Arc::new(OfflineLlm::new(64)),
         );
@@ -169,7 +194,7 @@ mod tests {
             use_cases: UseCases::new(ports, CoreSettings::default()),
             app_name: "test".into(),
             master_key: None,
-            limiter: None,
+            limiter: limit.map(|limit| RateLimiter::per_minute(limit, cache)),
             trust_proxy: false,
         });
         TestClient::new(app(
@@ -214,5 +239,81 @@ mod tests {
         ready.assert_status(poem::http::StatusCode::SERVICE_UNAVAILABLE);
         let live = client.get("/health/live").send().await;
         live.assert_status_is_ok();
+    }
+
+    #[tokio::test]
+    async fn made_up_keys_reach_the_store_at_most_the_limit_and_a_repeated_one_once() {
+        let lookups = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let mut store = MockStore::new();
+        store.expect_kind().return_const("postgres");
+        let counted = lookups.clone();
+        store.expect_find_api_key().returning(move |_| {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok(None)
+        });
+        let client = client_with(store, Some(5));
+        let mut statuses = Vec::new();
+        for i in 0..20 {
+            let response = client
+                .get("/v1/characters")
+                .header("Authorization", format!("Bearer vl_made_up_{i}"))
+                .send()
+                .await;
+            statuses.push(response.0.status().as_u16());
+        }
+        assert_eq!(lookups.load(std::sync::atomic::Ordering::SeqCst), 5);
+        assert!(
+            statuses.iter().all(|s| *s == 401 || *s == 429),
+            "{statuses:?}"
+        );
+        assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 15);
+
+        // A key already found unknown is answered from the cache.
+        let mut store = MockStore::new();
+        store.expect_kind().return_const("postgres");
+        let counted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let seen = counted.clone();
+        store.expect_find_api_key().returning(move |_| {
+            seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok(None)
+        });
+        let client = client_with(store, None);
+        for _ in 0..10 {
+            let response = client
+                .get("/v1/characters")
+                .header("Authorization", "Bearer vl_same_guess")
+                .send()
+                .await;
+            response.assert_status(poem::http::StatusCode::UNAUTHORIZED);
+        }
+        assert_eq!(counted.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn keyless_requests_to_any_path_meet_the_address_limit_but_probes_do_not() {
+        let mut store = MockStore::new();
+        store.expect_kind().return_const("postgres");
+        store.expect_ping().returning(|| Ok(()));
+        let client = client_with(store, Some(3));
+        let mut statuses = Vec::new();
+        for i in 0..5 {
+            statuses.push(
+                client
+                    .get(format!("/x-{i}"))
+                    .send()
+                    .await
+                    .0
+                    .status()
+                    .as_u16(),
+            );
+        }
+        assert_eq!(statuses, [404, 404, 404, 429, 429]);
+        for _ in 0..5 {
+            client
+                .get("/health/live")
+                .send()
+                .await
+                .assert_status_is_ok();
+        }
     }
 }

@@ -123,6 +123,14 @@ pub fn from_core(error: &Error) -> ProblemParts {
                 error.to_string(),
             )
         },
+        Error::Overloaded { retry_after } => ProblemParts {
+            retry_after: Some(retry_after.as_secs().max(1)),
+            ..ProblemParts::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "overloaded",
+                error.to_string(),
+            )
+        },
         Error::StoreUnavailable => ProblemParts {
             retry_after: Some(5),
             ..ProblemParts::new(

@@ -82,6 +82,29 @@ fn check_prints_the_health_report_and_fails_on_an_unreachable_qdrant() {
 }
 
 #[test]
+fn an_open_admin_on_a_reachable_address_is_refused_by_serve_and_check() {
+    for command in [None, Some("check")] {
+        let mut run = virlife();
+        if let Some(command) = command {
+            run.arg(command);
+        }
+        let output = run
+            .env("API_HOST", "0.0.0.0")
+            .env("PORT", free_port().to_string())
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "{command:?}");
+        let said = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(said.contains("API_HOST"), "{command:?}: {said}");
+        assert!(said.contains("MASTER_API_KEY"), "{command:?}: {said}");
+    }
+}
+
+#[test]
 fn check_fails_on_bad_configuration() {
     let output = virlife()
         .arg("check")

@@ -5,6 +5,7 @@ mod binary;
 mod characters;
 mod chat;
 mod errors;
+mod hardening;
 mod health;
 mod helpers;
 #[cfg(feature = "openai")]

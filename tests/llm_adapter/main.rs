@@ -163,6 +163,33 @@ async fn a_429_with_retry_after_twice_then_success_is_one_success() {
 }
 
 #[tokio::test]
+async fn odd_retry_after_headers_are_bounded_errors_never_panics() {
+    for (value, retried) in [("inf", true), ("-1", true), ("NaN", true), ("1e20", false)] {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(429).insert_header("retry-after", value))
+            .mount(&server)
+            .await;
+        let started = Instant::now();
+        let err = llm(&server).render(&render_request()).await.unwrap_err();
+        let LlmError::RateLimited { retry_after } = err else {
+            panic!("Retry-After {value}: expected RateLimited, got {err:?}");
+        };
+        let calls = server.received_requests().await.unwrap().len();
+        if retried {
+            // Unusable: our own backoff applies, and no wait is passed on.
+            assert_eq!(retry_after, None, "{value}");
+            assert!(calls > 1, "{value}: retried with our own backoff");
+        } else {
+            // Longer than we wait: fail at once, passing the wait on.
+            assert_eq!(calls, 1, "{value}: not waited for");
+            assert!(retry_after.is_some_and(|w| w > Duration::from_secs(30)));
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "{value}");
+    }
+}
+
+#[tokio::test]
 async fn a_500_then_success_is_retried() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))

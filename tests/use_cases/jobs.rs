@@ -43,3 +43,103 @@ async fn a_job_whose_model_fails_is_retried_then_ends_failed_with_its_error() {
     assert_eq!(job.attempts, MAX_ATTEMPTS);
     assert!(job.last_error.unwrap().contains("language model"));
 }
+
+/// The offline model, except that its first reflection panics.
+struct PanicsOnce {
+    inner: virlife::adapters::offline_llm::OfflineLlm,
+    panicked: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl virlife::core::ports::Llm for PanicsOnce {
+    fn describe(&self) -> virlife::core::ports::LlmDescription {
+        self.inner.describe()
+    }
+    async fn render(
+        &self,
+        request: &virlife::core::ports::RenderRequest,
+    ) -> Result<virlife::core::ports::Completion, LlmError> {
+        self.inner.render(request).await
+    }
+    async fn render_stream(
+        &self,
+        request: &virlife::core::ports::RenderRequest,
+    ) -> Result<virlife::core::ports::ChunkStream, LlmError> {
+        self.inner.render_stream(request).await
+    }
+    async fn reflect(
+        &self,
+        request: &virlife::core::ports::ReflectRequest,
+    ) -> Result<virlife::core::ports::Completion, LlmError> {
+        if !self
+            .panicked
+            .swap(true, std::sync::atomic::Ordering::SeqCst)
+        {
+            panic!("the provider sent something we did not expect");
+        }
+        self.inner.reflect(request).await
+    }
+    async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, LlmError> {
+        self.inner.embed(texts).await
+    }
+}
+
+#[tokio::test]
+async fn a_job_that_panics_fails_with_its_reason_and_the_worker_goes_on() {
+    let uc = Parts {
+        llm: Arc::new(PanicsOnce {
+            inner: virlife::adapters::offline_llm::OfflineLlm::new(16),
+            panicked: Default::default(),
+        }),
+        ..Parts::default()
+    }
+    .use_cases();
+    let tenant = TenantId::parse("acme").unwrap();
+    let mut jobs = Vec::new();
+    for name in ["Ada", "Bo"] {
+        let character = uc
+            .characters
+            .create(
+                tenant.clone(),
+                CharacterName::parse(name).unwrap(),
+                Persona::parse("p").unwrap(),
+                None,
+            )
+            .await
+            .unwrap();
+        jobs.push(
+            uc.reflection
+                .request(&tenant, character.id)
+                .await
+                .unwrap()
+                .id,
+        );
+    }
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let worker = tokio::spawn({
+        let jobs = uc.jobs.clone();
+        async move { jobs.work(stopped).await }
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let statuses = loop {
+        let mut statuses = Vec::new();
+        for id in &jobs {
+            statuses.push(uc.jobs.get(&tenant, *id).await.unwrap());
+        }
+        if statuses
+            .iter()
+            .all(|j| matches!(j.status, JobStatus::Done | JobStatus::Failed))
+            || std::time::Instant::now() > deadline
+        {
+            break statuses;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(statuses[0].status, JobStatus::Failed, "{statuses:?}");
+    let reason = statuses[0].last_error.clone().unwrap_or_default();
+    assert!(reason.contains("crashed"), "{reason}");
+    assert_eq!(statuses[1].status, JobStatus::Done, "the worker went on");
+    assert!(!worker.is_finished(), "the worker is still running");
+    stop.send(true).unwrap();
+    worker.await.unwrap();
+}

@@ -8,7 +8,13 @@ use std::time::Duration;
 use uuid::Uuid;
 
 /// Short, so a revocation missed by the cache (Redis down) ends soon anyway.
-const KEY_CACHE_TTL: Duration = Duration::from_secs(60);
+/// How long a key lookup is trusted: also how long a revoked key may still
+/// work on a replica whose cache did not see the revocation (no Redis).
+const KEY_CACHE_TTL: Duration = Duration::from_secs(5);
+/// How long "no such key" is remembered.
+const UNKNOWN_KEY_TTL: Duration = Duration::from_secs(30);
+/// The cached value of a key that does not exist (or is revoked).
+const UNKNOWN: &str = "unknown";
 
 fn key_cache_key(hash: &KeyHash) -> String {
     format!("apikey:{}", hash.as_str())
@@ -67,21 +73,43 @@ impl ApiKeys {
 
     /// The live key matching a presented secret, if any. The lookup is by
     /// SHA-256 (cached briefly), so timing reveals nothing about stored secrets.
+    /// The key a caller presented, from the cache or the store.
     pub async fn authenticate(&self, presented: &str) -> Result<Option<ApiKey>> {
-        let hash = KeyHash::of(presented);
-        let cache_key = key_cache_key(&hash);
-        if let Ok(Some(json)) = self.cache.get(&cache_key).await
-            && let Ok(key) = serde_json::from_str::<ApiKey>(&json)
-        {
-            return Ok(Some(key));
+        match self.cached(presented).await {
+            Some(known) => Ok(known),
+            None => self.look_up(presented).await,
         }
+    }
+
+    /// What the cache knows of a presented key, without touching the store:
+    /// `Some(Some(key))` a live key, `Some(None)` a key known not to exist,
+    /// `None` not known either way.
+    pub async fn cached(&self, presented: &str) -> Option<Option<ApiKey>> {
+        let json = self
+            .cache
+            .get(&key_cache_key(&KeyHash::of(presented)))
+            .await
+            .ok()??;
+        if json == UNKNOWN {
+            return Some(None);
+        }
+        serde_json::from_str::<ApiKey>(&json).ok().map(Some)
+    }
+
+    /// Looks a key up in the store and caches the answer, an unknown or
+    /// revoked key too (briefly), so guessing costs the store little.
+    pub async fn look_up(&self, presented: &str) -> Result<Option<ApiKey>> {
+        let hash = KeyHash::of(presented);
         let key = self.store.find_api_key(&hash).await?;
         let live = key.filter(|k| k.revoked_at.is_none());
-        if let Some(key) = &live
-            && let Ok(json) = serde_json::to_string(key)
-        {
-            let _ = self.cache.set(&cache_key, &json, KEY_CACHE_TTL).await;
-        }
+        let (value, ttl) = match &live {
+            Some(key) => match serde_json::to_string(key) {
+                Ok(json) => (json, KEY_CACHE_TTL),
+                Err(_) => return Ok(live),
+            },
+            None => (UNKNOWN.to_owned(), UNKNOWN_KEY_TTL),
+        };
+        let _ = self.cache.set(&key_cache_key(&hash), &value, ttl).await;
         Ok(live)
     }
 }

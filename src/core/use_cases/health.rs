@@ -77,6 +77,22 @@ pub struct Health {
     llm_health: Arc<PortHealth>,
     settings: CoreSettings,
     started: Instant,
+    last_probes: Arc<tokio::sync::Mutex<Option<(Instant, Probes)>>>,
+}
+
+/// How long one round of backend probes answers `/health`.
+const PROBE_TTL: Duration = Duration::from_secs(1);
+
+/// What the backends answered to one round of probes.
+#[derive(Clone)]
+struct Probes {
+    store_error: Option<&'static str>,
+    store_ms: f64,
+    cache_ok: bool,
+    cache_ms: f64,
+    vector_ok: bool,
+    vector_ms: f64,
+    mismatch: Option<String>,
 }
 
 impl Health {
@@ -91,6 +107,7 @@ impl Health {
             llm_health: ports.llm_health.clone(),
             settings,
             started: Instant::now(),
+            last_probes: Arc::default(),
         }
     }
 
@@ -98,45 +115,25 @@ impl Health {
         self.started.elapsed()
     }
 
-    /// Pings every port (bounded by each decorator's timeout) and reads
-    /// what the decorators saw.
-    pub async fn report(&self) -> HealthReport {
+    /// The backends' answers to a probe, at most `PROBE_TTL` old: a flood
+    /// of `/health` costs each backend one probe per interval (concurrent
+    /// callers wait for the one probe in flight).
+    async fn probes(&self) -> Probes {
+        let mut last = self.last_probes.lock().await;
+        if let Some((at, probes)) = last.as_ref()
+            && at.elapsed() < PROBE_TTL
+        {
+            return probes.clone();
+        }
         let started = Instant::now();
         let store = self.store.ping().await;
-        let database = ServiceReport {
-            status: match &store {
-                Ok(()) => healthy_status(self.store.kind()),
-                Err(_) => "unavailable".into(),
-            },
-            backend: self.store.kind(),
-            latency_ms: Some(started.elapsed().as_secs_f64() * 1000.0),
-            hit_rate: None,
-            last_error: store.err().map(|err| store_error_class(&err).into()),
-            circuit: None,
-        };
-
+        let store_ms = started.elapsed().as_secs_f64() * 1000.0;
         let started = Instant::now();
-        let cache_ping = self.cache.ping().await;
-        let cache_latency = started.elapsed().as_secs_f64() * 1000.0;
-        let cache_down = cache_ping.is_err() || self.cache_health.circuit_open();
-        let cache = ServiceReport {
-            status: if !self.settings.cache_enabled {
-                "disabled".into()
-            } else if cache_down {
-                "degraded".into()
-            } else {
-                healthy_status(self.cache.kind())
-            },
-            backend: self.cache.kind(),
-            latency_ms: Some(cache_latency),
-            hit_rate: Some(self.cache_health.hit_rate().unwrap_or(0.0)),
-            last_error: self.cache_health.last_error(),
-            circuit: self.cache_health.circuit_state(),
-        };
-
+        let cache_ok = self.cache.ping().await.is_ok();
+        let cache_ms = started.elapsed().as_secs_f64() * 1000.0;
         let started = Instant::now();
         let vector_ping = self.vectors.ping().await;
-        let vector_latency = started.elapsed().as_secs_f64() * 1000.0;
+        let vector_ms = started.elapsed().as_secs_f64() * 1000.0;
         let model = self.llm.describe();
         // An index built for another embedding model answers nonsense: say so.
         let mismatch = match &vector_ping {
@@ -148,7 +145,53 @@ impl Health {
                 .flatten(),
             Err(_) => None,
         };
-        let vector_down = vector_ping.is_err() || self.vector_health.circuit_open();
+        let probes = Probes {
+            store_error: store.err().map(|err| store_error_class(&err)),
+            store_ms,
+            cache_ok,
+            cache_ms,
+            vector_ok: vector_ping.is_ok(),
+            vector_ms,
+            mismatch,
+        };
+        *last = Some((Instant::now(), probes.clone()));
+        probes
+    }
+
+    /// Probes every port (bounded by each decorator's timeout, cached for
+    /// `PROBE_TTL`) and reads what the decorators saw.
+    pub async fn report(&self) -> HealthReport {
+        let probes = self.probes().await;
+        let database = ServiceReport {
+            status: match probes.store_error {
+                None => healthy_status(self.store.kind()),
+                Some(_) => "unavailable".into(),
+            },
+            backend: self.store.kind(),
+            latency_ms: Some(probes.store_ms),
+            hit_rate: None,
+            last_error: probes.store_error.map(str::to_owned),
+            circuit: None,
+        };
+
+        let cache_down = !probes.cache_ok || self.cache_health.circuit_open();
+        let cache = ServiceReport {
+            status: if !self.settings.cache_enabled {
+                "disabled".into()
+            } else if cache_down {
+                "degraded".into()
+            } else {
+                healthy_status(self.cache.kind())
+            },
+            backend: self.cache.kind(),
+            latency_ms: Some(probes.cache_ms),
+            hit_rate: Some(self.cache_health.hit_rate().unwrap_or(0.0)),
+            last_error: self.cache_health.last_error(),
+            circuit: self.cache_health.circuit_state(),
+        };
+
+        let mismatch = probes.mismatch;
+        let vector_down = !probes.vector_ok || self.vector_health.circuit_open();
         let vector_memory = ServiceReport {
             status: if vector_down {
                 "degraded".into()
@@ -158,7 +201,7 @@ impl Health {
                 healthy_status(self.vectors.kind())
             },
             backend: self.vectors.kind(),
-            latency_ms: Some(vector_latency),
+            latency_ms: Some(probes.vector_ms),
             hit_rate: None,
             last_error: mismatch
                 .map(|m| format!("{m}; run a reindex"))

@@ -7,10 +7,21 @@ use super::support::JobQueue;
 use crate::core::domain::{Job, JobKind, JobOutcome, TenantId};
 use crate::core::error::{Error, Result};
 use crate::core::ports::{JobStore, LlmError};
+use futures_util::FutureExt;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 use tracing::Instrument;
 use uuid::Uuid;
+
+/// The text a panic carried, if it carried text.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".to_owned())
+}
 
 /// How many times a job runs before it is failed for good.
 pub const MAX_ATTEMPTS: u32 = 3;
@@ -55,18 +66,29 @@ impl Jobs {
             return Ok(false);
         };
         let span = tracing::info_span!("job", job_id = %job.id, kind = job.kind.as_str(), attempt = job.attempts);
-        let outcome = match job.kind {
+        let run = match job.kind {
             JobKind::Reflect => tokio::time::timeout(
                 self.settings.workflow_timeout,
                 self.reflection
                     .run(&job.tenant, job.character_id)
                     .instrument(span),
-            )
-            .await
-            .unwrap_or(Err(Error::Llm {
+            ),
+        };
+        // A panic in a job fails that job, with its reason; the worker goes on.
+        let outcome = match AssertUnwindSafe(run).catch_unwind().await {
+            Ok(finished) => finished.unwrap_or(Err(Error::Llm {
                 source: LlmError::Timeout,
                 message_id: None,
             })),
+            Err(panic) => {
+                let reason = panic_message(panic.as_ref());
+                tracing::error!(job_id = %job.id, %reason, "job panicked");
+                metrics::counter!("virlife_jobs_failed_total", "kind" => job.kind.as_str())
+                    .increment(1);
+                let failed = JobOutcome::Failed(format!("the job crashed: {reason}"));
+                self.jobs.finish_job(job.id, &failed).await?;
+                return Ok(true);
+            }
         };
         let finished = match outcome {
             Ok(outcome) => {

@@ -18,6 +18,8 @@ pub struct CoreSettings {
     pub authentication_enabled: bool,
     /// First retry delay of a failed job; doubles with each attempt.
     pub job_retry_backoff: Duration,
+    /// Turns running at once; more answer `Error::Overloaded` at once.
+    pub max_concurrent_turns: usize,
 }
 
 impl Default for CoreSettings {
@@ -35,6 +37,7 @@ impl Default for CoreSettings {
             memories_per_turn: 5,
             authentication_enabled: true,
             job_retry_backoff: Duration::from_secs(2),
+            max_concurrent_turns: 1024,
         }
     }
 }

@@ -17,7 +17,7 @@ use crate::core::error::{Error, Result};
 use crate::core::ports::{Cache, IdempotencyStore, Llm, SessionStore};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
-use tokio::sync::mpsc;
+use tokio::sync::{Semaphore, mpsc};
 use tracing::Instrument;
 use uuid::Uuid;
 
@@ -68,7 +68,12 @@ pub struct ChatTurns {
     recall: Recall,
     reflection: Reflection,
     settings: CoreSettings,
+    /// One permit per running turn: the bound on concurrent turns.
+    running: Arc<Semaphore>,
 }
+
+/// What a refused turn tells the client to wait.
+const OVERLOADED_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl ChatTurns {
     #[allow(clippy::too_many_arguments)]
@@ -94,6 +99,7 @@ impl ChatTurns {
             writer,
             recall,
             reflection,
+            running: Arc::new(Semaphore::new(settings.max_concurrent_turns.max(1))),
             settings,
         }
     }
@@ -120,14 +126,24 @@ impl ChatTurns {
     }
 
     /// Stores the user's message, then runs the rest in its own task, so
-    /// the reply is stored even if the caller leaves.
+    /// the reply is stored even if the caller leaves. Above the bound on
+    /// concurrent turns it refuses at once, before storing anything.
     async fn start(&self, input: TurnInput, render: Render) -> Result<mpsc::Receiver<TurnEvent>> {
+        let permit = self.running.clone().try_acquire_owned().map_err(|_| {
+            metrics::counter!("virlife_turns_shed_total").increment(1);
+            Error::Overloaded {
+                retry_after: OVERLOADED_RETRY,
+            }
+        })?;
         let start = self.begin(input).await?;
         let (events, receiver) = mpsc::channel(64);
         let turns = self.clone();
         tokio::spawn(
-            async move { turns.drive(start, render, events).await }
-                .instrument(tracing::Span::current()),
+            async move {
+                turns.drive(start, render, events).await;
+                drop(permit);
+            }
+            .instrument(tracing::Span::current()),
         );
         Ok(receiver)
     }

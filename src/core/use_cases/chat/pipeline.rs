@@ -97,6 +97,7 @@ impl ChatTurns {
                         usage.unwrap_or_default(),
                         started.elapsed(),
                         false,
+                        deadline,
                     )
                     .await
                 {
@@ -121,6 +122,7 @@ impl ChatTurns {
                     usage.unwrap_or_default(),
                     started.elapsed(),
                     true,
+                    deadline,
                 )
                 .await
             {
@@ -156,6 +158,7 @@ impl ChatTurns {
         usage: Usage,
         latency: std::time::Duration,
         incomplete: bool,
+        deadline: Instant,
     ) -> Result<TurnOutcome> {
         let PreparedTurn {
             turn,
@@ -181,7 +184,13 @@ impl ChatTurns {
         metrics::counter!("virlife_llm_tokens_total", "kind" => "completion")
             .increment(u64::from(usage.completion_tokens));
         self.write_history(&turn, request.history, &reply).await;
-        self.remember(&turn, &character_name, &reply).await;
+        // The turn's memory (an embedding call) is bounded by the same deadline.
+        if tokio::time::timeout_at(deadline, self.remember(&turn, &character_name, &reply))
+            .await
+            .is_err()
+        {
+            tracing::warn!("turn not remembered: the workflow deadline passed");
+        }
         let outcome = TurnOutcome {
             user_message: turn.user_message,
             reply,
@@ -189,21 +198,19 @@ impl ChatTurns {
             usage,
             replayed: false,
         };
+        // With an Idempotency-Key, success means the result a retry will
+        // replay is stored: a turn that cannot store it does not succeed.
         if let Some(key) = &turn.idempotency_key
             && !incomplete
         {
-            match serde_json::to_value(&outcome) {
-                Ok(value) => {
-                    if let Err(err) = self
-                        .idempotency
-                        .complete_idempotency_key(&tenant, key, &value)
-                        .await
-                    {
-                        tracing::warn!(error = %err, "could not record the idempotent result");
-                    }
-                }
-                Err(err) => tracing::warn!(error = %err, "could not serialise the turn"),
-            }
+            let value = serde_json::to_value(&outcome)
+                .map_err(|e| Error::Internal(format!("could not serialise the turn: {e}")))?;
+            self.idempotency
+                .complete_idempotency_key(&tenant, key, &value)
+                .await
+                .inspect_err(
+                    |err| tracing::warn!(error = %err, "could not record the idempotent result"),
+                )?;
         }
         if !incomplete {
             self.maybe_reflect(&turn.session).await;

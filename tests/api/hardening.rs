@@ -1,0 +1,162 @@
+//! Findings of the security review, checked through real HTTP.
+
+use crate::helpers::{MASTER_KEY, ScriptedLlm, json_of, spawn_app, spawn_with};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+use std::time::{Duration, Instant};
+
+/// The request-metric series of the whole process whose route is `unmatched`.
+async fn unmatched_series(app: &crate::helpers::TestApp) -> Vec<String> {
+    let text = app
+        .request(Method::GET, "/metrics", Some(MASTER_KEY), None)
+        .await
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .filter(|l| l.starts_with("virlife_http_requests_total{") && l.contains("unmatched"))
+        .map(|l| {
+            l.rsplit_once(' ')
+                .map_or(l, |(series, _)| series)
+                .to_owned()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn ten_thousand_unknown_paths_and_odd_methods_add_no_metric_series() {
+    let app = spawn_app().await;
+    let methods = [
+        Method::GET,
+        Method::POST,
+        Method::DELETE,
+        Method::from_bytes(b"BREW").unwrap(),
+        Method::from_bytes(b"PROPFIND").unwrap(),
+    ];
+    let send = |i: usize| {
+        let method = methods[i % methods.len()].clone();
+        let app = &app;
+        async move {
+            app.request(method, &format!("/x-flood-{i}/{}", i * 7), None, None)
+                .await
+                .status()
+        }
+    };
+    // Every (method, status) pair once, then the flood.
+    for i in 0..methods.len() * 2 {
+        send(i).await;
+    }
+    let before = unmatched_series(&app).await;
+    assert!(
+        !before.is_empty(),
+        "unknown paths are counted, as `unmatched`"
+    );
+    for chunk in (methods.len() * 2..10_000).collect::<Vec<_>>().chunks(100) {
+        futures_util::future::join_all(chunk.iter().map(|i| send(*i))).await;
+    }
+    let after = unmatched_series(&app).await;
+    assert_eq!(before.len(), after.len(), "{after:#?}");
+    let text = app
+        .request(Method::GET, "/metrics", Some(MASTER_KEY), None)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!text.contains("x-flood"), "no raw path in any label");
+    assert!(!text.contains("BREW"), "no raw method in any label");
+}
+
+#[tokio::test]
+async fn without_a_master_key_only_local_pages_may_call_from_a_browser() {
+    let app = spawn_with(&[("MASTER_API_KEY", ""), ("ALLOWED_ORIGINS", "*")], None).await;
+    let preflight = |origin: &'static str| {
+        app.client
+            .request(
+                Method::OPTIONS,
+                format!("{}/v1/admin/api-keys", app.address),
+            )
+            .header("Origin", origin)
+            .header("Access-Control-Request-Method", "POST")
+            .send()
+    };
+    for local in [
+        "http://localhost:3000",
+        "http://127.0.0.1:8080",
+        "http://[::1]:5173",
+    ] {
+        let allowed = preflight(local).await.unwrap();
+        assert_eq!(
+            allowed.headers()["access-control-allow-origin"],
+            local,
+            "{local}"
+        );
+    }
+    for foreign in ["https://evil.example", "http://localhost.evil.example"] {
+        let refused = preflight(foreign).await.unwrap();
+        assert!(
+            refused
+                .headers()
+                .get("access-control-allow-origin")
+                .is_none(),
+            "{foreign}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn turns_above_the_bound_are_refused_at_once_with_retry_after_and_store_nothing() {
+    let app = spawn_with(
+        &[("MAX_CONCURRENT_TURNS", "2")],
+        Some(ScriptedLlm::slow(Duration::from_millis(1500))),
+    )
+    .await;
+    let key = app.tenant_key("acme").await;
+    let character = app.character(&key).await;
+    let mut sessions = Vec::new();
+    for _ in 0..4 {
+        sessions.push(app.session(&key, &character).await);
+    }
+    let turn = |session: String| {
+        let (app, key) = (&app, &key);
+        async move {
+            let started = Instant::now();
+            let response = app
+                .post(
+                    &format!("/v1/sessions/{session}/messages"),
+                    key,
+                    json!({"content": "Tell me about the sea"}),
+                )
+                .await;
+            (response, started.elapsed(), session)
+        }
+    };
+    let results = futures_util::future::join_all(sessions.into_iter().map(turn)).await;
+    let mut admitted = 0;
+    for (response, took, session) in results {
+        match response.status() {
+            StatusCode::CREATED => admitted += 1,
+            StatusCode::SERVICE_UNAVAILABLE => {
+                assert!(
+                    took < Duration::from_millis(1000),
+                    "refused at once: {took:?}"
+                );
+                assert!(response.headers().contains_key("retry-after"));
+                let problem = json_of(response).await;
+                assert_eq!(problem["type"], "/problems/overloaded", "{problem}");
+                // Nothing of a refused turn was stored.
+                let messages = json_of(
+                    app.get(&format!("/v1/sessions/{session}/messages"), &key)
+                        .await,
+                )
+                .await;
+                assert_eq!(messages["items"].as_array().unwrap().len(), 0, "{messages}");
+            }
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!(admitted, 2, "two turns fit the bound of two");
+    // The bound frees up as turns end.
+    let session = app.session(&key, &character).await;
+    let (response, _, _) = turn(session).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+}
