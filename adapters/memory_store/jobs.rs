@@ -1,7 +1,7 @@
 //! The job queue in memory.
 
 use super::InMemoryStore;
-use crate::core::domain::{Job, JobOutcome, JobStatus, TenantId};
+use crate::core::domain::{Job, JobOutcome, JobStatus, TenantId, lease_expired};
 use crate::core::ports::JobStore;
 use crate::core::ports::StoreError;
 use async_trait::async_trait;
@@ -30,6 +30,17 @@ impl JobStore for InMemoryStore {
     async fn claim_job(&self, lease: Duration) -> Result<Option<Job>, StoreError> {
         let now = Utc::now();
         let mut tables = self.write();
+        for job in tables.jobs.values_mut() {
+            if job.status == JobStatus::Running
+                && job.locked_until.is_some_and(|until| until < now)
+                && job.attempts >= job.max_attempts
+            {
+                job.status = JobStatus::Failed;
+                job.locked_until = None;
+                job.last_error = Some(lease_expired(job.attempts));
+                job.updated_at = now;
+            }
+        }
         let runnable = tables
             .jobs
             .values_mut()
@@ -48,9 +59,22 @@ impl JobStore for InMemoryStore {
         }))
     }
 
-    async fn finish_job(&self, id: Uuid, outcome: &JobOutcome) -> Result<(), StoreError> {
+    async fn finish_job(
+        &self,
+        id: Uuid,
+        attempt: u32,
+        outcome: &JobOutcome,
+    ) -> Result<bool, StoreError> {
         let now = Utc::now();
-        if let Some(job) = self.write().jobs.get_mut(&id) {
+        let mut tables = self.write();
+        let Some(job) = tables
+            .jobs
+            .get_mut(&id)
+            .filter(|j| j.status == JobStatus::Running && j.attempts == attempt)
+        else {
+            return Ok(false);
+        };
+        {
             job.locked_until = None;
             job.updated_at = now;
             match outcome {
@@ -69,7 +93,27 @@ impl JobStore for InMemoryStore {
                 }
             }
         }
-        Ok(())
+        Ok(true)
+    }
+
+    async fn delete_finished_jobs(
+        &self,
+        before: chrono::DateTime<Utc>,
+        limit: u32,
+    ) -> Result<u64, StoreError> {
+        let mut tables = self.write();
+        let doomed: Vec<Uuid> = tables
+            .jobs
+            .values()
+            .filter(|j| matches!(j.status, JobStatus::Done | JobStatus::Failed))
+            .filter(|j| j.updated_at < before)
+            .map(|j| j.id)
+            .take(limit as usize)
+            .collect();
+        for id in &doomed {
+            tables.jobs.remove(id);
+        }
+        Ok(doomed.len() as u64)
     }
 
     async fn get_job(&self, tenant: &TenantId, id: Uuid) -> Result<Option<Job>, StoreError> {

@@ -2,7 +2,7 @@
 
 use super::rows::*;
 use super::{PostgresStore, Within};
-use crate::core::domain::{Job, JobOutcome, TenantId};
+use crate::core::domain::{Job, JobOutcome, LEASE_EXPIRED_PREFIX, TenantId};
 use crate::core::ports::JobStore;
 use crate::core::ports::StoreError;
 use async_trait::async_trait;
@@ -44,6 +44,16 @@ impl JobStore for PostgresStore {
     }
 
     async fn claim_job(&self, lease: Duration) -> Result<Option<Job>, StoreError> {
+        // Jobs whose lease ran out after their last attempt end here.
+        sqlx::query(
+            "UPDATE jobs SET status = 'failed', locked_until = NULL, updated_at = now(),
+                 last_error = $1 || attempts || ' attempts); its worker stopped or stalled'
+             WHERE status = 'running' AND locked_until < now() AND attempts >= max_attempts",
+        )
+        .bind(LEASE_EXPIRED_PREFIX)
+        .execute(&self.pool)
+        .within(self.query_timeout)
+        .await?;
         // SKIP LOCKED: concurrent workers (other replicas) never take the same job.
         let row = sqlx::query_as::<_, JobRow>(
             "UPDATE jobs SET status = 'running', attempts = attempts + 1,
@@ -64,27 +74,58 @@ impl JobStore for PostgresStore {
         row.map(Job::try_from).transpose()
     }
 
-    async fn finish_job(&self, id: Uuid, outcome: &JobOutcome) -> Result<(), StoreError> {
+    async fn finish_job(
+        &self,
+        id: Uuid,
+        attempt: u32,
+        outcome: &JobOutcome,
+    ) -> Result<bool, StoreError> {
+        // Only the holder of the current lease: running, at the claimed attempt.
         let query = match outcome {
             JobOutcome::Done(result) => sqlx::query(
-                "UPDATE jobs SET status = 'done', result = $2, locked_until = NULL, updated_at = now() WHERE id = $1",
+                "UPDATE jobs SET status = 'done', result = $3, locked_until = NULL, updated_at = now()
+                 WHERE id = $1 AND status = 'running' AND attempts = $2",
             )
             .bind(id)
+            .bind(attempt as i32)
             .bind(Json(result)),
             JobOutcome::Retry { at, error } => sqlx::query(
-                "UPDATE jobs SET status = 'queued', run_at = $2, last_error = $3, locked_until = NULL, updated_at = now() WHERE id = $1",
+                "UPDATE jobs SET status = 'queued', run_at = $3, last_error = $4, locked_until = NULL, updated_at = now()
+                 WHERE id = $1 AND status = 'running' AND attempts = $2",
             )
             .bind(id)
+            .bind(attempt as i32)
             .bind(*at)
             .bind(error),
             JobOutcome::Failed(error) => sqlx::query(
-                "UPDATE jobs SET status = 'failed', last_error = $2, locked_until = NULL, updated_at = now() WHERE id = $1",
+                "UPDATE jobs SET status = 'failed', last_error = $3, locked_until = NULL, updated_at = now()
+                 WHERE id = $1 AND status = 'running' AND attempts = $2",
             )
             .bind(id)
+            .bind(attempt as i32)
             .bind(error),
         };
-        query.execute(&self.pool).within(self.query_timeout).await?;
-        Ok(())
+        let done = query.execute(&self.pool).within(self.query_timeout).await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn delete_finished_jobs(
+        &self,
+        before: chrono::DateTime<chrono::Utc>,
+        limit: u32,
+    ) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "DELETE FROM jobs WHERE id IN (
+                 SELECT id FROM jobs
+                 WHERE status IN ('done', 'failed') AND updated_at < $1
+                 LIMIT $2)",
+        )
+        .bind(before)
+        .bind(i64::from(limit))
+        .execute(&self.pool)
+        .within(self.query_timeout)
+        .await?;
+        Ok(done.rows_affected())
     }
 
     async fn get_job(&self, tenant: &TenantId, id: Uuid) -> Result<Option<Job>, StoreError> {

@@ -83,8 +83,17 @@ fn map_err(err: sqlx::Error) -> StoreError {
         | sqlx::Error::Tls(_)
         | sqlx::Error::Protocol(_) => StoreError::Unavailable(err.to_string()),
         sqlx::Error::Database(db) => match db.code().as_deref() {
-            // unique_violation, foreign_key_violation
-            Some("23505") | Some("23503") => StoreError::Conflict(db.message().to_owned()),
+            // unique_violation, foreign_key_violation: the conflict is the
+            // client's to know, the database's wording (constraint and
+            // table names) is not, so it stays in the log.
+            Some("23505") => {
+                tracing::debug!(detail = db.message(), "unique violation");
+                StoreError::Conflict("it already exists".into())
+            }
+            Some("23503") => {
+                tracing::debug!(detail = db.message(), "foreign key violation");
+                StoreError::Conflict("something it refers to does not exist".into())
+            }
             // admin_shutdown, crash_shutdown, cannot_connect_now, too_many_connections
             Some("57P01") | Some("57P02") | Some("57P03") | Some("53300") => {
                 StoreError::Unavailable(db.message().to_owned())

@@ -160,3 +160,28 @@ async fn turns_above_the_bound_are_refused_at_once_with_retry_after_and_store_no
     let (response, _, _) = turn(session).await;
     assert_eq!(response.status(), StatusCode::CREATED);
 }
+
+#[cfg(feature = "postgres")]
+#[tokio::test]
+async fn a_conflict_from_the_database_names_no_table_or_constraint() {
+    use sqlx::{Connection, Executor};
+    let database = crate::helpers::fresh_database().await;
+    let app = spawn_with(&[("DATABASE_URL", &database)], None).await;
+    let key = app.tenant_key("acme").await;
+    let character = app.character(&key).await;
+    // A unique rule the API does not check first, so PostgreSQL reports it.
+    let mut db = sqlx::PgConnection::connect(&database).await.unwrap();
+    db.execute("CREATE UNIQUE INDEX one_memory_text ON memories (character_id, kind)")
+        .await
+        .unwrap();
+    let path = format!("/v1/characters/{character}/memories");
+    let body = json!({"kind": "episodic", "content": "The harbour flooded"});
+    let first = app.post(&path, &key, body.clone()).await;
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let second = app.post(&path, &key, body).await;
+    assert_eq!(second.status(), StatusCode::CONFLICT);
+    let body = second.text().await.unwrap();
+    for internal in ["one_memory_text", "duplicate key", "violates", "constraint"] {
+        assert!(!body.contains(internal), "{internal} leaked: {body}");
+    }
+}

@@ -386,3 +386,51 @@ async fn with_an_encryption_key_text_is_ciphertext_in_postgres_and_plaintext_thr
     .await;
     assert_eq!(messages["items"].as_array().unwrap().len(), 4);
 }
+
+#[tokio::test]
+async fn a_keyed_turn_whose_result_cannot_be_stored_does_not_report_success() {
+    use sqlx::{Connection, Executor};
+    let database = fresh_database().await;
+    let app = spawn_with(&[("DATABASE_URL", &database)], None).await;
+    let key = app.tenant_key("acme").await;
+    let character = app.character(&key).await;
+    let session = app.session(&key, &character).await;
+    // Recording a turn's result fails from now on (as a full disk would).
+    let mut db = sqlx::PgConnection::connect(&database).await.unwrap();
+    db.execute(
+        "CREATE FUNCTION refuse_results() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN
+             IF NEW.response IS NOT NULL THEN RAISE EXCEPTION 'no space left'; END IF;
+             RETURN NEW;
+         END $$;
+         CREATE TRIGGER refuse_results BEFORE UPDATE ON idempotency_keys
+             FOR EACH ROW EXECUTE FUNCTION refuse_results();",
+    )
+    .await
+    .unwrap();
+    let keyed = || {
+        app.client
+            .post(format!("{}/v1/sessions/{session}/messages", app.address))
+            .bearer_auth(&key)
+            .header("Idempotency-Key", "exact-1")
+            .json(&json!({ "content": "Remember the lighthouse" }))
+            .send()
+    };
+    let first = keyed().await.unwrap();
+    assert!(
+        first.status().is_server_error(),
+        "a result a retry cannot replay is not a success: {}",
+        first.status()
+    );
+    let body = first.text().await.unwrap();
+    assert!(!body.contains("no space left"), "{body}");
+    // Without the key the same turn succeeds: only the replay record failed.
+    let plain = app
+        .post(
+            &format!("/v1/sessions/{session}/messages"),
+            &key,
+            json!({"content": "Remember the harbour"}),
+        )
+        .await;
+    assert_eq!(plain.status(), StatusCode::CREATED);
+}

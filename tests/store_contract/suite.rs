@@ -453,16 +453,19 @@ pub async fn jobs_are_claimed_once_retried_later_and_failures_stay_visible(store
     );
 
     let later = Utc::now() + Days::seconds(60);
-    store
-        .finish_job(
-            j.id,
-            &JobOutcome::Retry {
-                at: later,
-                error: "model down".into(),
-            },
-        )
-        .await
-        .unwrap();
+    assert!(
+        store
+            .finish_job(
+                j.id,
+                claimed.attempts,
+                &JobOutcome::Retry {
+                    at: later,
+                    error: "model down".into(),
+                },
+            )
+            .await
+            .unwrap()
+    );
     let queued = store.get_job(&a, j.id).await.unwrap().unwrap();
     assert_eq!(queued.status, JobStatus::Queued);
     assert_eq!(queued.last_error.as_deref(), Some("model down"));
@@ -471,22 +474,47 @@ pub async fn jobs_are_claimed_once_retried_later_and_failures_stay_visible(store
         "not before its retry time"
     );
 
-    store
-        .finish_job(j.id, &JobOutcome::Failed("gave up".into()))
-        .await
-        .unwrap();
-    let failed = store.get_job(&a, j.id).await.unwrap().unwrap();
+    assert!(
+        !store
+            .finish_job(j.id, claimed.attempts, &JobOutcome::Failed("late".into()))
+            .await
+            .unwrap(),
+        "a queued job is nobody's to finish"
+    );
+
+    let f = job(&c);
+    store.enqueue_job(&f).await.unwrap();
+    let running = store.claim_job(lease).await.unwrap().unwrap();
+    assert_eq!(running.id, f.id);
+    assert!(
+        store
+            .finish_job(
+                f.id,
+                running.attempts,
+                &JobOutcome::Failed("gave up".into())
+            )
+            .await
+            .unwrap()
+    );
+    let failed = store.get_job(&a, f.id).await.unwrap().unwrap();
     assert_eq!(failed.status, JobStatus::Failed);
     assert_eq!(failed.last_error.as_deref(), Some("gave up"));
-    assert!(store.get_job(&tenant("b"), j.id).await.unwrap().is_none());
+    assert!(store.get_job(&tenant("b"), f.id).await.unwrap().is_none());
 
     let k = job(&c);
     store.enqueue_job(&k).await.unwrap();
-    store.claim_job(lease).await.unwrap().unwrap();
-    store
-        .finish_job(k.id, &JobOutcome::Done(serde_json::json!({"created": []})))
-        .await
-        .unwrap();
+    let running = store.claim_job(lease).await.unwrap().unwrap();
+    assert_eq!(running.id, k.id);
+    assert!(
+        store
+            .finish_job(
+                k.id,
+                running.attempts,
+                &JobOutcome::Done(serde_json::json!({"created": []}))
+            )
+            .await
+            .unwrap()
+    );
     let done = store.get_job(&a, k.id).await.unwrap().unwrap();
     assert_eq!(done.status, JobStatus::Done);
     assert_eq!(done.result, Some(serde_json::json!({"created": []})));
@@ -603,4 +631,109 @@ pub async fn pending_vector_changes_come_back_in_order_until_cleared(store: S) {
     let left = store.pending_vectors(10).await.unwrap();
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].change, changes[2]);
+}
+
+pub async fn only_the_current_lease_holder_finishes_a_job(store: S) {
+    let a = tenant("a");
+    let c = character(&store, &a, "Ada").await;
+    let j = job(&c);
+    store.enqueue_job(&j).await.unwrap();
+    let first = store.claim_job(Duration::ZERO).await.unwrap().unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let second = store
+        .claim_job(Duration::from_secs(60))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((first.attempts, second.attempts), (1, 2));
+    // The first worker comes back late: its result no longer counts.
+    let late = JobOutcome::Failed("stale worker".into());
+    assert!(!store.finish_job(j.id, first.attempts, &late).await.unwrap());
+    let running = store.get_job(&a, j.id).await.unwrap().unwrap();
+    assert_eq!(running.status, JobStatus::Running);
+    let done = JobOutcome::Done(serde_json::json!({"created": []}));
+    assert!(
+        store
+            .finish_job(j.id, second.attempts, &done)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .finish_job(j.id, second.attempts, &late)
+            .await
+            .unwrap(),
+        "a finished job stays finished"
+    );
+    let finished = store.get_job(&a, j.id).await.unwrap().unwrap();
+    assert_eq!(finished.status, JobStatus::Done);
+}
+
+pub async fn a_lease_that_expires_on_the_last_attempt_fails_the_job_with_a_reason(store: S) {
+    let a = tenant("a");
+    let c = character(&store, &a, "Ada").await;
+    let j = Job {
+        max_attempts: 2,
+        ..job(&c)
+    };
+    store.enqueue_job(&j).await.unwrap();
+    for attempt in 1..=2 {
+        let claimed = store.claim_job(Duration::ZERO).await.unwrap().unwrap();
+        assert_eq!(claimed.attempts, attempt);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        store.claim_job(Duration::ZERO).await.unwrap().is_none(),
+        "no third attempt"
+    );
+    let failed = store.get_job(&a, j.id).await.unwrap().unwrap();
+    assert_eq!(failed.status, JobStatus::Failed);
+    let reason = failed.last_error.unwrap_or_default();
+    assert!(
+        reason.contains("lease expired") && reason.contains("2 attempts"),
+        "{reason}"
+    );
+}
+
+pub async fn finished_jobs_older_than_a_cutoff_are_deleted_in_batches(store: S) {
+    let a = tenant("a");
+    let c = character(&store, &a, "Ada").await;
+    let mut finished = Vec::new();
+    for _ in 0..3 {
+        let j = job(&c);
+        store.enqueue_job(&j).await.unwrap();
+        let running = store
+            .claim_job(Duration::from_secs(60))
+            .await
+            .unwrap()
+            .unwrap();
+        let outcome = JobOutcome::Done(serde_json::json!({}));
+        assert!(
+            store
+                .finish_job(running.id, running.attempts, &outcome)
+                .await
+                .unwrap()
+        );
+        finished.push(running.id);
+    }
+    let queued = job(&c);
+    store.enqueue_job(&queued).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let cutoff = Utc::now();
+    assert_eq!(
+        store
+            .delete_finished_jobs(cutoff - Days::hours(1), 10)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(store.delete_finished_jobs(cutoff, 2).await.unwrap(), 2);
+    assert_eq!(store.delete_finished_jobs(cutoff, 10).await.unwrap(), 1);
+    for id in finished {
+        assert!(store.get_job(&a, id).await.unwrap().is_none());
+    }
+    assert!(
+        store.get_job(&a, queued.id).await.unwrap().is_some(),
+        "unfinished jobs stay"
+    );
 }

@@ -84,3 +84,11 @@ pub enum JobOutcome {
     Retry { at: DateTime<Utc>, error: String },
     Failed(String),
 }
+
+/// How a job that ran out of leases reads (`last_error`), in every store.
+pub const LEASE_EXPIRED_PREFIX: &str = "its lease expired on its last attempt (";
+
+/// The reason a job ends failed when its lease ran out after `attempts`.
+pub fn lease_expired(attempts: u32) -> String {
+    format!("{LEASE_EXPIRED_PREFIX}{attempts} attempts); its worker stopped or stalled")
+}

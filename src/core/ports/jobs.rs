@@ -21,8 +21,26 @@ pub trait JobStore: Send + Sync + 'static {
     async fn enqueue_job(&self, job: &Job) -> Result<(), StoreError>;
     /// Takes the oldest runnable job (queued and due, or running with an
     /// expired lease), marks it running for `lease` and counts the attempt.
-    /// Concurrent callers never get the same job.
+    /// Concurrent callers never get the same job. A running job whose lease
+    /// expired after its last allowed attempt is not taken again: it is
+    /// marked failed, with a reason that says so.
     async fn claim_job(&self, lease: Duration) -> Result<Option<Job>, StoreError>;
-    async fn finish_job(&self, id: Uuid, outcome: &JobOutcome) -> Result<(), StoreError>;
+    /// Records how a claimed job ended, only if the caller still holds it:
+    /// the job is running and `attempt` is the attempt its claim returned.
+    /// Returns false when the lease was lost (another worker took the job
+    /// after it expired), changing nothing.
+    async fn finish_job(
+        &self,
+        id: Uuid,
+        attempt: u32,
+        outcome: &JobOutcome,
+    ) -> Result<bool, StoreError>;
+    /// Deletes up to `limit` done or failed jobs last updated before
+    /// `before`; returns how many.
+    async fn delete_finished_jobs(
+        &self,
+        before: chrono::DateTime<chrono::Utc>,
+        limit: u32,
+    ) -> Result<u64, StoreError>;
     async fn get_job(&self, tenant: &TenantId, id: Uuid) -> Result<Option<Job>, StoreError>;
 }

@@ -212,7 +212,17 @@ mod double {
         impl JobStore for Store {
         async fn enqueue_job(&self, job: &Job) -> Result<(), StoreError>;
         async fn claim_job(&self, lease: Duration) -> Result<Option<Job>, StoreError>;
-        async fn finish_job(&self, id: Uuid, outcome: &JobOutcome) -> Result<(), StoreError>;
+        async fn finish_job(
+            &self,
+            id: Uuid,
+            attempt: u32,
+            outcome: &JobOutcome,
+        ) -> Result<bool, StoreError>;
+        async fn delete_finished_jobs(
+            &self,
+            before: chrono::DateTime<chrono::Utc>,
+            limit: u32,
+        ) -> Result<u64, StoreError>;
         async fn get_job(&self, tenant: &TenantId, id: Uuid) -> Result<Option<Job>, StoreError>;
         }
     }

@@ -86,7 +86,7 @@ impl Jobs {
                 metrics::counter!("virlife_jobs_failed_total", "kind" => job.kind.as_str())
                     .increment(1);
                 let failed = JobOutcome::Failed(format!("the job crashed: {reason}"));
-                self.jobs.finish_job(job.id, &failed).await?;
+                self.finish(&job, &failed).await?;
                 return Ok(true);
             }
         };
@@ -117,8 +117,17 @@ impl Jobs {
                 JobOutcome::Failed(err.public_message())
             }
         };
-        self.jobs.finish_job(job.id, &finished).await?;
+        self.finish(&job, &finished).await?;
         Ok(true)
+    }
+
+    /// Records the outcome, unless the lease ran out and another worker
+    /// took the job meanwhile: then its result is the one that counts.
+    async fn finish(&self, job: &Job, outcome: &JobOutcome) -> Result<()> {
+        if !self.jobs.finish_job(job.id, job.attempts, outcome).await? {
+            tracing::warn!(job_id = %job.id, attempt = job.attempts, "lease lost; another worker holds the job");
+        }
+        Ok(())
     }
 
     /// The worker loop: runs jobs until `stop` turns true.

@@ -141,7 +141,7 @@ impl UseCases {
             reflection,
             api_keys: ApiKeys::new(store.clone(), ports.cache.clone()),
             health: Health::new(&ports, settings.clone()),
-            retention: Retention::new(store.clone(), settings.clone()),
+            retention: Retention::new(store.clone(), store.clone(), settings.clone()),
             vector_index: VectorIndex::new(store.clone(), ports.vectors.clone(), embedder),
             settings,
             ports,
