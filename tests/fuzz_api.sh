@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Fuzzes the running service from the committed OpenAPI document with
-# schemathesis (PyPI), bounded in examples and time, on 127.0.0.1 only.
+# schemathesis (PyPI), bounded in examples and time, on 127.0.0.1 only:
+# single operations (coverage, fuzzing), then the stateful phase, which
+# chains operations through the links schemathesis infers from the
+# document (create a character, then read, patch, search, delete it…).
 # Fails on any 5xx, a response that does not match the document, or an
 # undocumented status. Two exclusions, both deliberate:
 # - the SSE route's events: poem-openapi documents an event stream as an
@@ -22,7 +25,7 @@ log=$(mktemp)
 PORT=$port API_HOST=127.0.0.1 MASTER_API_KEY=$master LOG_LEVEL=WARNING DATABASE_URL= REDIS_URL= \
     "$binary" >"$log" 2>&1 &
 server=$!
-trap 'kill $server 2>/dev/null || true; rm -f "$log"' EXIT
+trap 'kill $server 2>/dev/null || true; rm -f "$log" "$log.fuzz"' EXIT
 for _ in $(seq 100); do
     curl -sf "http://127.0.0.1:$port/health/ready" >/dev/null && break
     sleep 0.1
@@ -34,11 +37,16 @@ key=$(curl -sf -X POST "http://127.0.0.1:$port/v1/admin/api-keys" -H "Authorizat
     -H "Authorization: Bearer $key" \
     --checks all \
     --exclude-checks positive_data_acceptance \
+    --phases examples,coverage,fuzzing,stateful \
     --exclude-path-regex '/stream$' \
     --max-examples "${FUZZ_EXAMPLES:-40}" \
     --seed 20261126 \
     --workers 2 \
-    --request-timeout 10
+    --request-timeout 10 | tee "$log.fuzz"
+# The stateful phase must have chained something, not been skipped.
+if ! grep -qE 'Scenarios: +[1-9]' "$log.fuzz"; then
+    echo "schemathesis ran no stateful scenario (no links inferred?)"; exit 1
+fi
 # The streaming route is still fuzzed for server errors.
 "$venv/bin/schemathesis" run openapi/openapi.json \
     --url "http://127.0.0.1:$port" \
