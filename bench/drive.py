@@ -343,6 +343,48 @@ def scenario_concurrent_streams(binary, args, llm_binary):
         llm.stop()
 
 
+async def one_turn(port, path, key, index):
+    """A plain turn over a raw connection: (status, seconds)."""
+    import asyncio
+    started = time.monotonic()
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    body = json.dumps({"content": f"overload {index}"})
+    writer.write((f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {key}\r\n"
+                  f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n{body}").encode())
+    await writer.drain()
+    status_line = await reader.readline()
+    writer.close()
+    status = int(status_line.split()[1]) if len(status_line.split()) > 1 else 0
+    return status, time.monotonic() - started
+
+
+def scenario_overload(binary, args, llm_binary):
+    """Twice MAX_CONCURRENT_TURNS at once, in waves, against a 2 s model:
+    the bound's worth is admitted, the rest refused at once; RSS after each wave."""
+    import asyncio
+    bound = 64
+    llm = MockLlm(llm_binary, latency_ms=2000, tokens=5)
+    service = Service(binary, {"MAX_CONCURRENT_TURNS": str(bound), "DATABASE_MAX_CONNECTIONS": "40",
+                               "DATABASE_ACQUIRE_TIMEOUT_SECONDS": "30"}, llm)
+    try:
+        key, _, sessions = setup_sessions(service, 2 * bound)
+        waves = []
+        for wave in range(5):
+            async def run_wave():
+                return await asyncio.gather(*[one_turn(service.port, f"/v1/sessions/{sessions[i]}/messages", key, i)
+                                              for i in range(2 * bound)])
+            outcomes = asyncio.run(run_wave())
+            refused = sorted(t for status, t in outcomes if status == 503)
+            waves.append({"admitted": sum(1 for status, _ in outcomes if status == 201), "refused": len(refused),
+                          "other": sum(1 for status, _ in outcomes if status not in (201, 503)),
+                          "refused_p99_ms": round(refused[min(len(refused) - 1, int(0.99 * len(refused)))] * 1000, 1) if refused else None,
+                          "rss_mb": round(service.rss_mb("VmRSS"), 1)})
+        return {"bound": bound, "waves": waves, "peak_rss_mb": round(service.rss_mb("VmHWM"), 1)}
+    finally:
+        service.stop()
+        llm.stop()
+
+
 def scenario_idle(binary, args, llm):
     service = Service(binary, {}, llm)
     try:
@@ -383,6 +425,7 @@ def main():
                 {"QDRANT_URL": f"http://127.0.0.1:{free_port()}", "QDRANT_TIMEOUT_MS": "200"})),
             ("stream", lambda: scenario_stream(args.binary, args, args.mock_llm)),
             ("concurrent_streams", lambda: scenario_concurrent_streams(args.binary, args, args.mock_llm)),
+            ("overload", lambda: scenario_overload(args.binary, args, args.mock_llm)),
         ]
         if args.reference_venv:
             steps.insert(3, ("reference_turn", lambda: scenario_reference_turn(args.binary, args, llm)))
@@ -411,6 +454,12 @@ def main():
     if concurrent:
         print(f"{concurrent['streams']} concurrent streamed turns (2 s replies): {concurrent['completed']} done, {concurrent['errors']} errors, "
               f"{concurrent['seconds']} s, peak RSS {concurrent['peak_rss_mb']} MB")
+    overload = rows.get("overload")
+    if overload:
+        waves = overload["waves"]
+        print(f"overload, {2 * overload['bound']} turns at once against a bound of {overload['bound']} (2 s model), {len(waves)} waves: "
+              f"admitted {[w['admitted'] for w in waves]}, refused {[w['refused'] for w in waves]}, other {[w['other'] for w in waves]}, "
+              f"refusal p99 {[w['refused_p99_ms'] for w in waves]} ms, RSS after each wave {[w['rss_mb'] for w in waves]} MB")
     stream = rows.get("stream")
     if stream:
         print(f"streamed turn (20 tokens, 10 ms apart): first delta p50 {stream['first_delta_p50_ms']} ms, p99 {stream['first_delta_p99_ms']} ms; done p50 {stream['total_p50_ms']} ms")
