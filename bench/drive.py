@@ -369,7 +369,7 @@ def scenario_overload(binary, args, llm_binary):
     try:
         key, _, sessions = setup_sessions(service, 2 * bound)
         waves = []
-        for wave in range(5):
+        for wave in range(args.overload_waves):
             async def run_wave():
                 return await asyncio.gather(*[one_turn(service.port, f"/v1/sessions/{sessions[i]}/messages", key, i)
                                               for i in range(2 * bound)])
@@ -403,6 +403,7 @@ def main():
     parser.add_argument("--search-memories", type=int, default=10000)
     parser.add_argument("--stream-samples", type=int, default=50)
     parser.add_argument("--streams", type=int, default=1000, help="concurrent streamed turns (try 10000)")
+    parser.add_argument("--overload-waves", type=int, default=5, help="waves of twice the turn bound")
     parser.add_argument("--reference-venv", default="", help="a venv with bench/reference/requirements.txt")
     parser.add_argument("--output", default="bench/results/latest.json")
     parser.add_argument("--only", default="", help="comma-separated scenario name prefixes")

@@ -70,6 +70,7 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("RATE_LIMIT_ENABLED", "rate_limit_enabled"),
     ("RATE_LIMIT_PER_MINUTE", "rate_limit_per_minute"),
     ("TRUST_PROXY", "trust_proxy"),
+    ("TRUSTED_PROXY_HOPS", "trusted_proxy_hops"),
     ("ENABLE_API_DOCS", "enable_api_docs"),
     ("LOG_LEVEL", "log_level"),
     ("LOG_FORMAT", "log_format"),
@@ -175,6 +176,8 @@ pub struct Settings {
     pub rate_limit_enabled: bool,
     pub rate_limit_per_minute: u32,
     pub trust_proxy: bool,
+    /// With `trust_proxy`: how many proxies append to X-Forwarded-For.
+    pub trusted_proxy_hops: u32,
     pub enable_api_docs: bool,
     pub log_level: String,
     pub log_format: LogFormat,

@@ -309,7 +309,11 @@ pub fn http_app(use_cases: UseCases, settings: &Settings) -> BoxEndpoint<'static
                 use_cases.ports.cache.clone(),
             )
         }),
-        trust_proxy: settings.trust_proxy,
+        trusted_hops: if settings.trust_proxy {
+            settings.trusted_proxy_hops.max(1) as usize
+        } else {
+            0
+        },
         use_cases,
     });
     http::app(

@@ -51,23 +51,29 @@ fn request_id_of(request: &Request) -> String {
         .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string())
 }
 
-/// The client's address: the socket peer, or, behind one trusted proxy
-/// (Railway's edge), the right-most `X-Forwarded-For` entry: the address
-/// that proxy saw. Entries to its left, and `X-Real-IP`, are whatever the
-/// client chose to send, so they are never trusted.
-fn client_address(request: &Request, trust_proxy: bool) -> String {
-    if trust_proxy
-        && let Some(last) = request
+/// The client's address: the socket peer, or, behind `hops` proxies that
+/// each append the address they saw to `X-Forwarded-For`, the entry `hops`
+/// places from the right: what the outermost trusted proxy saw. Entries to
+/// its left, and `X-Real-IP`, are whatever the client chose to send, so
+/// they are never trusted.
+fn client_address(request: &Request, hops: usize) -> String {
+    if hops > 0 {
+        let forwarded: Vec<&str> = request
             .headers()
             .get_all("X-Forwarded-For")
             .iter()
             .filter_map(|value| value.to_str().ok())
-            .next_back()
-            .and_then(|list| list.rsplit(',').next())
+            .flat_map(|list| list.split(','))
             .map(str::trim)
-            .filter(|last| last.parse::<std::net::IpAddr>().is_ok())
-    {
-        return last.to_owned();
+            .collect();
+        if let Some(seen) = forwarded
+            .len()
+            .checked_sub(hops)
+            .map(|index| forwarded[index])
+            .filter(|seen| seen.parse::<std::net::IpAddr>().is_ok())
+        {
+            return seen.to_owned();
+        }
     }
     request
         .remote_addr()
@@ -106,7 +112,7 @@ async fn admit(
         }
         return (resolve(state, request).await.map(Some), None);
     };
-    let address_bucket = || format!("ip:{}", client_address(request, state.trust_proxy));
+    let address_bucket = || format!("ip:{}", client_address(request, state.trusted_hops));
     if !is_guarded {
         if probe(path) || method == Method::OPTIONS {
             return (Ok(None), None);
@@ -118,7 +124,7 @@ async fn admit(
         Resolution::Known(principal) => principal,
         Resolution::NeedsLookup(presented) => {
             // Store lookups have their own per-address budget, spent first.
-            let address = client_address(request, state.trust_proxy);
+            let address = client_address(request, state.trusted_hops);
             let decision = limiter.check(&format!("lookup:{address}")).await;
             if let Some(limited) = refused(&decision) {
                 return (Err(limited), Some(decision));
@@ -343,15 +349,20 @@ mod tests {
             .header("X-Real-IP", "1.1.1.1")
             .header("X-Forwarded-For", "6.6.6.6, 203.0.113.9")
             .finish();
-        assert_eq!(client_address(&request, true), "203.0.113.9");
+        assert_eq!(client_address(&request, 1), "203.0.113.9");
         // Rotating X-Real-IP changes nothing.
         let rotated = Request::builder()
             .header("X-Real-IP", "2.2.2.2")
             .header("X-Forwarded-For", "7.7.7.7, 203.0.113.9")
             .finish();
-        assert_eq!(client_address(&rotated, true), "203.0.113.9");
+        assert_eq!(client_address(&rotated, 1), "203.0.113.9");
+        // Two trusted hops (a CDN, then Railway): the CDN saw the client.
+        let through_cdn = Request::builder()
+            .header("X-Forwarded-For", "6.6.6.6, 198.51.100.7, 203.0.113.9")
+            .finish();
+        assert_eq!(client_address(&through_cdn, 2), "198.51.100.7");
         // Not behind a proxy: the headers are ignored altogether.
-        assert_ne!(client_address(&request, false), "203.0.113.9");
+        assert_ne!(client_address(&request, 0), "203.0.113.9");
     }
 
     #[test]

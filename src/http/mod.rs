@@ -33,8 +33,9 @@ pub struct AppState {
     /// SHA-256 of `MASTER_API_KEY`; `None` disables authentication (development only).
     pub master_key: Option<KeyHash>,
     pub limiter: Option<RateLimiter>,
-    /// Read the client address from the right-most X-Forwarded-For entry (behind a proxy only).
-    pub trust_proxy: bool,
+    /// Proxies in front of the service that append to X-Forwarded-For (0 =
+    /// none: the socket peer is the client).
+    pub trusted_hops: usize,
 }
 
 impl std::ops::Deref for AppState {
@@ -195,7 +196,7 @@ mod tests {
             app_name: "test".into(),
             master_key: None,
             limiter: limit.map(|limit| RateLimiter::per_minute(limit, cache)),
-            trust_proxy: false,
+            trusted_hops: 0,
         });
         TestClient::new(app(
             state,
