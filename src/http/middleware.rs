@@ -87,8 +87,11 @@ fn guarded(method: &Method, path: &str) -> bool {
     method != Method::OPTIONS && (path.starts_with("/v1/") || path == "/v1" || path == "/metrics")
 }
 
-/// Probes that touch no backend and that platforms call on a schedule:
-/// the only paths outside the per-address limit.
+/// The liveness and readiness probes: platforms call them on a schedule,
+/// and limiting them under a flood would have the platform restart or
+/// unroute a healthy service. They are the only paths outside the
+/// per-address limit; liveness touches nothing and readiness pings the
+/// store at most a few times a second, whatever the traffic.
 fn probe(path: &str) -> bool {
     path == "/health/live" || path == "/health/ready"
 }

@@ -78,6 +78,7 @@ pub struct Health {
     settings: CoreSettings,
     started: Instant,
     last_probes: Arc<tokio::sync::Mutex<Option<(Instant, Probes)>>>,
+    last_ready: Arc<tokio::sync::Mutex<Option<(Instant, bool)>>>,
 }
 
 /// How long one round of backend probes answers `/health`.
@@ -108,6 +109,7 @@ impl Health {
             settings,
             started: Instant::now(),
             last_probes: Arc::default(),
+            last_ready: Arc::default(),
         }
     }
 
@@ -243,8 +245,19 @@ impl Health {
         }
     }
 
-    /// Ready when the store answers (migrations are checked by the Store adapter).
+    /// Ready when the store answers (migrations are checked by the Store
+    /// adapter). The answer is reused for a second (a quarter of one while
+    /// not ready), so a flood of probes costs the store a few pings.
     pub async fn ready(&self) -> bool {
-        self.store.ping().await.is_ok()
+        let mut last = self.last_ready.lock().await;
+        if let Some((at, ready)) = *last {
+            let fresh_for = if ready { PROBE_TTL } else { PROBE_TTL / 4 };
+            if at.elapsed() < fresh_for {
+                return ready;
+            }
+        }
+        let ready = self.store.ping().await.is_ok();
+        *last = Some((Instant::now(), ready));
+        ready
     }
 }
