@@ -88,11 +88,17 @@ async fn a_plain_reply_sends_the_renderer_model_persona_and_message() {
             .unwrap()
             .contains("A retired sea captain.")
     );
+    // Recalled memories are data in their own block, never in the system message.
     assert!(
-        messages[0]["content"]
+        !messages[0]["content"]
             .as_str()
             .unwrap()
             .contains("Sam loves sailing")
+    );
+    assert_eq!(messages[1]["role"], "user");
+    assert_eq!(
+        messages[1]["content"],
+        "<recalled_memories>\n[\"Sam loves sailing\"]\n</recalled_memories>"
     );
     assert_eq!(messages.last().unwrap()["content"], "How are you?");
 }
