@@ -15,8 +15,8 @@ use uuid::Uuid;
 impl MemoryStore for PostgresStore {
     async fn insert_memory(&self, m: &Memory) -> Result<(), StoreError> {
         let done = sqlx::query(
-            "INSERT INTO memories (id, tenant, character_id, session_id, kind, source, content, importance, embedding, embedding_model, embedding_dimensions, created_at)
-             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12
+            "INSERT INTO memories (id, tenant, character_id, session_id, kind, source, content, importance, embedding, embedding_model, embedding_dimensions, created_at, sealed)
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13
              WHERE EXISTS (SELECT 1 FROM characters WHERE id = $3 AND tenant = $2)",
         )
         .bind(m.id)
@@ -31,6 +31,7 @@ impl MemoryStore for PostgresStore {
         .bind(&m.embedding_model)
         .bind(m.embedding.len() as i32)
         .bind(m.created_at)
+        .bind(self.sealing())
         .execute(&self.pool)
         .within(self.query_timeout)
         .await?;
@@ -56,7 +57,7 @@ impl MemoryStore for PostgresStore {
         .fetch_all(&self.pool)
         .within(self.query_timeout)
         .await?;
-        self.open_memories(convert(rows)?)
+        self.open_memories(rows)
     }
 
     async fn list_memories(
@@ -80,7 +81,7 @@ impl MemoryStore for PostgresStore {
         .fetch_all(&self.pool)
         .within(self.query_timeout)
         .await?;
-        self.open_memories(convert(rows)?)
+        self.open_memories(rows)
     }
 
     async fn all_memories(
@@ -100,7 +101,7 @@ impl MemoryStore for PostgresStore {
         .fetch_all(&self.pool)
         .within(self.query_timeout)
         .await?;
-        self.open_memories(convert(rows)?)
+        self.open_memories(rows)
     }
 
     async fn delete_memory(
@@ -240,6 +241,6 @@ impl MemoryStore for PostgresStore {
         .fetch_all(&self.pool)
         .within(self.query_timeout)
         .await?;
-        self.open_memories(convert(rows)?)
+        self.open_memories(rows)
     }
 }

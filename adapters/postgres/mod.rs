@@ -6,6 +6,7 @@ use super::cipher::{Cipher, open_without_key};
 use crate::core::domain::{Memory, Message, TenantId};
 use crate::core::ports::{StoreAdmin, StoreError};
 use async_trait::async_trait;
+use rows::{MemoryRow, MessageRow};
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use std::sync::Arc;
@@ -159,11 +160,8 @@ impl PostgresStore {
         }
     }
 
-    /// Text as it is read: opened, or refused if sealed and we lack the key.
-    fn open(&self, stored: &str, row: Uuid) -> Result<String, StoreError> {
-        self.open_from(stored, row.as_bytes())
-    }
-
+    /// Opens sealed text, or refuses it if we lack the key; text without the
+    /// envelope passes.
     fn open_from(&self, stored: &str, row: &[u8]) -> Result<String, StoreError> {
         let opened = match &self.cipher {
             Some(cipher) => cipher.open(stored, row),
@@ -173,6 +171,26 @@ impl PostgresStore {
             tracing::error!(error = %err, "cannot decrypt stored text");
             StoreError::Undecryptable(err.to_string())
         })
+    }
+
+    /// Whether text written now is sealed (stored beside it, in `sealed`).
+    fn sealing(&self) -> bool {
+        self.cipher.is_some()
+    }
+
+    /// Text as it is read: opened when its row says it was sealed (refused
+    /// if we lack the key), verbatim when it says it was not; rows older
+    /// than the marker are told apart by the envelope's prefix, as before.
+    fn open_marked(
+        &self,
+        stored: &str,
+        row: &[u8],
+        sealed: Option<bool>,
+    ) -> Result<String, StoreError> {
+        match sealed {
+            Some(false) => Ok(stored.to_owned()),
+            Some(true) | None => self.open_from(stored, row),
+        }
     }
 
     /// A stored turn holds message text, so it is sealed as one string, to
@@ -199,18 +217,27 @@ impl PostgresStore {
         }
     }
 
-    fn open_messages(&self, mut messages: Vec<Message>) -> Result<Vec<Message>, StoreError> {
-        for message in &mut messages {
-            message.content = self.open(&message.content, message.id)?;
-        }
-        Ok(messages)
+    fn open_messages(&self, rows: Vec<MessageRow>) -> Result<Vec<Message>, StoreError> {
+        rows.into_iter()
+            .map(|row| {
+                let sealed = row.sealed;
+                let mut message = Message::try_from(row)?;
+                message.content =
+                    self.open_marked(&message.content, message.id.as_bytes(), sealed)?;
+                Ok(message)
+            })
+            .collect()
     }
 
-    fn open_memories(&self, mut memories: Vec<Memory>) -> Result<Vec<Memory>, StoreError> {
-        for memory in &mut memories {
-            memory.content = self.open(&memory.content, memory.id)?;
-        }
-        Ok(memories)
+    fn open_memories(&self, rows: Vec<MemoryRow>) -> Result<Vec<Memory>, StoreError> {
+        rows.into_iter()
+            .map(|row| {
+                let sealed = row.sealed;
+                let mut memory = Memory::try_from(row)?;
+                memory.content = self.open_marked(&memory.content, memory.id.as_bytes(), sealed)?;
+                Ok(memory)
+            })
+            .collect()
     }
 
     /// True when every embedded migration is recorded as applied.

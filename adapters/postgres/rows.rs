@@ -99,6 +99,8 @@ pub(super) struct MessageRow {
     incomplete: bool,
     latency_ms: Option<i32>,
     created_at: DateTime<Utc>,
+    /// Written encrypted; `None` for rows older than the column.
+    pub(super) sealed: Option<bool>,
 }
 
 pub(super) fn role_str(role: Role) -> &'static str {
@@ -151,6 +153,8 @@ pub(super) struct MemoryRow {
     embedding_model: String,
     superseded_by: Option<Uuid>,
     created_at: DateTime<Utc>,
+    /// Written encrypted; `None` for rows older than the column.
+    pub(super) sealed: Option<bool>,
 }
 
 pub(super) fn source_str(source: MemorySource) -> &'static str {
@@ -256,4 +260,4 @@ pub(super) fn limit_of(page: &PageRequest) -> i64 {
     page.fetch_limit() as i64
 }
 
-pub(super) const MEMORY_COLUMNS: &str = "id, tenant, character_id, session_id, kind, source, content, importance, embedding, embedding_model, superseded_by, created_at";
+pub(super) const MEMORY_COLUMNS: &str = "id, tenant, character_id, session_id, kind, source, content, importance, embedding, embedding_model, superseded_by, created_at, sealed";

@@ -115,8 +115,8 @@ impl SessionStore for PostgresStore {
             "WITH session AS (
                  UPDATE sessions SET last_active_at = GREATEST(last_active_at, $9)
                  WHERE id = $3 AND tenant = $2 RETURNING id)
-             INSERT INTO messages (id, tenant, session_id, role, content, prompt_tokens, completion_tokens, incomplete, created_at, latency_ms)
-             SELECT $1, $2, session.id, $4, $5, $6, $7, $8, $9, $10 FROM session",
+             INSERT INTO messages (id, tenant, session_id, role, content, prompt_tokens, completion_tokens, incomplete, created_at, latency_ms, sealed)
+             SELECT $1, $2, session.id, $4, $5, $6, $7, $8, $9, $10, $11 FROM session",
         )
         .bind(m.id)
         .bind(m.tenant.as_str())
@@ -128,6 +128,7 @@ impl SessionStore for PostgresStore {
         .bind(m.incomplete)
         .bind(m.created_at)
         .bind(m.latency_ms.map(|ms| ms.min(i32::MAX as u32) as i32))
+        .bind(self.sealing())
         .execute(&self.pool)
         .within(self.query_timeout)
         .await?;
@@ -151,10 +152,7 @@ impl SessionStore for PostgresStore {
             .fetch_optional(&self.pool)
             .within(self.query_timeout)
             .await?
-            .map(|row| {
-                let message = Message::try_from(row)?;
-                Ok(self.open_messages(vec![message])?.remove(0))
-            })
+            .map(|row| Ok(self.open_messages(vec![row])?.remove(0)))
             .transpose()
     }
 
@@ -174,7 +172,7 @@ impl SessionStore for PostgresStore {
         .fetch_all(&self.pool)
         .within(self.query_timeout)
         .await?;
-        self.open_messages(convert(rows)?)
+        self.open_messages(rows)
     }
 
     async fn recent_messages(
@@ -194,7 +192,7 @@ impl SessionStore for PostgresStore {
         .fetch_all(&self.pool)
         .within(self.query_timeout)
         .await?;
-        self.open_messages(convert(rows)?)
+        self.open_messages(rows)
     }
 
     async fn count_messages(

@@ -434,3 +434,41 @@ async fn a_keyed_turn_whose_result_cannot_be_stored_does_not_report_success() {
         .await;
     assert_eq!(plain.status(), StatusCode::CREATED);
 }
+
+#[tokio::test]
+async fn rows_from_before_the_sealed_marker_still_read_and_lookalike_text_is_kept() {
+    use sqlx::{Connection, Executor};
+    let database = fresh_database().await;
+    let key_a = "22".repeat(32);
+    let app = spawn_with(
+        &[("DATABASE_URL", &database), ("ENCRYPTION_KEY", &key_a)],
+        None,
+    )
+    .await;
+    let key = app.tenant_key("acme").await;
+    let character = app.character(&key).await;
+    let path = format!("/v1/characters/{character}/memories");
+    for content in ["The lighthouse keeper's secret", "vl1:deadbeef:AAAA"] {
+        let created = app
+            .post(&path, &key, json!({"kind": "episodic", "content": content}))
+            .await;
+        assert_eq!(created.status(), StatusCode::CREATED);
+    }
+    // As a database written by the previous release: no marker at all.
+    let mut db = sqlx::PgConnection::connect(&database).await.unwrap();
+    db.execute("UPDATE memories SET sealed = NULL")
+        .await
+        .unwrap();
+    let listed = json_of(app.get(&path, &key).await).await;
+    let contents: Vec<&str> = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["content"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        contents,
+        ["The lighthouse keeper's secret", "vl1:deadbeef:AAAA"],
+        "old rows decrypt by their envelope; the lookalike was sealed, so it reads back too"
+    );
+}

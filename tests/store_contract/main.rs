@@ -82,6 +82,7 @@ contract!(
     only_the_current_lease_holder_finishes_a_job,
     a_lease_that_expires_on_the_last_attempt_fails_the_job_with_a_reason,
     finished_jobs_older_than_a_cutoff_are_deleted_in_batches,
+    text_that_looks_like_ciphertext_reads_back_verbatim,
     idle_sessions_are_swept_in_batches,
     a_superseded_fact_points_at_its_successor,
     embeddings_can_be_replaced_after_a_model_change,

@@ -737,3 +737,29 @@ pub async fn finished_jobs_older_than_a_cutoff_are_deleted_in_batches(store: S) 
         "unfinished jobs stay"
     );
 }
+
+/// Text that looks like the encryption envelope is still just text.
+pub async fn text_that_looks_like_ciphertext_reads_back_verbatim(store: S) {
+    let a = tenant("a");
+    let c = character(&store, &a, "Ada").await;
+    let s = session(&store, &c).await;
+    let tricky = "vl1:deadbeef:AAAA";
+    let said = message(&s, Role::User, tricky);
+    store.append_message(&said).await.unwrap();
+    let kept = memory(&c, MemoryKind::Episodic, tricky, Some(s.id));
+    store.insert_memory(&kept).await.unwrap();
+
+    let got = store.get_message(&a, said.id).await.unwrap().unwrap();
+    assert_eq!(got.content, tricky);
+    let page = PageRequest::parse(Some(10), None).unwrap();
+    let listed = store.list_messages(&a, s.id, &page).await.unwrap();
+    assert_eq!(listed[0].content, tricky);
+    let recent = store.recent_messages(&a, s.id, 5).await.unwrap();
+    assert_eq!(recent[0].content, tricky);
+    let found = store.get_memories(&a, &[kept.id]).await.unwrap();
+    assert_eq!(found[0].content, tricky);
+    let all = store.all_memories(&a, c.id, None).await.unwrap();
+    assert_eq!(all[0].content, tricky);
+    let listed = store.list_memories(&a, c.id, None, &page).await.unwrap();
+    assert_eq!(listed[0].content, tricky);
+}
