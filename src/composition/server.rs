@@ -46,6 +46,9 @@ pub struct Application {
     grace: Duration,
     sweep_every: Duration,
     repair_every: Duration,
+    /// The vector index lives in this process but the store outlives it
+    /// (and other replicas share it): the index must be filled from it.
+    in_process_index_over_shared_store: bool,
 }
 
 impl Application {
@@ -66,6 +69,8 @@ impl Application {
             .iter()
             .find_map(|addr| addr.as_socket_addr().map(|a| a.port()))
             .unwrap_or(settings.port);
+        let in_process_index_over_shared_store = use_cases.ports.vectors.kind() == "in-memory"
+            && use_cases.ports.store.kind() != "in-memory";
         Ok(Self {
             acceptor,
             port,
@@ -74,6 +79,7 @@ impl Application {
             grace: Duration::from_secs(settings.shutdown_grace_seconds),
             sweep_every: Duration::from_secs(settings.retention_sweep_interval_seconds),
             repair_every: Duration::from_secs(settings.vector_repair_interval_seconds.max(1)),
+            in_process_index_over_shared_store,
         })
     }
 
@@ -109,6 +115,15 @@ impl Application {
                     stopped.clone(),
                 );
                 move || repair_periodically(index.clone(), every, stopped.clone())
+            }),
+            supervised("vector catch-up", stopped.clone(), {
+                let (index, every, stopped, wanted) = (
+                    use_cases.vector_index.clone(),
+                    self.repair_every,
+                    stopped.clone(),
+                    self.in_process_index_over_shared_store,
+                );
+                move || catch_up_periodically(index.clone(), every, wanted, stopped.clone())
             }),
             supervised("job worker", stopped.clone(), {
                 let (jobs, stopped) = (use_cases.jobs.clone(), stopped.clone());
@@ -227,6 +242,60 @@ async fn repair_periodically(
             Err(err) => tracing::warn!(error = %err, "vector repair could not read the store"),
         }
     }
+}
+
+/// Fills an in-process vector index from a shared store: everything at
+/// start-up, then, every `every`, what arrived since (other replicas'
+/// writes), re-reading a short window so a write that committed late is not
+/// missed. Does nothing when the index is not in process or the store is.
+async fn catch_up_periodically(
+    index: VectorIndex,
+    every: Duration,
+    wanted: bool,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    if !wanted {
+        return;
+    }
+    let mut newest: Option<uuid::Uuid> = None;
+    let mut loaded = false;
+    loop {
+        let from = if loaded {
+            newest.map(|id| window_before(id, CATCH_UP_WINDOW))
+        } else {
+            None
+        };
+        match index.catch_up(from).await {
+            Ok(seen) => {
+                loaded = true;
+                newest = newest.max(seen);
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "could not fill the vector index from the store; retrying")
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+/// How far back each catch-up re-reads (ids are UUIDv7: time-ordered; a
+/// write commits within the query timeout of its id being made).
+const CATCH_UP_WINDOW: Duration = Duration::from_secs(10);
+
+/// The smallest UUIDv7 of the moment `window` before `id` was made.
+fn window_before(id: uuid::Uuid, window: Duration) -> uuid::Uuid {
+    let millis = id
+        .get_timestamp()
+        .map(|t| {
+            let (secs, nanos) = t.to_unix();
+            secs * 1000 + u64::from(nanos) / 1_000_000
+        })
+        .unwrap_or(0);
+    let start = millis.saturating_sub(window.as_millis() as u64);
+    uuid::Builder::from_unix_timestamp_millis(start, &[0; 10]).into_uuid()
 }
 
 async fn sweep_periodically(

@@ -472,3 +472,79 @@ async fn rows_from_before_the_sealed_marker_still_read_and_lookalike_text_is_kep
         "old rows decrypt by their envelope; the lookalike was sealed, so it reads back too"
     );
 }
+
+/// Searches through `app` until `content` is found, for up to ten seconds.
+async fn eventually_found(
+    app: &crate::helpers::TestApp,
+    key: &str,
+    character: &str,
+    content: &str,
+) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let found = json_of(
+            app.post(
+                &format!("/v1/characters/{character}/memories/search"),
+                key,
+                json!({"query": content, "k": 10}),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(found["degraded"], false, "{found}");
+        let hits: Vec<&str> = found["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["memory"]["content"].as_str().unwrap())
+            .collect();
+        if hits.contains(&content) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{content:?} never found; found {hits:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn without_qdrant_recall_survives_a_restart_and_crosses_replicas() {
+    let database = fresh_database().await;
+    let variables = [
+        ("DATABASE_URL", database.as_str()),
+        ("VECTOR_REPAIR_INTERVAL_SECONDS", "1"),
+    ];
+    let first = spawn_with(&variables, None).await;
+    let key = first.tenant_key("acme").await;
+    let character = first.character(&key).await;
+    let path = format!("/v1/characters/{character}/memories");
+    let before = "The harbour flooded the week before";
+    first
+        .post(&path, &key, json!({"kind": "episodic", "content": before}))
+        .await;
+
+    // A new instance (a restart, or another replica) starts with an empty
+    // in-process index and fills it from PostgreSQL: no reindex needed.
+    let second = spawn_with(&variables, None).await;
+    eventually_found(&second, &key, &character, before).await;
+    // What the first instance stores later reaches the second one too.
+    let after = "The lighthouse keeper moved to Oslo";
+    first
+        .post(&path, &key, json!({"kind": "episodic", "content": after}))
+        .await;
+    eventually_found(&second, &key, &character, after).await;
+    // And a turn through the second recalls it.
+    let session = second.session(&key, &character).await;
+    let turn = second
+        .say(&key, &session, "Where did the lighthouse keeper go?")
+        .await;
+    let recalled: Vec<&str> = turn["memories_used"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["memory"]["content"].as_str().unwrap())
+        .collect();
+    assert!(recalled.contains(&after), "{recalled:?}");
+}

@@ -95,6 +95,41 @@ impl VectorIndex {
         self.vectors.upsert(&[VectorPoint::of(&memory)]).await
     }
 
+    /// Loads into the index the Store's memories with ids after `from`
+    /// (every memory when `None`), in batches, skipping any embedded by
+    /// another model (a reindex deals with those). For an index that lives
+    /// in this process over a shared store: at start-up it brings back what
+    /// earlier runs stored, then, called again and again, what other
+    /// replicas stored. Returns the newest id seen (or `from`). Idempotent:
+    /// upserts of the same ids.
+    pub async fn catch_up(&self, from: Option<Uuid>) -> Result<Option<Uuid>> {
+        let model = self.embedder.describe();
+        let mut after = from;
+        let mut loaded = 0u64;
+        loop {
+            let batch = self.memories.memories_after(after, REINDEX_BATCH).await?;
+            let Some(last) = batch.last() else { break };
+            after = Some(last.id);
+            let points: Vec<VectorPoint> = batch
+                .iter()
+                .filter(|m| {
+                    m.embedding_model == model.embedding_model
+                        && m.embedding.len() == model.dimensions
+                })
+                .map(VectorPoint::of)
+                .collect();
+            if let Err(err) = self.vectors.upsert(&points).await {
+                tracing::warn!(error = %err, "catching up the vector index failed; will retry");
+                return Ok(from);
+            }
+            loaded += points.len() as u64;
+        }
+        if loaded > 0 {
+            tracing::info!(loaded, "vector index caught up with the store");
+        }
+        Ok(after)
+    }
+
     /// Rebuilds the index from the Store in batches. Memories embedded by
     /// another model (or size) are re-embedded first; if the index itself
     /// was built for another model it is reset. Idempotent, and safe under
