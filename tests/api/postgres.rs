@@ -515,6 +515,8 @@ async fn without_qdrant_recall_survives_a_restart_and_crosses_replicas() {
     let variables = [
         ("DATABASE_URL", database.as_str()),
         ("VECTOR_REPAIR_INTERVAL_SECONDS", "1"),
+        // The shape under test has no Qdrant, even in the suite's Qdrant run.
+        ("QDRANT_URL", ""),
     ];
     let first = spawn_with(&variables, None).await;
     let key = first.tenant_key("acme").await;
