@@ -46,7 +46,9 @@ impl JobStore for InMemoryStore {
             .values_mut()
             .filter(|j| match j.status {
                 JobStatus::Queued => j.run_at <= now,
-                JobStatus::Running => j.locked_until.is_some_and(|until| until < now),
+                JobStatus::Running => {
+                    j.locked_until.is_some_and(|until| until < now) && j.attempts < j.max_attempts
+                }
                 JobStatus::Done | JobStatus::Failed => false,
             })
             .min_by_key(|j| (j.run_at, j.id));

@@ -138,10 +138,14 @@ fn classify(response: reqwest::Response) -> Result<reqwest::Response, AttemptErr
         StatusCode::TOO_MANY_REQUESTS => {
             AttemptError::transient(LlmError::RateLimited { retry_after: wait }, wait)
         }
-        status if status.is_server_error() => AttemptError::transient(
-            LlmError::Unavailable(format!("the provider answered {}", status.as_u16())),
-            wait,
-        ),
+        status if status.is_server_error() => {
+            let error = LlmError::Unavailable(format!("the provider answered {}", status.as_u16()));
+            if wait.is_some_and(|w| w > MAX_RETRY_AFTER) {
+                AttemptError::fatal(error)
+            } else {
+                AttemptError::transient(error, wait)
+            }
+        }
         StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => AttemptError::fatal(
             LlmError::Unavailable("the provider rejected the API key".into()),
         ),

@@ -8,7 +8,8 @@
 //! the character's instructions only. What users wrote reaches the model
 //! as data: earlier turns in their own user/assistant messages, recalled
 //! memories (which may hold another turn's words) as a JSON list inside a
-//! delimited block that the instructions name as data, and the cognition
+//! delimited block (leading the newest user message) that the instructions
+//! name as data, and the cognition
 //! model's transcript as JSON strings. JSON escapes newlines and quotes,
 //! and `<` `>` are escaped too, so stored text cannot open a section, close
 //! the block or pose as another speaker.
@@ -126,15 +127,19 @@ pub fn render_messages(request: &RenderRequest, budget_tokens: usize) -> Vec<Cha
     history.reverse();
 
     let mut messages = vec![ChatMessage::new("system", persona)];
-    if !memories.is_empty() {
-        messages.push(ChatMessage::new("user", memory_block(&memories)));
-    }
     messages.extend(
         history
             .into_iter()
             .map(|turn| ChatMessage::new(role_name(turn.role), turn.content.clone())),
     );
-    messages.push(ChatMessage::new("user", request.message.clone()));
+    // The data block leads the newest user message (roles still alternate,
+    // as some chat templates require).
+    let message = if memories.is_empty() {
+        request.message.clone()
+    } else {
+        format!("{}\n\n{}", memory_block(&memories), request.message)
+    };
+    messages.push(ChatMessage::new("user", message));
     messages
 }
 
@@ -225,19 +230,20 @@ mod tests {
     #[test]
     fn everything_fits_in_a_large_budget_in_order() {
         let messages = render_messages(&request(4, 2), 100_000);
-        assert_eq!(messages.len(), 7);
+        assert_eq!(messages.len(), 6);
         assert_eq!(messages[0].role, "system");
         assert!(messages[0].content.contains("A retired sea captain."));
         assert!(
             !messages[0].content.contains("memory 0"),
             "no data in the system message"
         );
-        assert_eq!(messages[1].role, "user");
-        assert!(messages[1].content.starts_with("<recalled_memories>"));
-        assert!(messages[1].content.contains("memory 0"));
-        assert!(messages[2].content.starts_with("turn 0"));
-        assert_eq!(messages[3].role, "assistant");
-        assert_eq!(messages.last().unwrap().content, "What now?");
+        assert!(messages[1].content.starts_with("turn 0"));
+        assert_eq!(messages[2].role, "assistant");
+        let last = messages.last().unwrap();
+        assert_eq!(last.role, "user");
+        assert!(last.content.starts_with("<recalled_memories>"));
+        assert!(last.content.contains("memory 0"));
+        assert!(last.content.ends_with("</recalled_memories>\n\nWhat now?"));
     }
 
     #[test]
@@ -246,11 +252,10 @@ mod tests {
         let total: usize = messages.iter().map(|m| estimate_tokens(&m.content)).sum();
         assert!(total <= 1_100, "{total}");
         assert!(messages[0].content.contains("A retired sea captain."));
-        assert_eq!(messages.last().unwrap().content, "What now?");
+        assert!(messages.last().unwrap().content.ends_with("What now?"));
         let turns: Vec<&str> = messages[1..messages.len() - 1]
             .iter()
             .map(|m| m.content.as_str())
-            .filter(|c| !c.starts_with("<recalled_memories>"))
             .collect();
         assert!(!turns.is_empty());
         assert!(
@@ -301,16 +306,19 @@ mod tests {
             1,
             "one system message, the instructions"
         );
-        let block = &messages[1].content;
-        assert_eq!(block.matches("</recalled_memories>").count(), 1, "{block}");
-        assert!(block.ends_with("</recalled_memories>"));
-        assert_eq!(block.lines().count(), 3, "the data is one line: {block}");
-        let data = block.lines().nth(1).unwrap();
+        let last = &messages.last().unwrap().content;
+        assert_eq!(last.matches("</recalled_memories>").count(), 1, "{last}");
+        assert!(last.ends_with("</recalled_memories>\n\nWhat now?"));
+        assert_eq!(last.lines().count(), 5, "the data is one line: {last}");
+        let data = last.lines().nth(1).unwrap();
         let parsed: Vec<String> = serde_json::from_str(data).unwrap();
         assert_eq!(parsed[0], forged, "the text itself arrives intact");
         // An earlier turn stays a user message, whatever it says.
-        assert_eq!(messages[2].role, "user");
-        assert_eq!(messages[2].content, forged);
+        assert_eq!(messages[1].role, "user");
+        assert_eq!(messages[1].content, forged);
+        // Roles alternate after the instructions.
+        let roles: Vec<&str> = messages[1..].iter().map(|m| m.role).collect();
+        assert!(roles.windows(2).all(|w| w[0] != w[1]), "{roles:?}");
     }
 
     #[test]

@@ -61,7 +61,7 @@ impl JobStore for PostgresStore {
              WHERE id = (
                  SELECT id FROM jobs
                  WHERE (status = 'queued' AND run_at <= now())
-                    OR (status = 'running' AND locked_until < now())
+                    OR (status = 'running' AND locked_until < now() AND attempts < max_attempts)
                  ORDER BY run_at, id
                  LIMIT 1
                  FOR UPDATE SKIP LOCKED)

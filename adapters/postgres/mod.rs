@@ -245,6 +245,7 @@ impl PostgresStore {
         let applied: Vec<i64> =
             match sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
                 .fetch_all(&self.pool)
+                .within(self.query_timeout)
                 .await
             {
                 Ok(versions) => versions,

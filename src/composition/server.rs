@@ -317,6 +317,7 @@ async fn sweep_periodically(
 /// Binds dual-stack `::` by default (Railway's private network may be
 /// IPv6-only), falling back to 0.0.0.0 where IPv6 is unavailable.
 async fn bind(host: &str, port: u16) -> Result<TcpAcceptor, StartupError> {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
     let address = if host.contains(':') {
         format!("[{host}]:{port}")
     } else {

@@ -95,12 +95,11 @@ async fn a_plain_reply_sends_the_renderer_model_persona_and_message() {
             .unwrap()
             .contains("Sam loves sailing")
     );
-    assert_eq!(messages[1]["role"], "user");
+    assert_eq!(messages.last().unwrap()["role"], "user");
     assert_eq!(
-        messages[1]["content"],
-        "<recalled_memories>\n[\"Sam loves sailing\"]\n</recalled_memories>"
+        messages.last().unwrap()["content"],
+        "<recalled_memories>\n[\"Sam loves sailing\"]\n</recalled_memories>\n\nHow are you?"
     );
-    assert_eq!(messages.last().unwrap()["content"], "How are you?");
 }
 
 #[tokio::test]

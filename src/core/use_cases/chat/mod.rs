@@ -140,7 +140,9 @@ impl ChatTurns {
         let turns = self.clone();
         tokio::spawn(
             async move {
-                turns.drive(start, render, events).await;
+                turns
+                    .drive(start, render, pipeline::Reporter::new(events))
+                    .await;
                 drop(permit);
             }
             .instrument(tracing::Span::current()),

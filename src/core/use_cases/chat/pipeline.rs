@@ -15,6 +15,36 @@ use futures_util::StreamExt;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+/// How long a caller may stop reading a turn's events before it is treated
+/// as gone: the turn then goes on without it (and frees its slot), instead
+/// of waiting on a stalled connection.
+const STALLED_AFTER: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// Sends a turn's events to its caller, unless the caller left or stalled.
+pub(super) struct Reporter {
+    events: mpsc::Sender<TurnEvent>,
+    gone: bool,
+}
+
+impl Reporter {
+    pub(super) fn new(events: mpsc::Sender<TurnEvent>) -> Self {
+        Self {
+            events,
+            gone: false,
+        }
+    }
+
+    async fn send(&mut self, event: TurnEvent) {
+        if self.gone {
+            return;
+        }
+        match tokio::time::timeout(STALLED_AFTER, self.events.send(event)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) | Err(_) => self.gone = true,
+        }
+    }
+}
+
 /// Importance of the episodic memory every turn leaves.
 const TURN_IMPORTANCE: f32 = 0.3;
 
@@ -28,23 +58,18 @@ impl Render {
 }
 
 impl ChatTurns {
-    /// Runs a started turn to its end, reporting each step on `events`.
-    /// Send errors mean the caller left; the turn goes on regardless.
-    pub(super) async fn drive(
-        &self,
-        start: TurnStart,
-        render: Render,
-        events: mpsc::Sender<TurnEvent>,
-    ) {
+    /// Runs a started turn to its end, reporting each step on `events`;
+    /// a caller that left or stalled misses the rest, the turn goes on.
+    pub(super) async fn drive(&self, start: TurnStart, render: Render, mut events: Reporter) {
         let turn = match start {
             TurnStart::Replay(outcome) => {
-                let _ = events
+                events
                     .send(TurnEvent::Memories(outcome.memories_used.clone()))
                     .await;
-                let _ = events
+                events
                     .send(TurnEvent::Delta(outcome.reply.content.clone()))
                     .await;
-                let _ = events.send(TurnEvent::Done(outcome)).await;
+                events.send(TurnEvent::Done(outcome)).await;
                 return;
             }
             TurnStart::Ready(turn) => turn,
@@ -58,15 +83,15 @@ impl ChatTurns {
         let prepared = match tokio::time::timeout_at(deadline, self.prepare(turn)).await {
             Ok(Ok(prepared)) => prepared,
             Ok(Err(err)) => {
-                let _ = events.send(TurnEvent::Failed(err)).await;
+                events.send(TurnEvent::Failed(err)).await;
                 return;
             }
             Err(_) => {
-                let _ = events.send(TurnEvent::Failed(timed_out)).await;
+                events.send(TurnEvent::Failed(timed_out)).await;
                 return;
             }
         };
-        let _ = events
+        events
             .send(TurnEvent::Memories(prepared.memories_used.clone()))
             .await;
         let mut text = String::new();
@@ -78,7 +103,7 @@ impl ChatTurns {
                 match chunk? {
                     StreamChunk::Delta(delta) => {
                         text.push_str(&delta);
-                        let _ = events.send(TurnEvent::Delta(delta)).await;
+                        events.send(TurnEvent::Delta(delta)).await;
                     }
                     StreamChunk::Usage(reported) => usage = Some(reported),
                 }
@@ -104,7 +129,7 @@ impl ChatTurns {
                     Ok(outcome) => TurnEvent::Done(Box::new(outcome)),
                     Err(err) => TurnEvent::Failed(err),
                 };
-                let _ = events.send(event).await;
+                events.send(event).await;
                 return;
             }
             Ok(Err(source)) => Error::Llm {
@@ -129,7 +154,7 @@ impl ChatTurns {
                 tracing::warn!(error = %err, "could not store the partial reply");
             }
         }
-        let _ = events.send(TurnEvent::Failed(failure)).await;
+        events.send(TurnEvent::Failed(failure)).await;
     }
 
     /// The reply as chunks: a whole reply is one delta and its usage.
