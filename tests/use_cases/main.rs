@@ -2,6 +2,7 @@
 //! mockall double to inject failures. (They live here, not in `src/core`,
 //! because the core names no adapter.)
 
+mod api_keys;
 mod chat;
 mod jobs;
 mod memories;
