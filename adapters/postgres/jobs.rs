@@ -2,7 +2,7 @@
 
 use super::rows::*;
 use super::{PostgresStore, Within};
-use crate::core::domain::{Job, JobOutcome, LEASE_EXPIRED_PREFIX, TenantId};
+use crate::core::domain::{Job, JobOutcome, LEASE_EXPIRED_REASON, TenantId};
 use crate::core::ports::JobStore;
 use crate::core::ports::StoreError;
 use async_trait::async_trait;
@@ -47,10 +47,10 @@ impl JobStore for PostgresStore {
         // Jobs whose lease ran out after their last attempt end here.
         sqlx::query(
             "UPDATE jobs SET status = 'failed', locked_until = NULL, updated_at = now(),
-                 last_error = $1 || attempts || ' attempts); its worker stopped or stalled'
+                 last_error = replace($1, '{attempts}', attempts::text)
              WHERE status = 'running' AND locked_until < now() AND attempts >= max_attempts",
         )
-        .bind(LEASE_EXPIRED_PREFIX)
+        .bind(LEASE_EXPIRED_REASON)
         .execute(&self.pool)
         .within(self.query_timeout)
         .await?;

@@ -95,7 +95,7 @@ impl Application {
     ) -> std::io::Result<()> {
         let (stop_background, stopped) = tokio::sync::watch::channel(false);
         let use_cases = &self.use_cases;
-        let background = vec![
+        let mut background = vec![
             supervised("migrations", stopped.clone(), {
                 let (store, stopped) = (use_cases.ports.store.clone(), stopped.clone());
                 move || migrate_until_done(store.clone(), stopped.clone())
@@ -116,15 +116,6 @@ impl Application {
                 );
                 move || repair_periodically(index.clone(), every, stopped.clone())
             }),
-            supervised("vector catch-up", stopped.clone(), {
-                let (index, every, stopped, wanted) = (
-                    use_cases.vector_index.clone(),
-                    self.repair_every,
-                    stopped.clone(),
-                    self.in_process_index_over_shared_store,
-                );
-                move || catch_up_periodically(index.clone(), every, wanted, stopped.clone())
-            }),
             supervised("job worker", stopped.clone(), {
                 let (jobs, stopped) = (use_cases.jobs.clone(), stopped.clone());
                 move || {
@@ -133,6 +124,16 @@ impl Application {
                 }
             }),
         ];
+        if self.in_process_index_over_shared_store {
+            background.push(supervised("vector catch-up", stopped.clone(), {
+                let (index, every, stopped) = (
+                    use_cases.vector_index.clone(),
+                    self.repair_every,
+                    stopped.clone(),
+                );
+                move || catch_up_periodically(index.clone(), every, stopped.clone())
+            }));
+        }
         tracing::info!(port = self.port, "listening");
         // Remember when the signal came: the grace period counts from there.
         let signalled = Arc::new(std::sync::OnceLock::new());
@@ -247,16 +248,12 @@ async fn repair_periodically(
 /// Fills an in-process vector index from a shared store: everything at
 /// start-up, then, every `every`, what arrived since (other replicas'
 /// writes), re-reading a short window so a write that committed late is not
-/// missed. Does nothing when the index is not in process or the store is.
+/// missed. Runs only where the index is in process and the store is not.
 async fn catch_up_periodically(
     index: VectorIndex,
     every: Duration,
-    wanted: bool,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
-    if !wanted {
-        return;
-    }
     let mut newest: Option<uuid::Uuid> = None;
     let mut loaded = false;
     loop {

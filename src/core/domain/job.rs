@@ -85,10 +85,12 @@ pub enum JobOutcome {
     Failed(String),
 }
 
-/// How a job that ran out of leases reads (`last_error`), in every store.
-pub const LEASE_EXPIRED_PREFIX: &str = "its lease expired on its last attempt (";
+/// How a job that ran out of leases reads (`last_error`), in every store;
+/// `{attempts}` stands for the count (a store filling it in SQL replaces it).
+pub const LEASE_EXPIRED_REASON: &str =
+    "its lease expired on its last attempt ({attempts} attempts); its worker stopped or stalled";
 
 /// The reason a job ends failed when its lease ran out after `attempts`.
 pub fn lease_expired(attempts: u32) -> String {
-    format!("{LEASE_EXPIRED_PREFIX}{attempts} attempts); its worker stopped or stalled")
+    LEASE_EXPIRED_REASON.replace("{attempts}", &attempts.to_string())
 }

@@ -12,7 +12,7 @@ mod vector;
 
 pub use api_key::{ApiKey, ApiKeyName, ApiKeySecret, KeyHash};
 pub use character::{Character, CharacterName, CharacterPatch, Persona, Traits};
-pub use job::{Job, JobKind, JobOutcome, JobStatus, LEASE_EXPIRED_PREFIX, lease_expired};
+pub use job::{Job, JobKind, JobOutcome, JobStatus, LEASE_EXPIRED_REASON, lease_expired};
 pub use memory::{Importance, MAX_MEMORY_CHARS, Memory, MemoryContent, MemoryKind, MemorySource};
 pub use page::{Cursor, Page, PageRequest};
 pub use session::{
