@@ -17,6 +17,7 @@ type Scope = (TenantId, Uuid);
 struct Entry {
     memory_id: Uuid,
     kind: MemoryKind,
+    user_id: Option<String>,
     unit: Vec<f32>,
 }
 
@@ -81,6 +82,7 @@ impl VectorMemory for ExactVectorMemory {
             index.by_scope.entry(scope).or_default().push(Entry {
                 memory_id: point.memory_id,
                 kind: point.kind,
+                user_id: point.user_id.clone(),
                 unit: unit(&point.embedding),
             });
         }
@@ -98,7 +100,11 @@ impl VectorMemory for ExactVectorMemory {
         };
         let scored = entries
             .iter()
-            .filter(|e| query.kind.is_none_or(|k| k == e.kind) && e.unit.len() == wanted.len())
+            .filter(|e| {
+                query.kind.is_none_or(|k| k == e.kind)
+                    && query.scope.admits(e.user_id.as_deref())
+                    && e.unit.len() == wanted.len()
+            })
             .map(|e| ScoredId {
                 memory_id: e.memory_id,
                 score: dot(&wanted, &e.unit),
@@ -178,6 +184,7 @@ mod tests {
             tenant: TenantId::parse(tenant).unwrap(),
             character_id: character,
             kind: MemoryKind::Episodic,
+            user_id: None,
             embedding: v,
         }
     }

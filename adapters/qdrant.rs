@@ -1,11 +1,13 @@
 //! Qdrant `VectorMemory` on qdrant-client (gRPC). Thin on purpose: one
-//! collection, cosine distance, payload indexes for tenant, character and
-//! kind, and every search filtered by tenant and character, so no query can
-//! return another tenant's memory even if an id leaks. The embedding model
-//! and size are recorded in the collection's metadata. Request building is
+//! collection, cosine distance, payload indexes for tenant, character, kind
+//! and scope (whose memory it is), and every search filtered by tenant and
+//! character (and by scope for a person), so no query can return another
+//! tenant's or another person's memory even if an id leaks. The embedding
+//! model and size are recorded in the collection's metadata, and so is the
+//! payload layout: a collection built before scopes asks for a reindex. Request building is
 //! pure and unit-tested without a server.
 
-use crate::core::domain::{MemoryKind, ScoredId, TenantId, VectorPoint, VectorQuery};
+use crate::core::domain::{MemoryKind, ScopeFilter, ScoredId, TenantId, VectorPoint, VectorQuery};
 use crate::core::ports::{VectorError, VectorMemory};
 use async_trait::async_trait;
 use qdrant_client::qdrant::point_id::PointIdOptions;
@@ -25,7 +27,22 @@ use uuid::Uuid;
 const TENANT: &str = "tenant";
 const CHARACTER: &str = "character_id";
 const KIND: &str = "kind";
+/// `world`, or `user:` and the person's id.
+const SCOPE: &str = "scope";
 const MODEL: &str = "embedding_model";
+/// Metadata naming the payload layout; collections without it predate
+/// scopes, and their points cannot be filtered by person.
+const LAYOUT: &str = "payload_layout";
+const LAYOUT_VERSION: u64 = 2;
+const WORLD: &str = "world";
+
+/// The scope payload of a memory owned by `user_id` (`None`: the world).
+pub fn scope_value(user_id: Option<&str>) -> String {
+    match user_id {
+        None => WORLD.to_owned(),
+        Some(user) => format!("user:{user}"),
+    }
+}
 
 pub struct QdrantOptions {
     pub url: String,
@@ -66,6 +83,7 @@ pub fn create_collection_request(name: &str, model: &str, dimensions: usize) -> 
             "embedding_dimensions".to_owned(),
             serde_json::json!(dimensions),
         ),
+        (LAYOUT.to_owned(), serde_json::json!(LAYOUT_VERSION)),
     ]);
     CreateCollectionBuilder::new(name)
         .vectors_config(VectorParamsBuilder::new(
@@ -81,6 +99,7 @@ pub fn point(point: &VectorPoint) -> PointStruct {
         TENANT: point.tenant.as_str(),
         CHARACTER: point.character_id.to_string(),
         KIND: point.kind.as_str(),
+        SCOPE: scope_value(point.user_id.as_deref()),
     })
     .try_into()
     .unwrap_or_default();
@@ -97,14 +116,26 @@ pub fn upsert_request(collection: &str, points: &[VectorPoint]) -> UpsertPoints 
         .build()
 }
 
-/// Tenant and character always; kind when asked.
-pub fn scope_filter(tenant: &TenantId, character_id: Uuid, kind: Option<MemoryKind>) -> Filter {
+/// Tenant and character always; kind when asked; for a person, the
+/// world's memories and theirs only.
+pub fn scope_filter(
+    tenant: &TenantId,
+    character_id: Uuid,
+    kind: Option<MemoryKind>,
+    scope: &ScopeFilter,
+) -> Filter {
     let mut conditions = vec![
         Condition::matches(TENANT, tenant.as_str().to_owned()),
         Condition::matches(CHARACTER, character_id.to_string()),
     ];
     if let Some(kind) = kind {
         conditions.push(Condition::matches(KIND, kind.as_str().to_owned()));
+    }
+    if let Some(person) = scope.person() {
+        conditions.push(Condition::matches(
+            SCOPE,
+            vec![WORLD.to_owned(), scope_value(Some(person))],
+        ));
     }
     Filter::must(conditions)
 }
@@ -113,7 +144,12 @@ pub fn search_request(collection: &str, query: &VectorQuery) -> QueryPoints {
     QueryPointsBuilder::new(collection)
         .query(query.embedding.clone())
         .limit(query.k as u64)
-        .filter(scope_filter(&query.tenant, query.character_id, query.kind))
+        .filter(scope_filter(
+            &query.tenant,
+            query.character_id,
+            query.kind,
+            &query.scope,
+        ))
         .with_payload(false)
         .build()
 }
@@ -132,7 +168,7 @@ pub fn delete_character_request(
     character_id: Uuid,
 ) -> DeletePoints {
     DeletePointsBuilder::new(collection)
-        .points(scope_filter(tenant, character_id, None))
+        .points(scope_filter(tenant, character_id, None, &ScopeFilter::Any))
         .wait(true)
         .build()
 }
@@ -180,7 +216,7 @@ impl QdrantVectors {
                 ))
                 .await
                 .map_err(unavailable)?;
-            for field in [TENANT, CHARACTER, KIND] {
+            for field in [TENANT, CHARACTER, KIND, SCOPE] {
                 self.client
                     .create_field_index(CreateFieldIndexCollectionBuilder::new(
                         &self.collection,
@@ -324,6 +360,16 @@ impl VectorMemory for QdrantVectors {
             .and_then(|c| c.metadata.get(MODEL))
             .map(|v| v.clone().into_json())
             .and_then(|v| v.as_str().map(str::to_owned));
+        let layout = config
+            .as_ref()
+            .and_then(|c| c.metadata.get(LAYOUT))
+            .and_then(|v| v.clone().into_json().as_u64());
+        if layout != Some(LAYOUT_VERSION) {
+            return Ok(Some(
+                "the collection's points predate person scopes (a person's recall skips them)"
+                    .to_owned(),
+            ));
+        }
         Ok(match (size, recorded) {
             (Some(size), _) if size != dimensions => Some(format!(
                 "the collection holds {size}-dimension vectors; the embedding model makes {dimensions}"

@@ -3,7 +3,7 @@
 use super::InMemoryStore;
 use super::page_of;
 use crate::core::domain::{
-    Memory, MemoryKind, PageRequest, PendingVector, PendingVectorRow, TenantId, new_id,
+    Memory, MemoryKind, PageRequest, PendingVector, PendingVectorRow, ScopeFilter, TenantId, new_id,
 };
 use crate::core::ports::MemoryStore;
 use crate::core::ports::StoreError;
@@ -62,6 +62,7 @@ impl MemoryStore for InMemoryStore {
         tenant: &TenantId,
         character_id: Uuid,
         kind: Option<MemoryKind>,
+        scope: &ScopeFilter,
     ) -> Result<Vec<Memory>, StoreError> {
         Ok(self
             .read()
@@ -71,6 +72,7 @@ impl MemoryStore for InMemoryStore {
                 &m.tenant == tenant
                     && m.character_id == character_id
                     && kind.is_none_or(|k| m.kind == k)
+                    && scope.admits(m.user_id.as_deref())
             })
             .cloned()
             .collect())

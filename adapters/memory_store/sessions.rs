@@ -2,7 +2,7 @@
 
 use super::InMemoryStore;
 use super::{page_of, remove_session_rows};
-use crate::core::domain::{Message, PageRequest, Role, Session, TenantId};
+use crate::core::domain::{Erasure, Message, PageRequest, Role, Session, TenantId};
 use crate::core::ports::SessionStore;
 use crate::core::ports::StoreError;
 use async_trait::async_trait;
@@ -149,5 +149,51 @@ impl SessionStore for InMemoryStore {
             .values()
             .filter(|m| &m.tenant == tenant && m.session_id == session_id && m.role == role)
             .count() as u64)
+    }
+
+    async fn erase_person(
+        &self,
+        tenant: &TenantId,
+        character_id: Option<Uuid>,
+        user_id: &str,
+    ) -> Result<Erasure, StoreError> {
+        let mut tables = self.write();
+        let of_character = |c: Uuid| character_id.is_none_or(|id| id == c);
+        let sessions: Vec<Uuid> = tables
+            .sessions
+            .values()
+            .filter(|s| &s.tenant == tenant && s.user_id == user_id && of_character(s.character_id))
+            .map(|s| s.id)
+            .collect();
+        let memories: Vec<Uuid> = tables
+            .memories
+            .values()
+            .filter(|m| {
+                &m.tenant == tenant
+                    && of_character(m.character_id)
+                    && (m.user_id.as_deref() == Some(user_id)
+                        || m.session_id.is_some_and(|s| sessions.contains(&s)))
+            })
+            .map(|m| m.id)
+            .collect();
+        let messages = tables
+            .messages
+            .values()
+            .filter(|m| sessions.contains(&m.session_id))
+            .count() as u64;
+        for id in &memories {
+            tables.memories.remove(id);
+        }
+        for memory in tables.memories.values_mut() {
+            if memory.superseded_by.is_some_and(|s| memories.contains(&s)) {
+                memory.superseded_by = None;
+            }
+        }
+        remove_session_rows(&mut tables, &sessions);
+        Ok(Erasure {
+            sessions,
+            messages,
+            memories,
+        })
     }
 }

@@ -4,7 +4,7 @@ use super::rows::*;
 use super::{PostgresStore, Within};
 use super::{corrupt, tenant_of};
 use crate::core::domain::{
-    Memory, MemoryKind, PageRequest, PendingVector, PendingVectorRow, TenantId, new_id,
+    Memory, MemoryKind, PageRequest, PendingVector, PendingVectorRow, ScopeFilter, TenantId, new_id,
 };
 use crate::core::ports::MemoryStore;
 use crate::core::ports::StoreError;
@@ -15,8 +15,8 @@ use uuid::Uuid;
 impl MemoryStore for PostgresStore {
     async fn insert_memory(&self, m: &Memory) -> Result<(), StoreError> {
         let done = sqlx::query(
-            "INSERT INTO memories (id, tenant, character_id, session_id, kind, source, content, importance, embedding, embedding_model, embedding_dimensions, created_at, sealed)
-             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13
+            "INSERT INTO memories (id, tenant, character_id, session_id, kind, source, content, importance, embedding, embedding_model, embedding_dimensions, created_at, sealed, user_id)
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14
              WHERE EXISTS (SELECT 1 FROM characters WHERE id = $3 AND tenant = $2)",
         )
         .bind(m.id)
@@ -32,6 +32,7 @@ impl MemoryStore for PostgresStore {
         .bind(m.embedding.len() as i32)
         .bind(m.created_at)
         .bind(self.sealing())
+        .bind(&m.user_id)
         .execute(&self.pool)
         .within(self.query_timeout)
         .await?;
@@ -89,15 +90,18 @@ impl MemoryStore for PostgresStore {
         tenant: &TenantId,
         character_id: Uuid,
         kind: Option<MemoryKind>,
+        scope: &ScopeFilter,
     ) -> Result<Vec<Memory>, StoreError> {
         let rows = sqlx::query_as::<_, MemoryRow>(sqlx::AssertSqlSafe(format!(
             "SELECT {MEMORY_COLUMNS} FROM memories
              WHERE tenant = $1 AND character_id = $2 AND ($3::text IS NULL OR kind = $3)
+               AND ($4::text IS NULL OR user_id IS NULL OR user_id = $4)
              ORDER BY id"
         )))
         .bind(tenant.as_str())
         .bind(character_id)
         .bind(kind.map(MemoryKind::as_str))
+        .bind(scope.person())
         .fetch_all(&self.pool)
         .within(self.query_timeout)
         .await?;

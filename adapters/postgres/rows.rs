@@ -66,6 +66,7 @@ pub(super) struct SessionRow {
     id: Uuid,
     tenant: String,
     character_id: Uuid,
+    user_id: String,
     user_name: Option<String>,
     metadata: Json<serde_json::Value>,
     created_at: DateTime<Utc>,
@@ -79,6 +80,7 @@ impl TryFrom<SessionRow> for Session {
             id: row.id,
             tenant: tenant_of(row.tenant)?,
             character_id: row.character_id,
+            user_id: row.user_id,
             user_name: row.user_name,
             metadata: object_of(row.metadata.0),
             created_at: row.created_at,
@@ -145,6 +147,7 @@ pub(super) struct MemoryRow {
     tenant: String,
     character_id: Uuid,
     session_id: Option<Uuid>,
+    user_id: Option<String>,
     kind: String,
     source: String,
     content: String,
@@ -190,6 +193,7 @@ impl TryFrom<MemoryRow> for Memory {
             content: row.content,
             importance: row.importance,
             session_id: row.session_id,
+            user_id: row.user_id,
             embedding: row.embedding,
             embedding_model: row.embedding_model,
             superseded_by: row.superseded_by,
@@ -260,4 +264,4 @@ pub(super) fn limit_of(page: &PageRequest) -> i64 {
     page.fetch_limit() as i64
 }
 
-pub(super) const MEMORY_COLUMNS: &str = "id, tenant, character_id, session_id, kind, source, content, importance, embedding, embedding_model, superseded_by, created_at, sealed";
+pub(super) const MEMORY_COLUMNS: &str = "id, tenant, character_id, session_id, user_id, kind, source, content, importance, embedding, embedding_model, superseded_by, created_at, sealed";

@@ -3,7 +3,7 @@
 use super::RETENTION_LOCK;
 use super::rows::*;
 use super::{PostgresStore, Within};
-use crate::core::domain::{Message, PageRequest, Role, Session, TenantId};
+use crate::core::domain::{Erasure, Message, PageRequest, Role, Session, TenantId};
 use crate::core::ports::SessionStore;
 use crate::core::ports::StoreError;
 use async_trait::async_trait;
@@ -15,8 +15,8 @@ use uuid::Uuid;
 impl SessionStore for PostgresStore {
     async fn insert_session(&self, s: &Session) -> Result<(), StoreError> {
         let done = sqlx::query(
-            "INSERT INTO sessions (id, tenant, character_id, user_name, metadata, created_at, last_active_at)
-             SELECT $1, $2, $3, $4, $5, $6, $7
+            "INSERT INTO sessions (id, tenant, character_id, user_name, metadata, created_at, last_active_at, user_id)
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8
              WHERE EXISTS (SELECT 1 FROM characters WHERE id = $3 AND tenant = $2)",
         )
         .bind(s.id)
@@ -26,6 +26,7 @@ impl SessionStore for PostgresStore {
         .bind(Json(&s.metadata))
         .bind(s.created_at)
         .bind(s.last_active_at)
+        .bind(&s.user_id)
         .execute(&self.pool)
         .within(self.query_timeout)
         .await?;
@@ -211,5 +212,53 @@ impl SessionStore for PostgresStore {
         .within(self.query_timeout)
         .await?;
         Ok(count.max(0) as u64)
+    }
+
+    async fn erase_person(
+        &self,
+        tenant: &TenantId,
+        character_id: Option<Uuid>,
+        user_id: &str,
+    ) -> Result<Erasure, StoreError> {
+        let mut tx = self.pool.begin().within(self.query_timeout).await?;
+        let sessions: Vec<Uuid> = sqlx::query_scalar(
+            "SELECT id FROM sessions WHERE tenant = $1 AND user_id = $3
+               AND ($2::uuid IS NULL OR character_id = $2) ORDER BY id FOR UPDATE",
+        )
+        .bind(tenant.as_str())
+        .bind(character_id)
+        .bind(user_id)
+        .fetch_all(&mut *tx)
+        .within(self.query_timeout)
+        .await?;
+        let messages: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM messages WHERE session_id = ANY($1)")
+                .bind(&sessions)
+                .fetch_one(&mut *tx)
+                .within(self.query_timeout)
+                .await?;
+        let memories: Vec<Uuid> = sqlx::query_scalar(
+            "DELETE FROM memories WHERE tenant = $1 AND ($2::uuid IS NULL OR character_id = $2)
+               AND (user_id = $3 OR session_id = ANY($4)) RETURNING id",
+        )
+        .bind(tenant.as_str())
+        .bind(character_id)
+        .bind(user_id)
+        .bind(&sessions)
+        .fetch_all(&mut *tx)
+        .within(self.query_timeout)
+        .await?;
+        // Messages and idempotency records go with their sessions (cascade).
+        sqlx::query("DELETE FROM sessions WHERE id = ANY($1)")
+            .bind(&sessions)
+            .execute(&mut *tx)
+            .within(self.query_timeout)
+            .await?;
+        tx.commit().within(self.query_timeout).await?;
+        Ok(Erasure {
+            sessions,
+            messages: messages.max(0) as u64,
+            memories,
+        })
     }
 }

@@ -9,6 +9,7 @@ fn keyword(condition: &Condition) -> (String, String) {
         Some(ConditionOneOf::Field(field)) => {
             match field.r#match.as_ref().and_then(|m| m.match_value.clone()) {
                 Some(MatchValue::Keyword(value)) => (field.key.clone(), value),
+                Some(MatchValue::Keywords(any)) => (field.key.clone(), any.strings.join("|")),
                 other => panic!("unexpected match {other:?}"),
             }
         }
@@ -35,6 +36,7 @@ fn every_search_is_scoped_to_tenant_and_character() {
         tenant: TenantId::parse("acme").unwrap(),
         character_id: character,
         kind: Some(MemoryKind::Biographical),
+        scope: ScopeFilter::Person("sam".into()),
         embedding: vec![0.1, 0.2],
         k: 7,
     };
@@ -48,9 +50,19 @@ fn every_search_is_scoped_to_tenant_and_character() {
         [
             ("tenant".to_owned(), "acme".to_owned()),
             ("character_id".to_owned(), character.to_string()),
-            ("kind".to_owned(), "biographical".to_owned())
+            ("kind".to_owned(), "biographical".to_owned()),
+            ("scope".to_owned(), "world|user:sam".to_owned())
         ]
     );
+    // The tenant's own view names no person.
+    let any = search_request(
+        "memories",
+        &VectorQuery {
+            scope: ScopeFilter::Any,
+            ..query
+        },
+    );
+    assert_eq!(any.filter.unwrap().must.len(), 3);
 }
 
 #[test]
@@ -63,6 +75,7 @@ fn points_carry_their_id_vector_and_scope_payload() {
             tenant: TenantId::parse("acme").unwrap(),
             character_id: Uuid::nil(),
             kind: MemoryKind::Episodic,
+            user_id: Some("sam".into()),
             embedding: vec![1.0, 0.0],
         }],
     );
@@ -80,6 +93,11 @@ fn points_carry_their_id_vector_and_scope_payload() {
         point.payload["kind"].clone().into_json(),
         serde_json::json!("episodic")
     );
+    assert_eq!(
+        point.payload["scope"].clone().into_json(),
+        serde_json::json!("user:sam")
+    );
+    assert_eq!(scope_value(None), "world");
 }
 
 #[test]
@@ -88,6 +106,10 @@ fn collections_record_their_model_and_deletes_are_scoped() {
     assert_eq!(
         create.metadata["embedding_model"].clone().into_json(),
         serde_json::json!("bge-m3")
+    );
+    assert_eq!(
+        create.metadata["payload_layout"].clone().into_json(),
+        serde_json::json!(2)
     );
     let delete =
         delete_character_request("memories", &TenantId::parse("acme").unwrap(), Uuid::nil());

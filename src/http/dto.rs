@@ -10,6 +10,14 @@ use chrono::{DateTime, Utc};
 use poem_openapi::{Enum, Object};
 use uuid::Uuid;
 
+/// Whose a memory is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename = "MemoryScope", rename_all = "lowercase")]
+pub enum MemoryScopeDto {
+    World,
+    User,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
 #[oai(rename = "MemoryKind", rename_all = "lowercase")]
 pub enum MemoryKindDto {
@@ -192,6 +200,10 @@ pub struct CreateMemoryRequest {
     pub kind: MemoryKindDto,
     #[oai(validator(min_length = 1, max_length = 8000))]
     pub content: String,
+    /// The person this memory is about or from: recalled only in their
+    /// sessions. Omit for the world's (recalled with everyone).
+    #[oai(validator(min_length = 1, max_length = 128))]
+    pub user_id: Option<String>,
     /// 0 (trivial) to 1 (defining); default 0.5.
     #[oai(validator(minimum(value = "0"), maximum(value = "1")))]
     pub importance: Option<f64>,
@@ -217,6 +229,11 @@ pub struct MemoryDto {
     pub importance: f64,
     #[oai(skip_serializing_if_is_none)]
     pub session_id: Option<Uuid>,
+    /// `world` (recalled with everyone) or `user` (recalled only in the
+    /// sessions of `user_id`).
+    pub scope: MemoryScopeDto,
+    #[oai(skip_serializing_if_is_none)]
+    pub user_id: Option<String>,
     /// The newer fact that replaced this one (search skips it by default).
     #[oai(skip_serializing_if_is_none)]
     pub superseded_by: Option<Uuid>,
@@ -233,8 +250,33 @@ impl From<Memory> for MemoryDto {
             content: m.content,
             importance: rounded(m.importance),
             session_id: m.session_id,
+            scope: if m.user_id.is_some() {
+                MemoryScopeDto::User
+            } else {
+                MemoryScopeDto::World
+            },
+            user_id: m.user_id,
             superseded_by: m.superseded_by,
             created_at: m.created_at,
+        }
+    }
+}
+
+/// What an erasure removed.
+#[derive(Debug, Object)]
+#[oai(rename = "Erasure")]
+pub struct ErasureDto {
+    pub sessions: u64,
+    pub messages: u64,
+    pub memories: u64,
+}
+
+impl From<crate::core::use_cases::ErasureReport> for ErasureDto {
+    fn from(r: crate::core::use_cases::ErasureReport) -> Self {
+        Self {
+            sessions: r.sessions,
+            messages: r.messages,
+            memories: r.memories,
         }
     }
 }
@@ -256,6 +298,10 @@ pub struct SearchMemoriesRequest {
     pub kind: Option<MemoryKindDto>,
     /// Also return facts that newer ones have superseded (default false).
     pub include_superseded: Option<bool>,
+    /// Search as a turn with this person recalls: the world's memories and
+    /// theirs, never another person's. Omit to search every memory.
+    #[oai(validator(min_length = 1, max_length = 128))]
+    pub user_id: Option<String>,
 }
 
 #[derive(Debug, Object)]
@@ -344,6 +390,13 @@ impl From<Job> for JobDto {
 
 #[derive(Debug, Object)]
 pub struct CreateSessionRequest {
+    /// The person this session is with: your stable id for them (a player
+    /// or account id). What they say is recalled in their sessions only,
+    /// and erasable with `DELETE /v1/users/{user_id}`. Omitted, the session
+    /// is a person of its own (its `user_id` is its id).
+    #[oai(validator(min_length = 1, max_length = 128))]
+    pub user_id: Option<String>,
+    /// How the character addresses them; a display name only.
     #[oai(validator(min_length = 1, max_length = 100))]
     pub user_name: Option<String>,
     /// Free-form JSON object kept with the session.
@@ -355,6 +408,7 @@ pub struct CreateSessionRequest {
 pub struct SessionDto {
     pub id: Uuid,
     pub character_id: Uuid,
+    pub user_id: String,
     #[oai(skip_serializing_if_is_none)]
     pub user_name: Option<String>,
     pub metadata: serde_json::Value,
@@ -367,6 +421,7 @@ impl From<Session> for SessionDto {
         Self {
             id: s.id,
             character_id: s.character_id,
+            user_id: s.user_id,
             user_name: s.user_name,
             metadata: serde_json::Value::Object(s.metadata),
             created_at: s.created_at,

@@ -19,7 +19,7 @@ use poem_openapi::OpenApiService;
 use rate_limit::RateLimiter;
 use routes::{
     admin::AdminApi, characters::CharactersApi, health::HealthApi, jobs::JobsApi,
-    memories::MemoriesApi, sessions::SessionsApi,
+    memories::MemoriesApi, people::PeopleApi, sessions::SessionsApi,
 };
 use std::sync::Arc;
 
@@ -60,6 +60,7 @@ pub type Api = (
     CharactersApi,
     MemoriesApi,
     SessionsApi,
+    PeopleApi,
     JobsApi,
 );
 
@@ -72,6 +73,7 @@ pub fn api_service() -> OpenApiService<Api, ()> {
             CharactersApi,
             MemoriesApi,
             SessionsApi,
+            PeopleApi,
             JobsApi,
         ),
         "VirLife API",

@@ -17,6 +17,8 @@ pub const MASTER_KEY: &str = "test-master-key-0123456789abcdefghijklmnop";
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
+    /// The variables it was started with (which database, cache, collection).
+    pub variables: HashMap<String, String>,
 }
 
 /// A running service with a master key and otherwise development defaults.
@@ -75,6 +77,7 @@ pub async fn spawn_with(variables: &[(&str, &str)], llm: Option<Arc<dyn Llm>>) -
     let address = format!("http://127.0.0.1:{}", application.port());
     tokio::spawn(application.run_until_stopped(std::future::pending()));
     let app = TestApp {
+        variables: env,
         address,
         client: reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
@@ -286,6 +289,62 @@ impl ScriptedLlm {
             fail_with: None,
             fail_cognition: Some(error),
         })
+    }
+}
+
+/// The offline model, remembering every prompt it was given: what a
+/// provider would have read.
+#[derive(Default)]
+pub struct RecordingLlm {
+    offline: Option<OfflineLlm>,
+    prompts: std::sync::Mutex<Vec<String>>,
+}
+
+impl RecordingLlm {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self {
+            offline: Some(OfflineLlm::new(256)),
+            prompts: Default::default(),
+        })
+    }
+
+    /// Every prompt so far, each rendered as the provider's request reads.
+    pub fn prompts(&self) -> Vec<String> {
+        self.prompts.lock().unwrap().clone()
+    }
+
+    fn record(&self, prompt: String) {
+        self.prompts.lock().unwrap().push(prompt);
+    }
+
+    fn offline(&self) -> &OfflineLlm {
+        self.offline.as_ref().expect("built with new()")
+    }
+}
+
+#[async_trait]
+impl Llm for RecordingLlm {
+    fn describe(&self) -> LlmDescription {
+        self.offline().describe()
+    }
+
+    async fn render(&self, request: &RenderRequest) -> Result<Completion, LlmError> {
+        self.record(format!("render {request:?}"));
+        self.offline().render(request).await
+    }
+
+    async fn render_stream(&self, request: &RenderRequest) -> Result<ChunkStream, LlmError> {
+        self.record(format!("render {request:?}"));
+        self.offline().render_stream(request).await
+    }
+
+    async fn reflect(&self, request: &ReflectRequest) -> Result<Completion, LlmError> {
+        self.record(format!("reflect {request:?}"));
+        self.offline().reflect(request).await
+    }
+
+    async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, LlmError> {
+        self.offline().embed(texts).await
     }
 }
 

@@ -12,6 +12,7 @@ mod helpers;
 mod llm;
 mod memories;
 mod openapi;
+mod people;
 #[cfg(feature = "postgres")]
 mod postgres;
 #[cfg(feature = "qdrant")]

@@ -238,6 +238,9 @@ async fn a_reflection_whose_model_keeps_failing_is_retried_then_stays_failed() {
     let app = spawn_with(&[("JOB_RETRY_BACKOFF_MS", "10")], Some(llm)).await;
     let key = app.tenant_key("acme").await;
     let character = app.character(&key).await;
+    let session = app.session(&key, &character).await;
+    app.say(&key, &session, "My boat is called the Petrel.")
+        .await;
     let queued = json_of(
         app.post(
             &format!("/v1/characters/{character}/reflect"),

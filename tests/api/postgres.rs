@@ -550,3 +550,69 @@ async fn without_qdrant_recall_survives_a_restart_and_crosses_replicas() {
         .collect();
     assert!(recalled.contains(&after), "{recalled:?}");
 }
+
+#[tokio::test]
+async fn a_database_from_before_people_migrates_forward_with_scopes() {
+    use sqlx::Executor;
+    let database = fresh_database().await;
+    // The schema as the previous release left it: every migration but the
+    // ones from people on.
+    let folder = std::env::temp_dir().join(format!("virlife-migrations-{}", uuid::Uuid::now_v7()));
+    std::fs::create_dir(&folder).unwrap();
+    for entry in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations")).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+        if name.as_str() < "20261202000002" {
+            std::fs::copy(&path, folder.join(name)).unwrap();
+        }
+    }
+    let pool = sqlx::PgPool::connect(&database).await.unwrap();
+    sqlx::migrate::Migrator::new(folder.as_path())
+        .await
+        .unwrap()
+        .run(&pool)
+        .await
+        .unwrap();
+    std::fs::remove_dir_all(&folder).unwrap();
+    let (character, session) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+    let (chat, event) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+    pool.execute(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO characters (id, tenant, name, persona, created_at, updated_at)
+             VALUES ('{character}', 'acme', 'Ada', 'A captain.', now(), now());
+         INSERT INTO sessions (id, tenant, character_id, user_name, created_at, last_active_at)
+             VALUES ('{session}', 'acme', '{character}', 'Sam', now(), now());
+         INSERT INTO memories (id, tenant, character_id, session_id, kind, source, content, importance,
+                               embedding, embedding_model, embedding_dimensions, created_at)
+             VALUES ('{chat}', 'acme', '{character}', '{session}', 'episodic', 'chat', 'Sam said hello',
+                     0.3, '{{1,0}}', 'old-model', 2, now()),
+                    ('{event}', 'acme', '{character}', NULL, 'episodic', 'event', 'A storm came',
+                     0.5, '{{0,1}}', 'old-model', 2, now());"
+    )))
+    .await
+    .unwrap();
+
+    let app = spawn_with(&[("DATABASE_URL", &database)], None).await;
+    let key = app.tenant_key("acme").await;
+    let old_session = json_of(app.get(&format!("/v1/sessions/{session}"), &key).await).await;
+    assert_eq!(
+        old_session["user_id"],
+        session.to_string(),
+        "a session that named no one is a person of its own"
+    );
+    let memories = json_of(
+        app.get(&format!("/v1/characters/{character}/memories"), &key)
+            .await,
+    )
+    .await;
+    let scope_of = |id: uuid::Uuid| {
+        memories["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["id"] == id.to_string())
+            .map(|m| (m["scope"].clone(), m["user_id"].clone()))
+            .unwrap()
+    };
+    assert_eq!(scope_of(chat), (json!("user"), json!(session.to_string())));
+    assert_eq!(scope_of(event), (json!("world"), serde_json::Value::Null));
+}

@@ -83,6 +83,8 @@ contract!(
     a_lease_that_expires_on_the_last_attempt_fails_the_job_with_a_reason,
     finished_jobs_older_than_a_cutoff_are_deleted_in_batches,
     text_that_looks_like_ciphertext_reads_back_verbatim,
+    a_person_reads_the_worlds_memories_and_their_own,
+    erasing_a_person_removes_their_sessions_messages_and_memories,
     idle_sessions_are_swept_in_batches,
     a_superseded_fact_points_at_its_successor,
     embeddings_can_be_replaced_after_a_model_change,

@@ -4,8 +4,8 @@ use std::time::Duration;
 use uuid::Uuid;
 use virlife::core::domain::{
     ApiKey, Character, IdempotencyRecord, Job, JobKind, JobOutcome, JobStatus, KeyHash, Memory,
-    MemoryKind, MemorySource, Message, PageRequest, PendingVector, Role, Session, TenantId, Usage,
-    new_id,
+    MemoryKind, MemorySource, Message, PageRequest, PendingVector, Role, ScopeFilter, Session,
+    TenantId, Usage, new_id,
 };
 use virlife::core::ports::{Store, StoreError};
 
@@ -40,11 +40,16 @@ async fn character(store: &S, tenant: &TenantId, name: &str) -> Character {
 }
 
 async fn session(store: &S, character: &Character) -> Session {
+    session_with(store, character, "sam").await
+}
+
+async fn session_with(store: &S, character: &Character, user: &str) -> Session {
     let now = Utc::now();
     let session = Session {
         id: new_id(),
         tenant: character.tenant.clone(),
         character_id: character.id,
+        user_id: user.into(),
         user_name: Some("Sam".into()),
         metadata: Default::default(),
         created_at: now,
@@ -81,6 +86,7 @@ fn memory(character: &Character, kind: MemoryKind, content: &str, session: Optio
         content: content.into(),
         importance: 0.25,
         session_id: session,
+        user_id: None,
         embedding: vec![0.5, -0.25, 1.0],
         embedding_model: "test-model".into(),
         superseded_by: None,
@@ -350,10 +356,13 @@ pub async fn memories_keep_their_embeddings_and_filter_by_tenant_and_kind(store:
     let b = memory(&c, MemoryKind::Biographical, "fact", None);
     store.insert_memory(&e).await.unwrap();
     store.insert_memory(&b).await.unwrap();
-    let all = store.all_memories(&a, c.id, None).await.unwrap();
+    let all = store
+        .all_memories(&a, c.id, None, &ScopeFilter::Any)
+        .await
+        .unwrap();
     assert_eq!(all.len(), 2);
     let facts = store
-        .all_memories(&a, c.id, Some(MemoryKind::Biographical))
+        .all_memories(&a, c.id, Some(MemoryKind::Biographical), &ScopeFilter::Any)
         .await
         .unwrap();
     assert_eq!(facts.len(), 1);
@@ -758,8 +767,129 @@ pub async fn text_that_looks_like_ciphertext_reads_back_verbatim(store: S) {
     assert_eq!(recent[0].content, tricky);
     let found = store.get_memories(&a, &[kept.id]).await.unwrap();
     assert_eq!(found[0].content, tricky);
-    let all = store.all_memories(&a, c.id, None).await.unwrap();
+    let all = store
+        .all_memories(&a, c.id, None, &ScopeFilter::Any)
+        .await
+        .unwrap();
     assert_eq!(all[0].content, tricky);
     let listed = store.list_memories(&a, c.id, None, &page).await.unwrap();
     assert_eq!(listed[0].content, tricky);
+}
+
+pub async fn a_person_reads_the_worlds_memories_and_their_own(store: S) {
+    let a = tenant("a");
+    let c = character(&store, &a, "Ada").await;
+    let sam = session_with(&store, &c, "sam").await;
+    assert_eq!(
+        store
+            .get_session(&a, sam.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .user_id,
+        "sam"
+    );
+    let world = memory(&c, MemoryKind::Episodic, "the tavern burned", None);
+    let sams = Memory {
+        user_id: Some("sam".into()),
+        ..memory(&c, MemoryKind::Episodic, "Sam's secret", Some(sam.id))
+    };
+    let alexs = Memory {
+        user_id: Some("alex".into()),
+        ..memory(&c, MemoryKind::Biographical, "Alex sails", None)
+    };
+    for m in [&world, &sams, &alexs] {
+        store.insert_memory(m).await.unwrap();
+    }
+    let ids = |found: Vec<Memory>| {
+        let mut ids: Vec<Uuid> = found.into_iter().map(|m| m.id).collect();
+        ids.sort();
+        ids
+    };
+    let sorted = |mut v: Vec<Uuid>| {
+        v.sort();
+        v
+    };
+    let for_alex = ScopeFilter::Person("alex".into());
+    assert_eq!(
+        ids(store.all_memories(&a, c.id, None, &for_alex).await.unwrap()),
+        sorted(vec![world.id, alexs.id])
+    );
+    assert_eq!(
+        ids(store
+            .all_memories(&a, c.id, None, &ScopeFilter::Person("sam".into()))
+            .await
+            .unwrap()),
+        sorted(vec![world.id, sams.id])
+    );
+    assert_eq!(
+        store.get_memories(&a, &[sams.id]).await.unwrap()[0]
+            .user_id
+            .as_deref(),
+        Some("sam")
+    );
+}
+
+pub async fn erasing_a_person_removes_their_sessions_messages_and_memories(store: S) {
+    let a = tenant("a");
+    let ada = character(&store, &a, "Ada").await;
+    let bo = character(&store, &a, "Bo").await;
+    let sam_ada = session_with(&store, &ada, "sam").await;
+    let sam_bo = session_with(&store, &bo, "sam").await;
+    let alex = session_with(&store, &ada, "alex").await;
+    for session in [&sam_ada, &sam_bo, &alex] {
+        store
+            .append_message(&message(session, Role::User, "hello"))
+            .await
+            .unwrap();
+    }
+    store
+        .append_message(&message(&sam_ada, Role::Character, "hi Sam"))
+        .await
+        .unwrap();
+    let owned = |c: &Character, user: &str, session: Option<Uuid>| Memory {
+        user_id: Some(user.into()),
+        ..memory(c, MemoryKind::Episodic, "said", session)
+    };
+    let sam_at_ada = owned(&ada, "sam", Some(sam_ada.id));
+    let sam_fact = owned(&ada, "sam", None);
+    let sam_at_bo = owned(&bo, "sam", Some(sam_bo.id));
+    let alex_at_ada = owned(&ada, "alex", Some(alex.id));
+    let world = memory(&ada, MemoryKind::Episodic, "the tavern burned", None);
+    for m in [&sam_at_ada, &sam_fact, &sam_at_bo, &alex_at_ada, &world] {
+        store.insert_memory(m).await.unwrap();
+    }
+
+    // Another tenant's erasure of "sam" touches nothing here.
+    let foreign = store.erase_person(&tenant("b"), None, "sam").await.unwrap();
+    assert!(foreign.sessions.is_empty() && foreign.memories.is_empty());
+
+    let erased = store.erase_person(&a, Some(ada.id), "sam").await.unwrap();
+    assert_eq!(erased.sessions, [sam_ada.id]);
+    assert_eq!(erased.messages, 2);
+    let mut memories = erased.memories.clone();
+    memories.sort();
+    let mut expected = vec![sam_at_ada.id, sam_fact.id];
+    expected.sort();
+    assert_eq!(memories, expected);
+    assert!(store.get_session(&a, sam_ada.id).await.unwrap().is_none());
+    assert!(store.get_session(&a, sam_bo.id).await.unwrap().is_some());
+    assert!(store.get_session(&a, alex.id).await.unwrap().is_some());
+    let left: Vec<Uuid> = store
+        .all_memories(&a, ada.id, None, &ScopeFilter::Any)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.id)
+        .collect();
+    assert_eq!(left.len(), 2);
+    assert!(left.contains(&alex_at_ada.id) && left.contains(&world.id));
+
+    // Tenant-wide: Bo's memories of Sam go too.
+    let everywhere = store.erase_person(&a, None, "sam").await.unwrap();
+    assert_eq!(everywhere.sessions, [sam_bo.id]);
+    assert_eq!(everywhere.messages, 1);
+    assert_eq!(everywhere.memories, [sam_at_bo.id]);
+    let again = store.erase_person(&a, None, "sam").await.unwrap();
+    assert_eq!(again, Default::default());
 }

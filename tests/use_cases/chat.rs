@@ -23,7 +23,7 @@ async fn session(uc: &UseCases) -> (TenantId, Session) {
         .unwrap();
     let session = uc
         .sessions
-        .create(tenant.clone(), character.id, None, Default::default())
+        .create(tenant.clone(), character.id, None, None, Default::default())
         .await
         .unwrap();
     (tenant, session)

@@ -5,7 +5,33 @@ use std::sync::Arc;
 use std::time::Duration;
 use virlife::core::domain::{CharacterName, JobStatus, Persona, TenantId};
 use virlife::core::ports::{Llm as _, LlmError, MockLlm};
-use virlife::core::use_cases::{CoreSettings, MAX_ATTEMPTS};
+use virlife::core::use_cases::{CoreSettings, MAX_ATTEMPTS, UseCases};
+
+/// Reflection reads conversations: give the character one to read.
+async fn with_a_conversation(uc: &UseCases, tenant: &TenantId, character: uuid::Uuid) {
+    use virlife::core::domain::{Message, Role, new_id};
+    let session = uc
+        .sessions
+        .create(tenant.clone(), character, None, None, Default::default())
+        .await
+        .unwrap();
+    uc.ports
+        .store
+        .append_message(&Message {
+            id: new_id(),
+            tenant: tenant.clone(),
+            session_id: session.id,
+            role: Role::User,
+            content: "My boat is called the Petrel.".into(),
+            usage: None,
+            incomplete: false,
+            latency_ms: None,
+            created_at: chrono::Utc::now(),
+        })
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 async fn a_job_whose_model_fails_is_retried_then_ends_failed_with_its_error() {
     let mut llm = MockLlm::new();
@@ -36,6 +62,7 @@ async fn a_job_whose_model_fails_is_retried_then_ends_failed_with_its_error() {
         )
         .await
         .unwrap();
+    with_a_conversation(&uc, &tenant, character.id).await;
     let job = uc.reflection.request(&tenant, character.id).await.unwrap();
     while uc.jobs.run_next().await.unwrap() {}
     let job = uc.jobs.get(&tenant, job.id).await.unwrap();
@@ -107,6 +134,7 @@ async fn a_job_that_panics_fails_with_its_reason_and_the_worker_goes_on() {
             )
             .await
             .unwrap();
+        with_a_conversation(&uc, &tenant, character.id).await;
         jobs.push(
             uc.reflection
                 .request(&tenant, character.id)

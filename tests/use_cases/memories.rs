@@ -6,7 +6,7 @@ use virlife::core::domain::{
     CharacterName, Importance, MemoryContent, MemoryKind, MemorySource, Persona, TenantId,
 };
 use virlife::core::ports::{MockVectorMemory, VectorError};
-use virlife::core::use_cases::NewMemory;
+use virlife::core::use_cases::{NewMemory, RecallQuery};
 #[tokio::test]
 async fn search_falls_back_to_the_store_when_the_index_fails() {
     let mut vectors = MockVectorMemory::new();
@@ -40,7 +40,7 @@ async fn search_falls_back_to_the_store_when_the_index_fails() {
                     source: MemorySource::Manual,
                     content: MemoryContent::parse("content", text).unwrap(),
                     importance: Importance::DEFAULT,
-                    session_id: None,
+                    user_id: None,
                 },
             )
             .await
@@ -48,7 +48,15 @@ async fn search_falls_back_to_the_store_when_the_index_fails() {
     }
     let outcome = uc
         .memories
-        .search(&tenant, character.id, "sailing", 5, None, false)
+        .search(
+            &tenant,
+            character.id,
+            "sailing",
+            &RecallQuery {
+                k: 5,
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     assert!(outcome.degraded);

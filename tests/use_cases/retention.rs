@@ -18,7 +18,7 @@ async fn sessions_idle_past_the_retention_period_are_swept() {
         .unwrap();
     let session = uc
         .sessions
-        .create(tenant.clone(), character.id, None, Default::default())
+        .create(tenant.clone(), character.id, None, None, Default::default())
         .await
         .unwrap();
     let now = chrono::Utc::now();

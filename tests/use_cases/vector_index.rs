@@ -11,7 +11,7 @@ use virlife::core::domain::{
     TenantId, VectorPoint, VectorQuery,
 };
 use virlife::core::ports::{VectorError, VectorMemory};
-use virlife::core::use_cases::{NewMemory, SearchOutcome, UseCases};
+use virlife::core::use_cases::{NewMemory, RecallQuery, SearchOutcome, UseCases};
 /// An index that can go down and come back.
 #[derive(Default)]
 struct Flaky {
@@ -81,7 +81,7 @@ async fn remember(uc: &UseCases, tenant: &TenantId, character: Uuid, text: &str)
                 source: MemorySource::Manual,
                 content: MemoryContent::parse("content", text).unwrap(),
                 importance: Importance::DEFAULT,
-                session_id: None,
+                user_id: None,
             },
         )
         .await
@@ -124,7 +124,15 @@ async fn writes_missed_while_the_index_was_down_are_repaired_with_nothing_orphan
     // Searches still answer, from the store.
     let found = uc
         .memories
-        .search(&tenant, ada, "outage", 5, None, false)
+        .search(
+            &tenant,
+            ada,
+            "outage",
+            &RecallQuery {
+                k: 5,
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     assert!(found.degraded);
@@ -162,7 +170,15 @@ async fn writes_missed_while_the_index_was_down_are_repaired_with_nothing_orphan
     }
     let found = uc
         .memories
-        .search(&tenant, ada, "outage", 5, None, false)
+        .search(
+            &tenant,
+            ada,
+            "outage",
+            &RecallQuery {
+                k: 5,
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     assert!(!found.degraded);
@@ -183,7 +199,15 @@ async fn reindex_rebuilds_a_wiped_index_and_reembeds_memories_of_another_model()
     remember(&uc, &tenant, ada, "storms at dusk").await;
     let before = uc
         .memories
-        .search(&tenant, ada, "sailing", 5, None, false)
+        .search(
+            &tenant,
+            ada,
+            "sailing",
+            &RecallQuery {
+                k: 5,
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     // An older model wrote this one.
@@ -208,7 +232,15 @@ async fn reindex_rebuilds_a_wiped_index_and_reembeds_memories_of_another_model()
     assert_eq!(flaky.index.len(), 2);
     let after = uc
         .memories
-        .search(&tenant, ada, "sailing", 5, None, false)
+        .search(
+            &tenant,
+            ada,
+            "sailing",
+            &RecallQuery {
+                k: 5,
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     let ids = |o: &SearchOutcome| o.hits.iter().map(|h| h.memory.id).collect::<Vec<_>>();

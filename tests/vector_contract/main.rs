@@ -101,6 +101,7 @@ contract!(
     an_empty_index_finds_nothing,
     search_is_scoped_to_the_character,
     other_tenants_are_invisible,
+    a_person_finds_the_worlds_points_and_their_own,
     a_kind_narrows_the_search,
     hits_come_best_first_scored_by_cosine,
     no_more_than_k_hits_the_best_ones,

@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 use uuid::Uuid;
-use virlife::core::domain::{MemoryKind, TenantId, VectorPoint, VectorQuery, rank_exact};
+use virlife::core::domain::{
+    MemoryKind, ScopeFilter, TenantId, VectorPoint, VectorQuery, rank_exact,
+};
 use virlife::core::ports::VectorMemory;
 
 type V = Arc<dyn VectorMemory>;
@@ -25,6 +27,7 @@ fn point(tenant_name: &str, character: Uuid, kind: MemoryKind, embedding: [f32; 
         tenant: tenant(tenant_name),
         character_id: character,
         kind,
+        user_id: None,
         embedding: embedding.to_vec(),
     }
 }
@@ -34,6 +37,7 @@ fn query(tenant_name: &str, character: Uuid, kind: Option<MemoryKind>, k: usize)
         tenant: tenant(tenant_name),
         character_id: character,
         kind,
+        scope: ScopeFilter::Any,
         embedding: vec![1.0, 0.0, 0.0, 0.0],
         k,
     }
@@ -136,6 +140,44 @@ pub async fn other_tenants_are_invisible(index: V) {
         found(&index, &query("c", character, None, 10))
             .await
             .is_empty()
+    );
+}
+
+pub async fn a_person_finds_the_worlds_points_and_their_own(index: V) {
+    // Alex's point is the best match for everyone: Sam must still never
+    // see it, and it must not crowd out what Sam may see.
+    let character = Uuid::now_v7();
+    let owned = |user: &str, embedding| VectorPoint {
+        user_id: Some(user.to_owned()),
+        ..point("a", character, EPISODIC, embedding)
+    };
+    let alexs = owned("alex", [1.0, 0.0, 0.0, 0.0]);
+    let sams = owned("sam", [0.7, 0.7, 0.0, 0.0]);
+    let world = point("a", character, FACT, [0.9, 0.1, 0.0, 0.0]);
+    index
+        .upsert(&[alexs.clone(), sams.clone(), world.clone()])
+        .await
+        .unwrap();
+    let as_person = |user: &str, k| VectorQuery {
+        scope: ScopeFilter::Person(user.to_owned()),
+        ..query("a", character, None, k)
+    };
+    assert_eq!(
+        found(&index, &as_person("sam", 10)).await,
+        ids(&[&world, &sams])
+    );
+    assert_eq!(found(&index, &as_person("sam", 1)).await, ids(&[&world]));
+    assert_eq!(
+        found(&index, &as_person("alex", 10)).await,
+        ids(&[&alexs, &world])
+    );
+    assert_eq!(
+        found(&index, &as_person("nobody", 10)).await,
+        ids(&[&world])
+    );
+    assert_eq!(
+        found(&index, &query("a", character, None, 10)).await,
+        ids(&[&alexs, &world, &sams])
     );
 }
 

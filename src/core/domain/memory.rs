@@ -46,6 +46,10 @@ pub struct Memory {
     pub content: String,
     pub importance: f32,
     pub session_id: Option<Uuid>,
+    /// Whose memory this is: `None` for the world's (world events, what the
+    /// character knows of itself and the world), else the one person whose
+    /// sessions may recall it.
+    pub user_id: Option<String>,
     /// Authoritative copy of the vector, so the index can be rebuilt.
     pub embedding: Vec<f32>,
     /// The model that produced `embedding`; a change of model needs a reindex.

@@ -6,6 +6,7 @@ mod character;
 mod job;
 mod memory;
 mod page;
+mod person;
 mod session;
 mod tenant;
 mod vector;
@@ -15,6 +16,7 @@ pub use character::{Character, CharacterName, CharacterPatch, Persona, Traits};
 pub use job::{Job, JobKind, JobOutcome, JobStatus, LEASE_EXPIRED_REASON, lease_expired};
 pub use memory::{Importance, MAX_MEMORY_CHARS, Memory, MemoryContent, MemoryKind, MemorySource};
 pub use page::{Cursor, Page, PageRequest};
+pub use person::{Erasure, MAX_USER_ID_CHARS, ScopeFilter, UserId};
 pub use session::{
     HistoryEntry, IdempotencyRecord, Message, MessageContent, Role, Session, Usage, UserName,
 };

@@ -11,6 +11,11 @@ pub struct Session {
     pub id: Uuid,
     pub tenant: TenantId,
     pub character_id: Uuid,
+    /// The person this session is with (the client's stable id for them;
+    /// the session's own id when the client named no one). What they say
+    /// here is recalled in their sessions only.
+    pub user_id: String,
+    /// How the character addresses them; only a display name.
     pub user_name: Option<String>,
     pub metadata: serde_json::Map<String, serde_json::Value>,
     pub created_at: DateTime<Utc>,

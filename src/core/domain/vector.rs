@@ -1,4 +1,4 @@
-use super::{MemoryKind, TenantId};
+use super::{MemoryKind, ScopeFilter, TenantId};
 use uuid::Uuid;
 
 /// One memory's vector with the payload every search filters on.
@@ -8,6 +8,8 @@ pub struct VectorPoint {
     pub tenant: TenantId,
     pub character_id: Uuid,
     pub kind: MemoryKind,
+    /// The memory's owner; `None` for the world's.
+    pub user_id: Option<String>,
     pub embedding: Vec<f32>,
 }
 
@@ -19,17 +21,20 @@ impl VectorPoint {
             tenant: memory.tenant.clone(),
             character_id: memory.character_id,
             kind: memory.kind,
+            user_id: memory.user_id.clone(),
             embedding: memory.embedding.clone(),
         }
     }
 }
 
-/// A search is always scoped to one tenant's character.
+/// A search is always scoped to one tenant's character, and to whose
+/// memories the reader may see.
 #[derive(Debug, Clone, PartialEq)]
 pub struct VectorQuery {
     pub tenant: TenantId,
     pub character_id: Uuid,
     pub kind: Option<MemoryKind>,
+    pub scope: ScopeFilter,
     pub embedding: Vec<f32>,
     pub k: usize,
 }

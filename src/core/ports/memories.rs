@@ -2,7 +2,7 @@
 
 use super::StoreError;
 use crate::core::domain::{
-    Memory, MemoryKind, PageRequest, PendingVector, PendingVectorRow, TenantId,
+    Memory, MemoryKind, PageRequest, PendingVector, PendingVectorRow, ScopeFilter, TenantId,
 };
 use async_trait::async_trait;
 use uuid::Uuid;
@@ -38,12 +38,14 @@ pub trait MemoryStore: Send + Sync + 'static {
         kind: Option<MemoryKind>,
         page: &PageRequest,
     ) -> Result<Vec<Memory>, StoreError>;
-    /// Every memory of a character (with embeddings), for exact search and dedup.
+    /// Every memory of a character (with embeddings) that `scope` admits,
+    /// for exact search and dedup.
     async fn all_memories(
         &self,
         tenant: &TenantId,
         character_id: Uuid,
         kind: Option<MemoryKind>,
+        scope: &ScopeFilter,
     ) -> Result<Vec<Memory>, StoreError>;
     async fn delete_memory(
         &self,

@@ -1,7 +1,7 @@
 //! Sessions and their messages.
 
 use super::StoreError;
-use crate::core::domain::{Message, PageRequest, Role, Session, TenantId};
+use crate::core::domain::{Erasure, Message, PageRequest, Role, Session, TenantId};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -64,4 +64,13 @@ pub trait SessionStore: Send + Sync + 'static {
         session_id: Uuid,
         role: Role,
     ) -> Result<u64, StoreError>;
+    /// Erases a person: their sessions (with messages) and every memory
+    /// they own or that came from their sessions, of one character or, with
+    /// `None`, of all the tenant's characters; all or nothing.
+    async fn erase_person(
+        &self,
+        tenant: &TenantId,
+        character_id: Option<Uuid>,
+        user_id: &str,
+    ) -> Result<Erasure, StoreError>;
 }

@@ -66,8 +66,9 @@ mod double {
         StoreAdmin, StoreError,
     };
     use crate::core::domain::{
-        ApiKey, Character, IdempotencyRecord, Job, JobOutcome, KeyHash, Memory, MemoryKind,
-        Message, PageRequest, PendingVector, PendingVectorRow, Role, Session, TenantId,
+        ApiKey, Character, Erasure, IdempotencyRecord, Job, JobOutcome, KeyHash, Memory,
+        MemoryKind, Message, PageRequest, PendingVector, PendingVectorRow, Role, ScopeFilter,
+        Session, TenantId,
     };
     use async_trait::async_trait;
     use chrono::{DateTime, Utc};
@@ -144,6 +145,15 @@ mod double {
             session_id: Uuid,
             role: Role,
         ) -> Result<u64, StoreError>;
+        /// Erases a person: their sessions (with messages) and every memory
+        /// they own or that came from their sessions, of one character or, with
+        /// `None`, of all the tenant's characters; all or nothing.
+        async fn erase_person(
+            &self,
+            tenant: &TenantId,
+            character_id: Option<Uuid>,
+            user_id: &str,
+        ) -> Result<Erasure, StoreError>;
         }
         #[async_trait]
         impl MemoryStore for Store {
@@ -165,6 +175,7 @@ mod double {
             tenant: &TenantId,
             character_id: Uuid,
             kind: Option<MemoryKind>,
+            scope: &ScopeFilter,
         ) -> Result<Vec<Memory>, StoreError>;
         async fn delete_memory(
             &self,

@@ -1,10 +1,12 @@
 //! Memories: add (embedded, stored, indexed), list, search, delete.
 
 use super::support::{
-    Embedder, MemoryDraft, MemoryWriter, Recall, SearchOutcome, VectorSync, require_character,
+    Embedder, MemoryDraft, MemoryWriter, Recall, RecallQuery, SearchOutcome, VectorSync,
+    require_character,
 };
 use crate::core::domain::{
     Importance, Memory, MemoryContent, MemoryKind, MemorySource, Page, PageRequest, TenantId,
+    UserId,
 };
 use crate::core::error::{Error, Result};
 use crate::core::ports::{CharacterStore, MemoryStore};
@@ -16,7 +18,9 @@ pub struct NewMemory {
     pub source: MemorySource,
     pub content: MemoryContent,
     pub importance: Importance,
-    pub session_id: Option<Uuid>,
+    /// The person it belongs to (recalled only with them); `None` for the
+    /// world's.
+    pub user_id: Option<UserId>,
 }
 
 #[derive(Clone)]
@@ -64,7 +68,8 @@ impl Memories {
                 source: new.source,
                 content: new.content.into_inner(),
                 importance: new.importance.value(),
-                session_id: new.session_id,
+                session_id: None,
+                user_id: new.user_id.map(UserId::into_inner),
                 embedding: None,
             })
             .await
@@ -91,14 +96,12 @@ impl Memories {
         tenant: &TenantId,
         character_id: Uuid,
         query: &str,
-        k: usize,
-        kind: Option<MemoryKind>,
-        include_superseded: bool,
+        recall: &RecallQuery,
     ) -> Result<SearchOutcome> {
         require_character(self.characters.as_ref(), tenant, character_id).await?;
         let embedding = self.embedder.embed_one(query).await?;
         self.recall
-            .search(tenant, character_id, embedding, k, kind, include_superseded)
+            .search(tenant, character_id, embedding, recall)
             .await
     }
 

@@ -9,6 +9,7 @@ mod chat;
 mod health;
 mod jobs;
 mod memories;
+mod people;
 mod reflection;
 mod retention;
 mod sessions;
@@ -22,11 +23,12 @@ pub use chat::{ChatTurns, TurnEvent, TurnInput, TurnOutcome};
 pub use health::{Health, HealthReport, OverallStatus, ServiceReport};
 pub use jobs::{Jobs, MAX_ATTEMPTS};
 pub use memories::{Memories, NewMemory};
+pub use people::{ErasureReport, People};
 pub use reflection::{Reflection, ReflectionOutcome};
 pub use retention::Retention;
 pub use sessions::Sessions;
 pub use settings::CoreSettings;
-pub use support::{ScoredMemory, SearchOutcome};
+pub use support::{RecallQuery, ScoredMemory, SearchOutcome};
 pub use vector_index::{ReindexOutcome, VectorIndex};
 
 use crate::core::ports::{Cache, Llm, PortHealth, Store, VectorMemory};
@@ -74,6 +76,7 @@ pub struct UseCases {
     pub sessions: Sessions,
     pub chat: ChatTurns,
     pub memories: Memories,
+    pub people: People,
     pub reflection: Reflection,
     pub jobs: Jobs,
     pub api_keys: ApiKeys,
@@ -129,6 +132,12 @@ impl UseCases {
             ),
             characters,
             sessions: Sessions::new(store.clone(), store.clone(), ports.cache.clone()),
+            people: People::new(
+                store.clone(),
+                store.clone(),
+                ports.cache.clone(),
+                sync.clone(),
+            ),
             memories: Memories::new(
                 store.clone(),
                 store.clone(),

@@ -4,8 +4,9 @@
 use super::CoreSettings;
 use super::support::{Embedder, JobQueue, MemoryDraft, MemoryWriter, require_character};
 use crate::core::domain::{
-    HistoryEntry, Importance, Job, JobKind, JobStatus, Memory, MemoryContent, MemoryKind,
-    MemorySource, PageRequest, TenantId, cosine_similarity, new_id,
+    Character, HistoryEntry, Importance, Job, JobKind, JobStatus, Memory, MemoryContent,
+    MemoryKind, MemorySource, Message, PageRequest, ScopeFilter, TenantId, cosine_similarity,
+    new_id,
 };
 use crate::core::error::{Error, Result};
 use crate::core::ports::{
@@ -153,25 +154,50 @@ impl Reflection {
         Ok(job)
     }
 
-    /// Reads the character's recent sessions and stores the lasting facts
-    /// the cognition model finds, skipping ones it already knows.
+    /// Reads the character's recent sessions and, person by person, stores
+    /// the lasting facts the cognition model finds, as that person's (never
+    /// merging two people), skipping ones the character already knows.
     #[tracing::instrument(skip_all, fields(tenant = %tenant, character_id = %character_id))]
     pub async fn run(&self, tenant: &TenantId, character_id: Uuid) -> Result<ReflectionOutcome> {
         let character = require_character(self.characters.as_ref(), tenant, character_id).await?;
-        let (transcript, user_name) = self.recent_transcript(tenant, character_id).await?;
-        let known = self
+        let mut outcome = ReflectionOutcome {
+            created: Vec::new(),
+            duplicates: 0,
+            superseded: 0,
+        };
+        for person in self.recent_people(tenant, character_id).await? {
+            self.reflect_on(&character, person, &mut outcome).await?;
+        }
+        tracing::info!(
+            created = outcome.created.len(),
+            duplicates = outcome.duplicates,
+            "reflection finished"
+        );
+        Ok(outcome)
+    }
+
+    /// One person's facts: read against what the character knows of the
+    /// world and of them; written as theirs.
+    async fn reflect_on(
+        &self,
+        character: &Character,
+        person: PersonTranscript,
+        outcome: &mut ReflectionOutcome,
+    ) -> Result<()> {
+        let tenant = &character.tenant;
+        let scope = ScopeFilter::Person(person.user_id.clone());
+        let known: Vec<Memory> = self
             .memories
-            .all_memories(tenant, character_id, Some(MemoryKind::Biographical))
-            .await?;
-        let known: Vec<Memory> = known
+            .all_memories(tenant, character.id, Some(MemoryKind::Biographical), &scope)
+            .await?
             .into_iter()
             .filter(|m| m.superseded_by.is_none())
             .collect();
         let mut request = ReflectRequest {
             character_name: character.name.clone(),
             persona: character.persona.clone(),
-            user_name,
-            transcript,
+            user_name: person.user_name,
+            transcript: person.transcript,
             known_facts: known.iter().map(|m| (m.id, m.content.clone())).collect(),
             repair: None,
         };
@@ -192,16 +218,17 @@ impl Reflection {
             }
         };
 
-        let known_ids: Vec<Uuid> = known.iter().map(|m| m.id).collect();
+        // A person's conversation may update what the character knows of
+        // them, never the world's facts everyone else is told.
+        let own_ids: Vec<Uuid> = known
+            .iter()
+            .filter(|m| m.user_id.as_deref() == Some(person.user_id.as_str()))
+            .map(|m| m.id)
+            .collect();
         let mut known_vectors: Vec<(String, Vec<f32>)> = known
             .into_iter()
             .map(|m| (normalise(&m.content), m.embedding))
             .collect();
-        let mut outcome = ReflectionOutcome {
-            created: Vec::new(),
-            duplicates: 0,
-            superseded: 0,
-        };
         for fact in facts.facts {
             let Ok(content) = MemoryContent::parse("content", &fact.content) else {
                 continue;
@@ -223,12 +250,13 @@ impl Reflection {
                 .writer
                 .form(MemoryDraft {
                     tenant: tenant.clone(),
-                    character_id,
+                    character_id: character.id,
                     kind: MemoryKind::Biographical,
                     source: MemorySource::Reflection,
                     content,
                     importance: importance.value(),
                     session_id: None,
+                    user_id: Some(person.user_id.clone()),
                     embedding: Some(embedding),
                 })
                 .await?;
@@ -236,7 +264,7 @@ impl Reflection {
                 .supersedes
                 .as_deref()
                 .and_then(|id| Uuid::parse_str(id.trim()).ok())
-                .filter(|id| known_ids.contains(id))
+                .filter(|id| own_ids.contains(id))
                 && self
                     .memories
                     .supersede_memory(tenant, old, memory.id)
@@ -248,12 +276,7 @@ impl Reflection {
             known_vectors.push((normalised, memory.embedding.clone()));
             outcome.created.push(memory);
         }
-        tracing::info!(
-            created = outcome.created.len(),
-            duplicates = outcome.duplicates,
-            "reflection finished"
-        );
-        Ok(outcome)
+        Ok(())
     }
 
     async fn cognition(&self, request: &ReflectRequest) -> Result<String> {
@@ -268,11 +291,13 @@ impl Reflection {
         Ok(completion.text)
     }
 
-    async fn recent_transcript(
+    /// The people of the character's latest sessions, each with the
+    /// recent messages of their own sessions only; the most recent first.
+    async fn recent_people(
         &self,
         tenant: &TenantId,
         character_id: Uuid,
-    ) -> Result<(Vec<HistoryEntry>, Option<String>)> {
+    ) -> Result<Vec<PersonTranscript>> {
         let mut sessions = Vec::new();
         let mut page = PageRequest::parse(Some(100), None)?;
         loop {
@@ -287,27 +312,46 @@ impl Reflection {
                 break;
             }
         }
-        let mut messages = Vec::new();
+        let mut people: Vec<PersonTranscript> = Vec::new();
         for session in sessions.iter().rev().take(SESSIONS_READ) {
-            messages.extend(
-                self.sessions
-                    .recent_messages(tenant, session.id, self.settings.history_turns)
-                    .await?,
-            );
+            let messages = self
+                .sessions
+                .recent_messages(tenant, session.id, self.settings.history_turns)
+                .await?;
+            let index = match people.iter().position(|p| p.user_id == session.user_id) {
+                Some(index) => index,
+                None => {
+                    people.push(PersonTranscript {
+                        user_id: session.user_id.clone(),
+                        // The newest session's display name.
+                        user_name: session.user_name.clone(),
+                        transcript: Vec::new(),
+                        last: Vec::new(),
+                    });
+                    people.len() - 1
+                }
+            };
+            people[index].last.extend(messages);
         }
-        messages.sort_by_key(|m| m.id);
-        let user_name = sessions.last().and_then(|s| s.user_name.clone());
-        Ok((
-            messages
+        for person in &mut people {
+            person.last.sort_by_key(|m| m.id);
+            person.transcript = std::mem::take(&mut person.last)
                 .into_iter()
-                .map(|m| HistoryEntry {
-                    role: m.role,
-                    content: m.content,
-                })
-                .collect(),
-            user_name,
-        ))
+                .map(|m| HistoryEntry::new(m.role, m.content))
+                .collect();
+        }
+        people.retain(|p| !p.transcript.is_empty());
+        Ok(people)
     }
+}
+
+/// What one person said with the character lately.
+struct PersonTranscript {
+    user_id: String,
+    user_name: Option<String>,
+    transcript: Vec<HistoryEntry>,
+    /// Their messages while being gathered.
+    last: Vec<Message>,
 }
 
 #[cfg(test)]

@@ -1,7 +1,9 @@
 //! Sessions and their message history.
 
 use super::support::{require_character, require_session};
-use crate::core::domain::{Message, Page, PageRequest, Session, TenantId, UserName, new_id};
+use crate::core::domain::{
+    Message, Page, PageRequest, Session, TenantId, UserId, UserName, new_id,
+};
 use crate::core::error::{Error, Result};
 use crate::core::ports::{Cache, CharacterStore, SessionStore};
 use std::sync::Arc;
@@ -37,15 +39,19 @@ impl Sessions {
         &self,
         tenant: TenantId,
         character_id: Uuid,
+        user_id: Option<UserId>,
         user_name: Option<UserName>,
         metadata: serde_json::Map<String, serde_json::Value>,
     ) -> Result<Session> {
         require_character(self.characters.as_ref(), &tenant, character_id).await?;
         let now = chrono::Utc::now();
+        let id = new_id();
         let session = Session {
-            id: new_id(),
+            id,
             tenant,
             character_id,
+            // Someone the client did not name is a person of their own.
+            user_id: user_id.map_or_else(|| id.to_string(), UserId::into_inner),
             user_name: user_name.map(UserName::into_inner),
             metadata,
             created_at: now,

@@ -187,6 +187,7 @@ impl VectorIndex {
                     tenant: memory.tenant,
                     character_id: memory.character_id,
                     kind: memory.kind,
+                    user_id: memory.user_id,
                     embedding: memory.embedding,
                 });
             }

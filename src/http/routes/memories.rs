@@ -1,6 +1,8 @@
 use super::ApiTags;
-use crate::core::domain::{Importance, MemoryContent, MemoryKind, MemorySource, PageRequest};
-use crate::core::use_cases::NewMemory;
+use crate::core::domain::{
+    Importance, MemoryContent, MemoryKind, MemorySource, PageRequest, ScopeFilter, UserId,
+};
+use crate::core::use_cases::{NewMemory, RecallQuery};
 use crate::http::AppState;
 use crate::http::auth::TenantKey;
 use crate::http::dto::{
@@ -62,7 +64,11 @@ impl MemoriesApi {
             source: MemorySource::Manual,
             content: MemoryContent::parse("content", &body.content)?,
             importance: importance(body.importance)?,
-            session_id: None,
+            user_id: body
+                .user_id
+                .as_deref()
+                .map(|u| UserId::parse("user_id", u))
+                .transpose()?,
         };
         let memory = state.memories.add(&auth.0, id.0, new).await?;
         Ok(CreatedMemory::Created(Json(memory.into())))
@@ -82,7 +88,7 @@ impl MemoriesApi {
             source: MemorySource::Event,
             content: MemoryContent::parse("description", &body.description)?,
             importance: importance(body.importance)?,
-            session_id: None,
+            user_id: None,
         };
         let memory = state.memories.add(&auth.0, id.0, new).await?;
         Ok(CreatedMemory::Created(Json(memory.into())))
@@ -122,17 +128,19 @@ impl MemoriesApi {
         body: Json<SearchMemoriesRequest>,
     ) -> Result<Json<SearchResults>> {
         let query = MemoryContent::parse("query", &body.query)?.into_inner();
-        let k = body.k.unwrap_or(5) as usize;
+        let scope = match body.user_id.as_deref() {
+            Some(user) => ScopeFilter::Person(UserId::parse("user_id", user)?.into_inner()),
+            None => ScopeFilter::Any,
+        };
+        let recall = RecallQuery {
+            k: body.k.unwrap_or(5) as usize,
+            kind: body.kind.map(Into::into),
+            scope,
+            include_superseded: body.include_superseded.unwrap_or(false),
+        };
         let outcome = state
             .memories
-            .search(
-                &auth.0,
-                id.0,
-                &query,
-                k,
-                body.kind.map(Into::into),
-                body.include_superseded.unwrap_or(false),
-            )
+            .search(&auth.0, id.0, &query, &recall)
             .await?;
         Ok(Json(SearchResults {
             results: outcome.hits.into_iter().map(Into::into).collect(),

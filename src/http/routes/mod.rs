@@ -6,6 +6,7 @@ pub mod characters;
 pub mod health;
 pub mod jobs;
 pub mod memories;
+pub mod people;
 pub mod sessions;
 
 use poem_openapi::Tags;
@@ -22,6 +23,8 @@ pub enum ApiTags {
     Memories,
     /// Conversation sessions and chat turns.
     Sessions,
+    /// The people characters talk with: erasure on request.
+    People,
     /// Durable background work (cognition).
     Jobs,
 }

@@ -1,5 +1,5 @@
 use super::ApiTags;
-use crate::core::domain::{MessageContent, PageRequest, UserName};
+use crate::core::domain::{MessageContent, PageRequest, UserId, UserName};
 use crate::core::use_cases::{TurnEvent, TurnInput};
 use crate::http::auth::TenantKey;
 use crate::http::dto::{
@@ -164,6 +164,11 @@ impl SessionsApi {
         body: Json<CreateSessionRequest>,
     ) -> Result<CreatedSession> {
         let body = body.0;
+        let user_id = body
+            .user_id
+            .as_deref()
+            .map(|u| UserId::parse("user_id", u))
+            .transpose()?;
         let user_name = body.user_name.as_deref().map(UserName::parse).transpose()?;
         let metadata = match body.metadata {
             None => Default::default(),
@@ -178,7 +183,7 @@ impl SessionsApi {
         };
         let session = state
             .sessions
-            .create(auth.0, id.0, user_name, metadata)
+            .create(auth.0, id.0, user_id, user_name, metadata)
             .await?;
         Ok(CreatedSession::Created(Json(session.into())))
     }

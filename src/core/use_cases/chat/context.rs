@@ -3,11 +3,11 @@
 
 use super::ChatTurns;
 use super::begin::UserTurn;
-use crate::core::domain::{HistoryEntry, Message, Role, TenantId};
+use crate::core::domain::{HistoryEntry, Message, Role, ScopeFilter, TenantId};
 use crate::core::error::Result;
 use crate::core::ports::RenderRequest;
 use crate::core::use_cases::sessions::history_key;
-use crate::core::use_cases::support::ScoredMemory;
+use crate::core::use_cases::support::{RecallQuery, ScoredMemory};
 use uuid::Uuid;
 
 /// A turn ready for the model.
@@ -29,7 +29,12 @@ impl ChatTurns {
             .history(tenant, turn.session.id, turn.user_message.id)
             .await?;
         let memories_used = self
-            .recall_for(tenant, character.id, &turn.user_message.content)
+            .recall_for(
+                tenant,
+                character.id,
+                &turn.session.user_id,
+                &turn.user_message.content,
+            )
             .await?;
         let request = RenderRequest {
             character_name: character.name.clone(),
@@ -116,12 +121,14 @@ impl ChatTurns {
         }
     }
 
-    /// Memories relevant to the message. A failing embedder means no
-    /// memories for this turn, not a failed turn.
+    /// Memories relevant to the message: the world's and this person's,
+    /// never another person's. A failing embedder means no memories for
+    /// this turn, not a failed turn.
     async fn recall_for(
         &self,
         tenant: &TenantId,
         character_id: Uuid,
+        person: &str,
         message: &str,
     ) -> Result<Vec<ScoredMemory>> {
         let embedding = match self.embedder.embed_one(message).await {
@@ -137,9 +144,11 @@ impl ChatTurns {
                 tenant,
                 character_id,
                 embedding,
-                self.settings.memories_per_turn,
-                None,
-                false,
+                &RecallQuery {
+                    k: self.settings.memories_per_turn,
+                    scope: ScopeFilter::Person(person.to_owned()),
+                    ..RecallQuery::default()
+                },
             )
             .await?;
         Ok(outcome.hits)

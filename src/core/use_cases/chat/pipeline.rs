@@ -262,6 +262,7 @@ impl ChatTurns {
             content,
             importance: TURN_IMPORTANCE,
             session_id: Some(turn.session.id),
+            user_id: Some(turn.session.user_id.clone()),
             embedding: None,
         };
         if let Err(err) = self.writer.form(draft).await {

@@ -18,6 +18,8 @@ pub struct MemoryDraft {
     pub content: String,
     pub importance: f32,
     pub session_id: Option<Uuid>,
+    /// The person it belongs to; `None` for the world's.
+    pub user_id: Option<String>,
     /// Already computed (a reflection compares it first); embedded here if `None`.
     pub embedding: Option<Vec<f32>>,
 }
@@ -54,6 +56,7 @@ impl MemoryWriter {
             content: draft.content,
             importance: draft.importance,
             session_id: draft.session_id,
+            user_id: draft.user_id,
             embedding,
             embedding_model: self.embedder.model(),
             superseded_by: None,

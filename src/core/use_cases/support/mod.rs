@@ -13,5 +13,5 @@ pub use embedder::Embedder;
 pub use job_queue::JobQueue;
 pub use lookup::{require_character, require_session};
 pub use memory_writer::{MemoryDraft, MemoryWriter};
-pub use recall::{Recall, ScoredMemory, SearchOutcome};
+pub use recall::{Recall, RecallQuery, ScoredMemory, SearchOutcome};
 pub use vector_sync::VectorSync;

@@ -1,7 +1,7 @@
 //! Recall: the memories nearest an embedding, from the vector index, or,
 //! when the index fails, from an exact scan of the Store's embeddings.
 
-use crate::core::domain::{Memory, MemoryKind, TenantId, VectorQuery, rank_exact};
+use crate::core::domain::{Memory, MemoryKind, ScopeFilter, TenantId, VectorQuery, rank_exact};
 use crate::core::error::Result;
 use crate::core::ports::{MemoryStore, PortHealth, VectorMemory};
 use serde::{Deserialize, Serialize};
@@ -12,6 +12,17 @@ use uuid::Uuid;
 pub struct ScoredMemory {
     pub memory: Memory,
     pub score: f32,
+}
+
+/// What a recall looks for, besides the embedding.
+#[derive(Debug, Clone, Default)]
+pub struct RecallQuery {
+    pub k: usize,
+    pub kind: Option<MemoryKind>,
+    /// Whose memories may come back: a turn passes its person.
+    pub scope: ScopeFilter,
+    /// Superseded facts are left out unless asked for.
+    pub include_superseded: bool,
 }
 
 pub struct SearchOutcome {
@@ -40,43 +51,36 @@ impl Recall {
         }
     }
 
-    /// The `k` best memories of a character; superseded facts are left out
-    /// unless asked for.
+    /// The `k` best memories of a character that the query's scope admits.
     pub async fn search(
         &self,
         tenant: &TenantId,
         character_id: Uuid,
         embedding: Vec<f32>,
-        k: usize,
-        kind: Option<MemoryKind>,
-        include_superseded: bool,
-    ) -> Result<SearchOutcome> {
-        let mut outcome = self
-            .candidates(tenant, character_id, embedding, k * 2, kind)
-            .await?;
-        outcome
-            .hits
-            .retain(|hit| include_superseded || hit.memory.superseded_by.is_none());
-        outcome.hits.truncate(k);
-        Ok(outcome)
-    }
-
-    async fn candidates(
-        &self,
-        tenant: &TenantId,
-        character_id: Uuid,
-        embedding: Vec<f32>,
-        k: usize,
-        kind: Option<MemoryKind>,
+        recall: &RecallQuery,
     ) -> Result<SearchOutcome> {
         let query = VectorQuery {
             tenant: tenant.clone(),
             character_id,
-            kind,
+            kind: recall.kind,
+            scope: recall.scope.clone(),
             embedding,
-            k,
+            k: recall.k * 2,
         };
-        match self.vectors.search(&query).await {
+        let mut outcome = self.candidates(&query).await?;
+        // The index filters by scope too; this keeps a stale or foreign
+        // point from ever reaching someone else's prompt.
+        outcome.hits.retain(|hit| {
+            recall.scope.admits(hit.memory.user_id.as_deref())
+                && (recall.include_superseded || hit.memory.superseded_by.is_none())
+        });
+        outcome.hits.truncate(recall.k);
+        Ok(outcome)
+    }
+
+    async fn candidates(&self, query: &VectorQuery) -> Result<SearchOutcome> {
+        let (tenant, character_id, k) = (&query.tenant, query.character_id, query.k);
+        match self.vectors.search(query).await {
             Ok(ids) => {
                 let ids_only: Vec<Uuid> = ids.iter().map(|hit| hit.memory_id).collect();
                 let mut memories = self.memories.get_memories(tenant, &ids_only).await?;
@@ -102,7 +106,7 @@ impl Recall {
                 self.vector_health.record_fallback("vector_memory");
                 let all = self
                     .memories
-                    .all_memories(tenant, character_id, kind)
+                    .all_memories(tenant, character_id, query.kind, &query.scope)
                     .await?;
                 let ranked = rank_exact(
                     &query.embedding,

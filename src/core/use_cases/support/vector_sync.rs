@@ -37,6 +37,23 @@ impl VectorSync {
         }
     }
 
+    /// Removes many vectors at once (an erasure); deferred one by one if
+    /// the index is down.
+    pub async fn remove_many(&self, memory_ids: &[Uuid]) {
+        if memory_ids.is_empty() {
+            return;
+        }
+        if let Err(err) = self.vectors.delete(memory_ids).await {
+            tracing::warn!(error = %err, count = memory_ids.len(), "memories deleted, vector removal deferred");
+            for memory_id in memory_ids {
+                self.defer(PendingVector::Delete {
+                    memory_id: *memory_id,
+                })
+                .await;
+            }
+        }
+    }
+
     pub async fn remove_character(&self, tenant: &TenantId, character_id: Uuid) {
         if let Err(err) = self.vectors.delete_character(tenant, character_id).await {
             // The rows are gone, so searches cannot return these vectors;
