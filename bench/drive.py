@@ -122,7 +122,11 @@ def wrk(url, lua, duration, connections):
         for match in re.findall(pattern, out):
             errors += sum(int(n) for n in (match if isinstance(match, tuple) else (match,)))
     requests = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    return {"rps": requests, "p50_ms": latency.get("50"), "p90_ms": latency.get("90"), "p99_ms": latency.get("99"), "errors": errors}
+    result = {"rps": requests, "p50_ms": latency.get("50"), "p90_ms": latency.get("90"), "p99_ms": latency.get("99"), "errors": errors}
+    p95 = re.search(r"^P95_US ([\d.]+)", out, re.M)
+    if p95:
+        result["p95_ms"] = round(float(p95.group(1)) / 1000, 2)
+    return result
 
 
 def turn_script(key, sessions, content):
@@ -185,7 +189,17 @@ wrk.body = '{{"kind": "episodic", "content": "The harbour flooded after the stor
         service.stop()
 
 
+# wrk prints 50/75/90/99; the search goals are stated at p95.
+P95_LUA = """
+done = function(summary, latency, requests)
+  io.write(string.format("P95_US %f\\n", latency:percentile(95)))
+end
+"""
+
+
 def scenario_search(binary, args, llm, memories, vector_env=None):
+    """Search over `memories` memories of one character, at --search-connections
+    (low, so latency is the search's, not a queue's), with p95."""
     service = Service(binary, vector_env or {}, llm)
     try:
         key, character, _ = setup_sessions(service, 1)
@@ -195,16 +209,23 @@ def scenario_search(binary, args, llm, memories, vector_env=None):
             for i in range(start, start + count):
                 text = f"Memory {i}: the {words[i % 10]} and the {words[(i * 7) % 10]} on day {i}"
                 call(service.base, "POST", f"/v1/characters/{character}/memories", key, {"kind": "episodic", "content": text})
+        started = time.monotonic()
         threads = [threading.Thread(target=seed, args=(n * (memories // 8), memories // 8)) for n in range(8)]
         [t.start() for t in threads]
         [t.join() for t in threads]
+        seeded_s = round(time.monotonic() - started, 1)
         lua = f"""
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer {key}"
 wrk.body = '{{"query": "the storm over the lighthouse", "k": 10}}'
-"""
-        return measured(service, f"{service.base}/v1/characters/{character}/memories/search", lua, args)
+""" + P95_LUA
+        backend = call(service.base, "GET", "/health")["services"]["vector_memory"]["backend"]
+        search_args = argparse.Namespace(**{**vars(args), "connections": args.search_connections})
+        result = measured(service, f"{service.base}/v1/characters/{character}/memories/search", lua, search_args)
+        result.update({"memories": memories, "backend": backend, "seeded_s": seeded_s,
+                       "connections": args.search_connections})
+        return result
     finally:
         service.stop()
 
@@ -394,13 +415,42 @@ def scenario_idle(binary, args, llm):
         service.stop()
 
 
+def search_steps(args, llm):
+    """Search on every path at every size: in process, PostgreSQL's exact
+    scan, pgvector (PGVECTOR_DATABASE_URL) and Qdrant (QDRANT_URL) when there."""
+    sizes = [int(n) for n in args.search_memories.split(",") if n]
+    steps = []
+    for n in sizes:
+        paths = [("in_process", lambda: {"DATABASE_URL": ""}),
+                 ("postgres_exact", lambda: {})]
+        if os.environ.get("PGVECTOR_DATABASE_URL"):
+            paths.append(("pgvector", lambda: {"DATABASE_URL": fresh_database(os.environ["PGVECTOR_DATABASE_URL"])}))
+        else:
+            print(f"== search_{n}_pgvector SKIPPED: no PGVECTOR_DATABASE_URL", flush=True)
+        if os.environ.get("QDRANT_URL"):
+            paths.append(("qdrant", lambda: {"QDRANT_URL": os.environ["QDRANT_URL"],
+                                             "QDRANT_COLLECTION": "bench_" + uuid.uuid4().hex[:8]}))
+        else:
+            print(f"== search_{n}_qdrant SKIPPED: no QDRANT_URL", flush=True)
+        for name, env in paths:
+            steps.append((f"search_{n}_{name}", lambda n=n, env=env: scenario_search(args.binary, args, llm, n, env())))
+    # Qdrant down (a closed port): PostgreSQL answers, and says degraded.
+    if sizes:
+        steps.append((f"search_{sizes[0]}_qdrant_down", lambda: scenario_search(
+            args.binary, args, llm, sizes[0],
+            {"QDRANT_URL": f"http://127.0.0.1:{free_port()}", "QDRANT_TIMEOUT_MS": "200"})))
+    return steps
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--binary", required=True)
     parser.add_argument("--mock-llm", required=True)
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=64)
-    parser.add_argument("--search-memories", type=int, default=10000)
+    parser.add_argument("--search-memories", default="10000,100000",
+                        help="comma-separated memories per character for the search scenarios")
+    parser.add_argument("--search-connections", type=int, default=4)
     parser.add_argument("--stream-samples", type=int, default=50)
     parser.add_argument("--streams", type=int, default=1000, help="concurrent streamed turns (try 10000)")
     parser.add_argument("--overload-waves", type=int, default=5, help="waves of twice the turn bound")
@@ -418,12 +468,7 @@ def main():
             ("turn_cache_warm", lambda: scenario_turn(args.binary, args, llm, True)),
             ("turn_cache_off", lambda: scenario_turn(args.binary, args, llm, False)),
             ("memory_add", lambda: scenario_memory_add(args.binary, args, llm)),
-            (f"search_{args.search_memories}", lambda: scenario_search(args.binary, args, llm, args.search_memories,
-                                                                       {"QDRANT_URL": os.environ["QDRANT_URL"]} if os.environ.get("QDRANT_URL") else None)),
-            # The vector index down (a closed port): PostgreSQL answers by an exact scan.
-            (f"search_{args.search_memories}_pg_fallback", lambda: scenario_search(
-                args.binary, args, llm, args.search_memories,
-                {"QDRANT_URL": f"http://127.0.0.1:{free_port()}", "QDRANT_TIMEOUT_MS": "200"})),
+            *search_steps(args, llm),
             ("stream", lambda: scenario_stream(args.binary, args, args.mock_llm)),
             ("concurrent_streams", lambda: scenario_concurrent_streams(args.binary, args, args.mock_llm)),
             ("overload", lambda: scenario_overload(args.binary, args, args.mock_llm)),
@@ -442,8 +487,15 @@ def main():
     print(f"{args.connections} connections, {args.duration} s per scenario, zero-latency mock LLM, PostgreSQL and Redis on loopback")
     print(f"{'scenario':<22}{'req/s':>10}{'p50 ms':>10}{'p90 ms':>10}{'p99 ms':>10}{'errors':>8}{'peak RSS MB':>13}")
     for name, row in rows.items():
-        if "rps" in row:
+        if "rps" in row and not name.startswith("search_"):
             print(f"{name:<22}{row['rps']:>10.0f}{row['p50_ms']:>10.2f}{row['p90_ms']:>10.2f}{row['p99_ms']:>10.2f}{row['errors']:>8}{row['peak_rss_mb']:>13.1f}")
+    searches = {name: row for name, row in rows.items() if name.startswith("search_")}
+    if searches:
+        print(f"memory search, one character, k=10, {args.search_connections} connections (latency includes the mock's embedding call):")
+        print(f"{'scenario':<30}{'backend':>20}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'errors':>8}{'RSS MB':>8}")
+        for name, row in searches.items():
+            print(f"{name:<30}{row['backend']:>20}{row['rps']:>9.0f}{row['p50_ms']:>9.2f}{row.get('p95_ms') or 0:>9.2f}"
+                  f"{row['p99_ms']:>9.2f}{row['errors']:>8}{row['peak_rss_mb']:>8.0f}")
     if "reference_turn" in rows and "turn_cache_warm" in rows:
         ours, theirs = rows["turn_cache_warm"], rows["reference_turn"]
         ratio_ref = {"turn_rps_virlife_over_reference": round(ours["rps"] / max(theirs["rps"], 0.001), 2),

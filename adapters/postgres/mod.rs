@@ -21,6 +21,9 @@ mod jobs;
 mod memories;
 mod rows;
 mod sessions;
+mod vectors;
+
+pub use vectors::{PostgresVectors, compact};
 
 /// The schema, embedded in the binary.
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");

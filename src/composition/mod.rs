@@ -56,8 +56,12 @@ fn core_settings(settings: &Settings) -> CoreSettings {
     }
 }
 
+/// The store, and memory search in the same database (for when there is
+/// no Qdrant).
+type StoreWithSearch = (Arc<dyn Store>, Arc<dyn VectorMemory>);
+
 #[cfg(feature = "postgres")]
-fn postgres_store(url: &str, settings: &Settings) -> Result<Arc<dyn Store>, String> {
+fn postgres_store(url: &str, settings: &Settings) -> Result<StoreWithSearch, String> {
     use crate::adapters::postgres::{PostgresOptions, PostgresStore};
     let cipher = settings.encryption_key_bytes().map(|key| {
         let previous = settings.encryption_previous_keys().unwrap_or_default();
@@ -77,7 +81,8 @@ fn postgres_store(url: &str, settings: &Settings) -> Result<Arc<dyn Store>, Stri
     })
     .map_err(|err| format!("DATABASE_URL: {err}"))?;
     tracing::info!("store: PostgreSQL");
-    Ok(Arc::new(store))
+    let search = store.vectors(&embedding_model(settings), settings.embedding_dimensions);
+    Ok((Arc::new(store), Arc::new(search)))
 }
 
 #[cfg(feature = "openai")]
@@ -144,7 +149,7 @@ fn qdrant_vectors(_url: &str, _settings: &Settings) -> Result<Arc<dyn VectorMemo
 }
 
 /// The embedding model the LLM side will use (recorded with the index).
-#[cfg(feature = "qdrant")]
+#[cfg(any(feature = "qdrant", feature = "postgres"))]
 fn embedding_model(settings: &Settings) -> String {
     if settings.venice_api_key.is_none() {
         return format!(
@@ -181,7 +186,7 @@ fn redis_cache(_url: &str, _settings: &Settings) -> Result<Arc<dyn Cache>, Strin
 }
 
 #[cfg(not(feature = "postgres"))]
-fn postgres_store(_url: &str, _settings: &Settings) -> Result<Arc<dyn Store>, String> {
+fn postgres_store(_url: &str, _settings: &Settings) -> Result<StoreWithSearch, String> {
     Err("DATABASE_URL is set, but this binary was built without the `postgres` feature".into())
 }
 
@@ -191,9 +196,13 @@ pub fn compose(settings: &Settings) -> Result<UseCases, StartupError> {
     let strict = settings.environment != Environment::Development;
 
     // The authoritative store: never a fake outside development.
+    let mut store_search: Option<Arc<dyn VectorMemory>> = None;
     let store: Arc<dyn Store> = match &settings.database_url {
         Some(url) => match postgres_store(url.expose_secret(), settings) {
-            Ok(store) => store,
+            Ok((store, search)) => {
+                store_search = Some(search);
+                store
+            }
             Err(problem) => {
                 problems.push(problem);
                 Arc::new(InMemoryStore::new())
@@ -251,10 +260,18 @@ pub fn compose(settings: &Settings) -> Result<UseCases, StartupError> {
                 (Arc::new(ExactVectorMemory::new()), Arc::default())
             }
         },
-        None => {
-            tracing::info!("vector memory: exact search in process");
-            (Arc::new(ExactVectorMemory::new()), Arc::default())
-        }
+        // Without Qdrant the store answers search itself (shared by every
+        // replica, kept across restarts); in memory, an exact index.
+        None => match store_search {
+            Some(search) => {
+                tracing::info!("vector memory: PostgreSQL (pgvector where available, else exact)");
+                (search, Arc::default())
+            }
+            None => {
+                tracing::info!("vector memory: exact search in process");
+                (Arc::new(ExactVectorMemory::new()), Arc::default())
+            }
+        },
     };
 
     let llm: Arc<dyn Llm> = match &settings.venice_api_key {

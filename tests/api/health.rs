@@ -29,8 +29,19 @@ async fn health_reports_status_environment_version_uptime_and_every_service() {
     assert_eq!(body["services"]["cache"]["status"], cache);
     assert!(body["services"]["cache"]["hit_rate"].is_number());
     let on_qdrant = std::env::var("VIRLIFE_TEST_QDRANT").is_ok();
-    let vectors = if on_qdrant { "connected" } else { "in-memory" };
+    let (vectors, backend) = if on_qdrant {
+        ("connected", "qdrant")
+    } else if std::env::var("VIRLIFE_TEST_PGVECTOR").is_ok() {
+        ("connected", "postgres-pgvector")
+    } else if on_postgres {
+        // PostgreSQL answers search itself and says which way: Debian's
+        // server has no pgvector, so the exact scan.
+        ("connected", "postgres-exact")
+    } else {
+        ("in-memory", "in-memory")
+    };
     assert_eq!(body["services"]["vector_memory"]["status"], vectors);
+    assert_eq!(body["services"]["vector_memory"]["backend"], backend);
     assert_eq!(body["services"]["llm"]["status"], "offline");
 }
 

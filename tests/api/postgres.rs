@@ -509,15 +509,20 @@ async fn eventually_found(
     }
 }
 
+/// On the shape under test (PostgreSQL alone: exact or pgvector; or with
+/// Qdrant, in the suite's Qdrant run): two instances over one database.
 #[tokio::test]
-async fn without_qdrant_recall_survives_a_restart_and_crosses_replicas() {
+async fn recall_survives_a_restart_and_crosses_replicas() {
     let database = fresh_database().await;
-    let variables = [
+    let collection = format!("virlife_test_{}", uuid::Uuid::new_v4().simple());
+    let mut variables = vec![
         ("DATABASE_URL", database.as_str()),
         ("VECTOR_REPAIR_INTERVAL_SECONDS", "1"),
-        // The shape under test has no Qdrant, even in the suite's Qdrant run.
-        ("QDRANT_URL", ""),
     ];
+    if std::env::var("VIRLIFE_TEST_QDRANT").is_ok() {
+        // Both instances on one collection, as replicas are.
+        variables.push(("QDRANT_COLLECTION", collection.as_str()));
+    }
     let first = spawn_with(&variables, None).await;
     let key = first.tenant_key("acme").await;
     let character = first.character(&key).await;
@@ -527,8 +532,8 @@ async fn without_qdrant_recall_survives_a_restart_and_crosses_replicas() {
         .post(&path, &key, json!({"kind": "episodic", "content": before}))
         .await;
 
-    // A new instance (a restart, or another replica) starts with an empty
-    // in-process index and fills it from PostgreSQL: no reindex needed.
+    // A new instance (a restart, or another replica) searches the same
+    // index: no reindex, no warm-up.
     let second = spawn_with(&variables, None).await;
     eventually_found(&second, &key, &character, before).await;
     // What the first instance stores later reaches the second one too.
@@ -576,6 +581,16 @@ async fn a_database_from_before_people_migrates_forward_with_scopes() {
     std::fs::remove_dir_all(&folder).unwrap();
     let (character, session) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
     let (chat, event) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+    // A memory the service's own model embedded, to be found by search.
+    use virlife::core::ports::Llm as _;
+    let offline = virlife::adapters::offline_llm::OfflineLlm::new(256);
+    let remembered = "The harbour flooded the week before the festival";
+    let embedding = offline
+        .embed(&[remembered.to_owned()])
+        .await
+        .unwrap()
+        .remove(0);
+    let model = offline.describe().embedding_model;
     pool.execute(sqlx::AssertSqlSafe(format!(
         "INSERT INTO characters (id, tenant, name, persona, created_at, updated_at)
              VALUES ('{character}', 'acme', 'Ada', 'A captain.', now(), now());
@@ -588,6 +603,19 @@ async fn a_database_from_before_people_migrates_forward_with_scopes() {
                     ('{event}', 'acme', '{character}', NULL, 'episodic', 'event', 'A storm came',
                      0.5, '{{0,1}}', 'old-model', 2, now());"
     )))
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO memories (id, tenant, character_id, kind, source, content, importance,
+                               embedding, embedding_model, embedding_dimensions, created_at)
+         VALUES ($1, 'acme', $2, 'episodic', 'manual', $3, 0.5, $4, $5, 256, now())",
+    )
+    .bind(uuid::Uuid::now_v7())
+    .bind(character)
+    .bind(remembered)
+    .bind(&embedding)
+    .bind(&model)
+    .execute(&pool)
     .await
     .unwrap();
 
@@ -615,4 +643,9 @@ async fn a_database_from_before_people_migrates_forward_with_scopes() {
     };
     assert_eq!(scope_of(chat), (json!("user"), json!(session.to_string())));
     assert_eq!(scope_of(event), (json!("world"), serde_json::Value::Null));
+    // Memories from before PostgreSQL answered search itself are found
+    // (with Qdrant, an upgrade runs `virlife reindex` instead).
+    if std::env::var("VIRLIFE_TEST_QDRANT").is_err() {
+        eventually_found(&app, &key, &character.to_string(), remembered).await;
+    }
 }

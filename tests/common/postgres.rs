@@ -13,8 +13,14 @@ pub fn server_url() -> String {
 }
 
 /// The URL of a new, empty database.
+#[allow(dead_code)] // not every test binary that includes this file needs it
 pub async fn fresh_database() -> String {
-    let server = server_url();
+    fresh_database_on(&server_url()).await
+}
+
+/// The URL of a new, empty database on the server `server` names.
+pub async fn fresh_database_on(server: &str) -> String {
+    let server = server.to_owned();
     let name = format!("virlife_test_{}", uuid::Uuid::new_v4().simple());
     let mut admin = PgConnection::connect(&server)
         .await

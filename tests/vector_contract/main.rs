@@ -24,6 +24,30 @@ macro_rules! contract {
             )*
         }
 
+        /// PostgreSQL's exact path (any PostgreSQL).
+        #[cfg(feature = "postgres")]
+        mod postgres_exact {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    crate::postgres_index::run(crate::suite::$test, false).await;
+                }
+            )*
+        }
+
+        /// PostgreSQL with pgvector (HNSW); Debian's PostgreSQL has no
+        /// pgvector, so tests/run starts PyPI's pgserver for these.
+        #[cfg(feature = "postgres")]
+        mod pgvector {
+            $(
+                #[tokio::test]
+                #[ignore = "needs PostgreSQL with pgvector: set PGVECTOR_DATABASE_URL (tests/run starts one from PyPI's pgserver)"]
+                async fn $test() {
+                    crate::postgres_index::run(crate::suite::$test, true).await;
+                }
+            )*
+        }
+
         #[cfg(feature = "qdrant")]
         mod qdrant {
             $(
@@ -35,6 +59,134 @@ macro_rules! contract {
             )*
         }
     };
+}
+
+#[cfg(feature = "postgres")]
+#[path = "../common/postgres.rs"]
+mod support;
+
+#[cfg(feature = "postgres")]
+mod postgres_index {
+    use async_trait::async_trait;
+    use std::future::Future;
+    use std::sync::Arc;
+    use std::time::Duration;
+    use uuid::Uuid;
+    use virlife::adapters::postgres::{PostgresOptions, PostgresStore, PostgresVectors};
+    use virlife::core::domain::{ScoredId, TenantId, VectorPoint, VectorQuery};
+    use virlife::core::ports::{StoreAdmin, VectorError, VectorMemory};
+
+    /// In the service a vector is only ever written for a stored memory
+    /// (the table follows `memories`); this stores one first, as the
+    /// Store would have.
+    struct StoredFirst {
+        pool: sqlx::PgPool,
+        index: PostgresVectors,
+    }
+
+    #[async_trait]
+    impl VectorMemory for StoredFirst {
+        fn kind(&self) -> &'static str {
+            self.index.kind()
+        }
+        async fn ping(&self) -> Result<(), VectorError> {
+            self.index.ping().await
+        }
+        async fn upsert(&self, points: &[VectorPoint]) -> Result<(), VectorError> {
+            for p in points {
+                sqlx::query(
+                    "INSERT INTO characters (id, tenant, name, persona, created_at, updated_at)
+                     VALUES ($1, $2, 'c', 'p', now(), now()) ON CONFLICT (id) DO NOTHING",
+                )
+                .bind(p.character_id)
+                .bind(p.tenant.as_str())
+                .execute(&self.pool)
+                .await
+                .unwrap();
+                sqlx::query(
+                    "INSERT INTO memories (id, tenant, character_id, kind, source, content, importance,
+                                           embedding, embedding_model, embedding_dimensions, created_at, user_id)
+                     VALUES ($1, $2, $3, $4, 'manual', 'x', 0.5, $5, $6, $7, now(), $8)
+                     ON CONFLICT (id) DO UPDATE SET embedding = EXCLUDED.embedding,
+                         embedding_dimensions = EXCLUDED.embedding_dimensions",
+                )
+                .bind(p.memory_id)
+                .bind(p.tenant.as_str())
+                .bind(p.character_id)
+                .bind(p.kind.as_str())
+                .bind(&p.embedding)
+                .bind(crate::suite::MODEL)
+                .bind(p.embedding.len() as i32)
+                .bind(&p.user_id)
+                .execute(&self.pool)
+                .await
+                .unwrap();
+            }
+            self.index.upsert(points).await
+        }
+        async fn search(&self, query: &VectorQuery) -> Result<Vec<ScoredId>, VectorError> {
+            self.index.search(query).await
+        }
+        async fn delete(&self, memory_ids: &[Uuid]) -> Result<(), VectorError> {
+            self.index.delete(memory_ids).await
+        }
+        async fn delete_character(
+            &self,
+            tenant: &TenantId,
+            character_id: Uuid,
+        ) -> Result<(), VectorError> {
+            self.index.delete_character(tenant, character_id).await
+        }
+        async fn model_mismatch(
+            &self,
+            model: &str,
+            dimensions: usize,
+        ) -> Result<Option<String>, VectorError> {
+            self.index.model_mismatch(model, dimensions).await
+        }
+        async fn reset(&self, model: &str, dimensions: usize) -> Result<(), VectorError> {
+            self.index.reset(model, dimensions).await
+        }
+    }
+
+    /// Runs `test` on a fresh database: the exact path, or pgvector on the
+    /// server `PGVECTOR_DATABASE_URL` names (and checks it is pgvector).
+    pub async fn run<F, T>(test: F, pgvector: bool)
+    where
+        F: FnOnce(Arc<dyn VectorMemory>) -> T,
+        T: Future<Output = ()>,
+    {
+        let server = if pgvector {
+            std::env::var("PGVECTOR_DATABASE_URL").expect(
+                "the pgvector cases need PGVECTOR_DATABASE_URL (tests/run starts one from PyPI's pgserver)",
+            )
+        } else {
+            crate::support::server_url()
+        };
+        let url = crate::support::fresh_database_on(&server).await;
+        let store = PostgresStore::connect_lazy(&PostgresOptions {
+            url: url.clone(),
+            cipher: None,
+            max_connections: 4,
+            acquire_timeout: Duration::from_secs(5),
+            query_timeout: Duration::from_secs(10),
+        })
+        .unwrap();
+        store.migrate().await.expect("migrations apply");
+        let mut index = store.vectors(crate::suite::MODEL, crate::suite::DIMENSIONS);
+        if !pgvector {
+            index = index.exact_only();
+        }
+        index.ping().await.unwrap();
+        let expected = if pgvector {
+            "postgres-pgvector"
+        } else {
+            "postgres-exact"
+        };
+        assert_eq!(index.kind(), expected);
+        let pool = sqlx::PgPool::connect(&url).await.unwrap();
+        test(Arc::new(StoredFirst { pool, index })).await;
+    }
 }
 
 #[cfg(feature = "qdrant")]

@@ -21,6 +21,14 @@ impl MemoryKind {
             Self::Biographical => "biographical",
         }
     }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "episodic" => Some(Self::Episodic),
+            "biographical" => Some(Self::Biographical),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

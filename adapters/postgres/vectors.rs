@@ -1,0 +1,509 @@
+//! `VectorMemory` in PostgreSQL itself, for deployments without Qdrant:
+//! recall then survives restarts and crosses replicas with nothing else to
+//! run. Two paths over the `memory_vectors` table:
+//!
+//! - **pgvector** (where the `vector` extension could be created): an HNSW
+//!   index (cosine) over `embedding::vector(N)` for this service's size,
+//!   searched with the tenant, character, kind and scope filters; a
+//!   filtered search the index under-fills is answered exactly instead.
+//! - **exact** (elsewhere): reads only the ids and 8-bit copies of the
+//!   candidates' unit vectors (never content), ranks every candidate, then
+//!   re-ranks the best few by their full embeddings, so the order is the
+//!   exact cosine order.
+
+use super::{PostgresStore, Within};
+use crate::core::domain::{
+    MemoryKind, ScoredId, TenantId, VectorPoint, VectorQuery, best_k, dot, unit,
+};
+use crate::core::ports::{StoreError, VectorError, VectorMemory};
+use async_trait::async_trait;
+use futures_util::TryStreamExt;
+use sqlx::PgPool;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::Duration;
+use uuid::Uuid;
+
+/// How many more candidates than asked the exact path re-ranks by full
+/// embeddings (the 8-bit ranking is within a fraction of a percent).
+const RERANK_FACTOR: usize = 4;
+const RERANK_MIN: usize = 32;
+/// Candidates the HNSW search considers per result asked for.
+const EF_PER_RESULT: usize = 8;
+const EF_MIN: usize = 100;
+
+const UNKNOWN: u8 = 0;
+const EXACT: u8 = 1;
+const PGVECTOR: u8 = 2;
+
+pub struct PostgresVectors {
+    pool: PgPool,
+    query_timeout: Duration,
+    model: String,
+    dimensions: usize,
+    /// Which path, once the migrated schema was looked at.
+    path: AtomicU8,
+}
+
+/// A unit vector as 8-bit integers and the scale that restores it.
+pub fn compact(embedding: &[f32]) -> (f32, Vec<u8>) {
+    let unit = unit(embedding);
+    let largest = unit.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+    if largest == 0.0 {
+        return (0.0, vec![0; unit.len()]);
+    }
+    let bytes = unit
+        .iter()
+        .map(|x| ((x / largest) * 127.0).round() as i8 as u8)
+        .collect();
+    (largest, bytes)
+}
+
+/// The approximate cosine of a unit query and a compact vector.
+fn compact_score(query: &[f32], scale: f32, bytes: &[u8]) -> f32 {
+    let mut lanes = [0.0f32; 8];
+    let (q, b) = (query.chunks_exact(8), bytes.chunks_exact(8));
+    let tail: f32 = q
+        .remainder()
+        .iter()
+        .zip(b.remainder())
+        .map(|(x, y)| x * f32::from(*y as i8))
+        .sum();
+    for (x, y) in q.zip(b) {
+        for lane in 0..8 {
+            lanes[lane] += x[lane] * f32::from(y[lane] as i8);
+        }
+    }
+    (lanes.iter().sum::<f32>() + tail) * scale / 127.0
+}
+
+fn unavailable(err: StoreError) -> VectorError {
+    VectorError::Unavailable(err.to_string())
+}
+
+impl PostgresStore {
+    /// Memory search in this database, for vectors of `model` / `dimensions`.
+    pub fn vectors(&self, model: &str, dimensions: usize) -> PostgresVectors {
+        PostgresVectors {
+            pool: self.pool.clone(),
+            query_timeout: self.query_timeout,
+            model: model.to_owned(),
+            dimensions,
+            path: AtomicU8::new(UNKNOWN),
+        }
+    }
+}
+
+impl PostgresVectors {
+    /// Always the exact path, even where pgvector is available (tests of
+    /// that path, and a way out if an index misbehaves).
+    pub fn exact_only(self) -> Self {
+        self.path.store(EXACT, Ordering::Release);
+        self
+    }
+
+    /// Looks once at the migrated schema: pgvector's column, and its index
+    /// for this size (built here, since its size is this service's setting).
+    async fn path(&self) -> Result<u8, VectorError> {
+        let known = self.path.load(Ordering::Acquire);
+        if known != UNKNOWN {
+            return Ok(known);
+        }
+        let has_column: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM information_schema.columns
+                 WHERE table_schema = current_schema() AND table_name = 'memory_vectors'
+                   AND column_name = 'embedding')",
+        )
+        .fetch_one(&self.pool)
+        .within(self.query_timeout)
+        .await
+        .map_err(unavailable)?;
+        let path = if has_column { PGVECTOR } else { EXACT };
+        if path == PGVECTOR {
+            let n = self.dimensions;
+            // Not CONCURRENTLY: replicas starting together then wait for
+            // one build instead of racing to make invalid indexes.
+            let built = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "CREATE INDEX IF NOT EXISTS memory_vectors_hnsw_{n} ON memory_vectors
+                     USING hnsw ((embedding::vector({n})) vector_cosine_ops) WHERE dimensions = {n}"
+            )))
+            .execute(&self.pool)
+            .await;
+            if let Err(err) = built {
+                tracing::warn!(error = %err, "could not build the pgvector index; searching exactly");
+            }
+        }
+        self.path.store(path, Ordering::Release);
+        // Memories stored before this table (an upgrade) are added in the
+        // background; searches find them as they arrive.
+        let backfill = self.detached(path);
+        tokio::spawn(async move {
+            if let Err(err) = backfill.backfill().await {
+                tracing::warn!(error = %err, "memory vectors not filled in; a reindex will");
+            }
+        });
+        tracing::info!(
+            path = if path == PGVECTOR {
+                "pgvector (HNSW, cosine)"
+            } else {
+                "exact scan"
+            },
+            "memory search in PostgreSQL"
+        );
+        Ok(path)
+    }
+
+    fn detached(&self, path: u8) -> Self {
+        Self {
+            pool: self.pool.clone(),
+            query_timeout: self.query_timeout,
+            model: self.model.clone(),
+            dimensions: self.dimensions,
+            path: AtomicU8::new(path),
+        }
+    }
+
+    /// Adds the vectors of memories that have none, in batches.
+    async fn backfill(&self) -> Result<(), VectorError> {
+        type Row = (Uuid, String, Uuid, String, Option<String>, String, Vec<f32>);
+        let mut filled = 0usize;
+        loop {
+            let rows: Vec<Row> = sqlx::query_as(
+                "SELECT id, tenant, character_id, kind, user_id, embedding_model, embedding
+                 FROM memories m
+                 WHERE NOT EXISTS (SELECT 1 FROM memory_vectors v WHERE v.memory_id = m.id)
+                 ORDER BY id LIMIT 500",
+            )
+            .fetch_all(&self.pool)
+            .within(self.query_timeout)
+            .await
+            .map_err(unavailable)?;
+            if rows.is_empty() {
+                break;
+            }
+            let mut points = Vec::with_capacity(rows.len());
+            let mut models = Vec::with_capacity(rows.len());
+            for (memory_id, tenant, character_id, kind, user_id, model, embedding) in rows {
+                let (Ok(tenant), Some(kind)) = (TenantId::parse(&tenant), MemoryKind::parse(&kind))
+                else {
+                    continue;
+                };
+                points.push(VectorPoint {
+                    memory_id,
+                    tenant,
+                    character_id,
+                    kind,
+                    user_id,
+                    embedding,
+                });
+                models.push(model);
+            }
+            if points.is_empty() {
+                break;
+            }
+            let pgvector = self.path.load(Ordering::Acquire) == PGVECTOR;
+            self.write(&points, &models, pgvector).await?;
+            filled += points.len();
+        }
+        if filled > 0 {
+            tracing::info!(filled, "memory vectors filled in for earlier memories");
+        }
+        Ok(())
+    }
+
+    /// Writes vectors (and their filters) of memories that still exist;
+    /// `models[i]` made `points[i]`.
+    async fn write(
+        &self,
+        points: &[VectorPoint],
+        models: &[String],
+        pgvector: bool,
+    ) -> Result<(), VectorError> {
+        if points.is_empty() {
+            return Ok(());
+        }
+        let mut ids = Vec::with_capacity(points.len());
+        let (mut tenants, mut characters, mut kinds, mut users) = (vec![], vec![], vec![], vec![]);
+        let (mut dimensions, mut scales, mut compacts) = (vec![], vec![], vec![]);
+        let mut texts = Vec::new();
+        for point in points {
+            let (scale, bytes) = compact(&point.embedding);
+            ids.push(point.memory_id);
+            tenants.push(point.tenant.as_str().to_owned());
+            characters.push(point.character_id);
+            kinds.push(point.kind.as_str());
+            users.push(point.user_id.clone());
+            dimensions.push(point.embedding.len() as i32);
+            scales.push(scale);
+            compacts.push(bytes);
+            // pgvector's text form; arrays of arrays of floats do not bind.
+            texts.push(if pgvector {
+                format!(
+                    "[{}]",
+                    point
+                        .embedding
+                        .iter()
+                        .map(f32::to_string)
+                        .collect::<Vec<_>>()
+                        .join(",")
+                )
+            } else {
+                String::new()
+            });
+        }
+        let embedding = if pgvector {
+            ", embedding = EXCLUDED.embedding"
+        } else {
+            ""
+        };
+        let (column, value) = if pgvector {
+            (", embedding", ", v.embedding::vector")
+        } else {
+            ("", "")
+        };
+        // Only memories that still exist (one deleted meanwhile is skipped).
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO memory_vectors (memory_id, tenant, character_id, kind, user_id, model, dimensions, scale, compact{column})
+             SELECT v.memory_id, v.tenant, v.character_id, v.kind, v.user_id, v.model, v.dimensions, v.scale, v.compact{value}
+             FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::int[], $7::real[], $8::bytea[], $9::text[], $10::text[])
+                  AS v(memory_id, tenant, character_id, kind, user_id, dimensions, scale, compact, model, embedding)
+             WHERE EXISTS (SELECT 1 FROM memories m WHERE m.id = v.memory_id)
+             ON CONFLICT (memory_id) DO UPDATE SET tenant = EXCLUDED.tenant,
+                 character_id = EXCLUDED.character_id, kind = EXCLUDED.kind,
+                 user_id = EXCLUDED.user_id, model = EXCLUDED.model,
+                 dimensions = EXCLUDED.dimensions, scale = EXCLUDED.scale,
+                 compact = EXCLUDED.compact{embedding}"
+        )))
+        .bind(&ids)
+        .bind(&tenants)
+        .bind(&characters)
+        .bind(&kinds)
+        .bind(&users)
+        .bind(&dimensions)
+        .bind(&scales)
+        .bind(&compacts)
+        .bind(models)
+        .bind(&texts)
+        .execute(&self.pool)
+        .within(self.query_timeout)
+        .await
+        .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn exact(&self, query: &VectorQuery) -> Result<Vec<ScoredId>, VectorError> {
+        let wanted = unit(&query.embedding);
+        let pool_size = (query.k * RERANK_FACTOR).max(RERANK_MIN);
+        let scan = async {
+            let mut rows = sqlx::query_as::<_, (Uuid, f32, Vec<u8>)>(
+                "SELECT memory_id, scale, compact FROM memory_vectors
+                 WHERE tenant = $1 AND character_id = $2 AND dimensions = $3
+                   AND ($4::text IS NULL OR kind = $4)
+                   AND ($5::text IS NULL OR user_id IS NULL OR user_id = $5)",
+            )
+            .bind(query.tenant.as_str())
+            .bind(query.character_id)
+            .bind(wanted.len() as i32)
+            .bind(query.kind.map(MemoryKind::as_str))
+            .bind(query.scope.person())
+            .fetch(&self.pool);
+            let mut scored = Vec::new();
+            while let Some((memory_id, scale, bytes)) = rows.try_next().await? {
+                if bytes.len() == wanted.len() {
+                    scored.push(ScoredId {
+                        memory_id,
+                        score: compact_score(&wanted, scale, &bytes),
+                    });
+                }
+            }
+            Ok::<_, sqlx::Error>(scored)
+        };
+        let scored = scan.within(self.query_timeout).await.map_err(unavailable)?;
+        let candidates = best_k(scored, pool_size);
+        if candidates.is_empty() {
+            return Ok(candidates);
+        }
+        // Exact order: the full embeddings of the few best.
+        let ids: Vec<Uuid> = candidates.iter().map(|c| c.memory_id).collect();
+        let full: Vec<(Uuid, Vec<f32>)> =
+            sqlx::query_as("SELECT id, embedding FROM memories WHERE id = ANY($1)")
+                .bind(&ids)
+                .fetch_all(&self.pool)
+                .within(self.query_timeout)
+                .await
+                .map_err(unavailable)?;
+        let exact = full
+            .into_iter()
+            .filter(|(_, embedding)| embedding.len() == wanted.len())
+            .map(|(memory_id, embedding)| ScoredId {
+                memory_id,
+                score: dot(&wanted, &unit(&embedding)),
+            })
+            .filter(|hit| hit.score > 0.0)
+            .collect();
+        Ok(best_k(exact, query.k))
+    }
+
+    async fn pgvector(&self, query: &VectorQuery) -> Result<Vec<ScoredId>, VectorError> {
+        let n = self.dimensions;
+        if query.embedding.len() != n {
+            return Ok(Vec::new());
+        }
+        let ef = (query.k * EF_PER_RESULT).clamp(EF_MIN, 1000);
+        let search = async {
+            let mut tx = self.pool.begin().await?;
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SET LOCAL hnsw.ef_search = {ef}"
+            )))
+            .execute(&mut *tx)
+            .await?;
+            let rows: Vec<(Uuid, f64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT memory_id, 1 - (embedding::vector({n}) <=> $3::real[]::vector({n}))
+                 FROM memory_vectors
+                 WHERE dimensions = {n} AND tenant = $1 AND character_id = $2
+                   AND ($4::text IS NULL OR kind = $4)
+                   AND ($5::text IS NULL OR user_id IS NULL OR user_id = $5)
+                 ORDER BY embedding::vector({n}) <=> $3::real[]::vector({n})
+                 LIMIT $6"
+            )))
+            .bind(query.tenant.as_str())
+            .bind(query.character_id)
+            .bind(&query.embedding)
+            .bind(query.kind.map(MemoryKind::as_str))
+            .bind(query.scope.person())
+            .bind(query.k as i64)
+            .fetch_all(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(rows)
+        };
+        let rows = search
+            .within(self.query_timeout)
+            .await
+            .map_err(unavailable)?;
+        Ok(rows
+            .into_iter()
+            .map(|(memory_id, score)| ScoredId {
+                memory_id,
+                score: score as f32,
+            })
+            .filter(|hit| hit.score > 0.0)
+            .collect())
+    }
+}
+
+#[async_trait]
+impl VectorMemory for PostgresVectors {
+    fn kind(&self) -> &'static str {
+        match self.path.load(Ordering::Acquire) {
+            PGVECTOR => "postgres-pgvector",
+            EXACT => "postgres-exact",
+            _ => "postgres",
+        }
+    }
+
+    async fn ping(&self) -> Result<(), VectorError> {
+        self.path().await.map(drop)
+    }
+
+    async fn upsert(&self, points: &[VectorPoint]) -> Result<(), VectorError> {
+        if points.is_empty() {
+            return Ok(());
+        }
+        let pgvector = self.path().await? == PGVECTOR;
+        let models = vec![self.model.clone(); points.len()];
+        self.write(points, &models, pgvector).await
+    }
+    async fn search(&self, query: &VectorQuery) -> Result<Vec<ScoredId>, VectorError> {
+        if query.k == 0 {
+            return Ok(Vec::new());
+        }
+        if self.path().await? == PGVECTOR && query.embedding.len() == self.dimensions {
+            let hits = self.pgvector(query).await?;
+            // The index filters after it searches: a rare character among
+            // many may come back short. Short answers are checked exactly.
+            if hits.len() == query.k {
+                return Ok(hits);
+            }
+        }
+        self.exact(query).await
+    }
+
+    async fn delete(&self, memory_ids: &[Uuid]) -> Result<(), VectorError> {
+        // Rows go with their memory (ON DELETE CASCADE); this covers a
+        // vector whose memory was deleted by another path.
+        sqlx::query("DELETE FROM memory_vectors WHERE memory_id = ANY($1)")
+            .bind(memory_ids)
+            .execute(&self.pool)
+            .within(self.query_timeout)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn delete_character(
+        &self,
+        tenant: &TenantId,
+        character_id: Uuid,
+    ) -> Result<(), VectorError> {
+        sqlx::query("DELETE FROM memory_vectors WHERE tenant = $1 AND character_id = $2")
+            .bind(tenant.as_str())
+            .bind(character_id)
+            .execute(&self.pool)
+            .within(self.query_timeout)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn model_mismatch(
+        &self,
+        model: &str,
+        dimensions: usize,
+    ) -> Result<Option<String>, VectorError> {
+        let other: Option<(String, i32)> = sqlx::query_as(
+            "SELECT model, dimensions FROM memory_vectors
+             WHERE model <> $1 OR dimensions <> $2 LIMIT 1",
+        )
+        .bind(model)
+        .bind(dimensions as i32)
+        .fetch_optional(&self.pool)
+        .within(self.query_timeout)
+        .await
+        .map_err(unavailable)?;
+        Ok(other.map(|(recorded, size)| {
+            format!(
+                "memory vectors were made by {recorded} ({size} dimensions); the embedding model is now {model} ({dimensions})"
+            )
+        }))
+    }
+
+    async fn reset(&self, _model: &str, _dimensions: usize) -> Result<(), VectorError> {
+        sqlx::query("DELETE FROM memory_vectors")
+            .execute(&self.pool)
+            .within(self.query_timeout)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compact_vectors_keep_the_cosine_within_a_percent() {
+        let a: Vec<f32> = (0..384).map(|i| ((i * 7919) % 97) as f32 - 48.0).collect();
+        let b: Vec<f32> = (0..384)
+            .map(|i| ((i * 104_729) % 89) as f32 - 44.0)
+            .collect();
+        let exact = dot(&unit(&a), &unit(&b));
+        let (scale, bytes) = compact(&b);
+        let approximate = compact_score(&unit(&a), scale, &bytes);
+        assert!(
+            (exact - approximate).abs() < 0.01,
+            "{exact} vs {approximate}"
+        );
+        assert_eq!(compact(&[0.0, 0.0]), (0.0, vec![0, 0]));
+    }
+}
