@@ -64,6 +64,8 @@ class Service:
     def __init__(self, binary, extra_env, llm=None, dimensions=256):
         self.port = free_port()
         env = dict(os.environ)
+        # A Qdrant bench/run started is for the scenarios that ask for it.
+        env.pop("QDRANT_URL", None)
         env.update({
             "ENVIRONMENT": "development", "PORT": str(self.port), "API_HOST": "127.0.0.1",
             "MASTER_API_KEY": MASTER, "LOG_LEVEL": "WARNING", "LOG_FORMAT": "json",
@@ -421,10 +423,13 @@ def search_steps(args, llm):
     sizes = [int(n) for n in args.search_memories.split(",") if n]
     steps = []
     for n in sizes:
-        paths = [("in_process", lambda: {"DATABASE_URL": ""}),
-                 ("postgres_exact", lambda: {})]
+        # QDRANT_URL may be in the environment (bench/run starts one): only
+        # the Qdrant path gets it.
+        paths = [("in_process", lambda: {"DATABASE_URL": "", "QDRANT_URL": ""}),
+                 ("postgres_exact", lambda: {"QDRANT_URL": ""})]
         if os.environ.get("PGVECTOR_DATABASE_URL"):
-            paths.append(("pgvector", lambda: {"DATABASE_URL": fresh_database(os.environ["PGVECTOR_DATABASE_URL"])}))
+            paths.append(("pgvector", lambda: {"DATABASE_URL": fresh_database(os.environ["PGVECTOR_DATABASE_URL"]),
+                                               "QDRANT_URL": ""}))
         else:
             print(f"== search_{n}_pgvector SKIPPED: no PGVECTOR_DATABASE_URL", flush=True)
         if os.environ.get("QDRANT_URL"):

@@ -108,15 +108,22 @@ impl PostgresVectors {
         if known != UNKNOWN {
             return Ok(known);
         }
-        let has_column: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM information_schema.columns
-                 WHERE table_schema = current_schema() AND table_name = 'memory_vectors'
-                   AND column_name = 'embedding')",
+        let (migrated, has_column): (bool, bool) = sqlx::query_as(
+            "SELECT to_regclass('memory_vectors') IS NOT NULL,
+                    EXISTS (SELECT 1 FROM information_schema.columns
+                        WHERE table_schema = current_schema() AND table_name = 'memory_vectors'
+                          AND column_name = 'embedding')",
         )
         .fetch_one(&self.pool)
         .within(self.query_timeout)
         .await
         .map_err(unavailable)?;
+        if !migrated {
+            // Asked again once the migrations (running in the background) are in.
+            return Err(VectorError::Unavailable(
+                "the schema is not migrated yet".into(),
+            ));
+        }
         let path = if has_column { PGVECTOR } else { EXACT };
         if path == PGVECTOR {
             let n = self.dimensions;
@@ -351,8 +358,11 @@ impl PostgresVectors {
         let ef = (query.k * EF_PER_RESULT).clamp(EF_MIN, 1000);
         let search = async {
             let mut tx = self.pool.begin().await?;
-            sqlx::query(sqlx::AssertSqlSafe(format!(
-                "SET LOCAL hnsw.ef_search = {ef}"
+            // The planner prefers an exact sort over a few thousand rows,
+            // which is slower here than the index; short answers are
+            // completed exactly anyway (below), so the index always goes first.
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                "SET LOCAL hnsw.ef_search = {ef}; SET LOCAL enable_seqscan = off; SET LOCAL enable_sort = off"
             )))
             .execute(&mut *tx)
             .await?;

@@ -253,3 +253,73 @@ async fn reindex_rebuilds_a_wiped_index_and_reembeds_memories_of_another_model()
     let again = uc.vector_index.reindex().await.unwrap();
     assert_eq!((again.indexed, again.reembedded), (2, 0));
 }
+
+#[tokio::test]
+async fn a_reindex_carries_each_memorys_person_into_the_index() {
+    use virlife::core::domain::{ScopeFilter, UserId};
+    let flaky = Arc::new(Flaky::default());
+    let uc = Parts {
+        vectors: flaky.clone(),
+        ..Parts::default()
+    }
+    .use_cases();
+    let tenant = TenantId::parse("acme").unwrap();
+    let ada = character(&uc, &tenant, "Ada").await;
+    for (user, text) in [
+        ("sam", "Sam's sailing secret"),
+        ("alex", "Alex's sailing plan"),
+    ] {
+        uc.memories
+            .add(
+                &tenant,
+                ada,
+                NewMemory {
+                    kind: MemoryKind::Episodic,
+                    source: MemorySource::Manual,
+                    content: MemoryContent::parse("content", text).unwrap(),
+                    importance: Importance::DEFAULT,
+                    user_id: Some(UserId::parse("user_id", user).unwrap()),
+                },
+            )
+            .await
+            .unwrap();
+    }
+    // The index loses everything; a reindex rebuilds it from the Store.
+    flaky.index.reset("any", 256).await.unwrap();
+    uc.vector_index.reindex().await.unwrap();
+    let as_alex = uc
+        .memories
+        .search(
+            &tenant,
+            ada,
+            "sailing",
+            &RecallQuery {
+                k: 5,
+                scope: ScopeFilter::Person("alex".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(!as_alex.degraded);
+    let found: Vec<&str> = as_alex
+        .hits
+        .iter()
+        .map(|h| h.memory.content.as_str())
+        .collect();
+    assert_eq!(found, ["Alex's sailing plan"]);
+    // And the index itself filters: asked directly, as Alex, no Sam.
+    let direct = flaky
+        .index
+        .search(&VectorQuery {
+            tenant: tenant.clone(),
+            character_id: ada,
+            kind: None,
+            scope: ScopeFilter::Person("alex".into()),
+            embedding: as_alex.hits[0].memory.embedding.clone(),
+            k: 10,
+        })
+        .await
+        .unwrap();
+    assert_eq!(direct.len(), 1);
+}
