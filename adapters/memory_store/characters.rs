@@ -46,6 +46,19 @@ impl CharacterStore for InMemoryStore {
         }))
     }
 
+    async fn find_character_by_name(
+        &self,
+        tenant: &TenantId,
+        name: &str,
+    ) -> Result<Option<Character>, StoreError> {
+        Ok(self
+            .read()
+            .characters
+            .values()
+            .find(|c| &c.tenant == tenant && c.name == name)
+            .cloned())
+    }
+
     async fn update_character(&self, character: &Character) -> Result<bool, StoreError> {
         let mut tables = self.write();
         match tables.characters.get_mut(&character.id) {

@@ -60,6 +60,21 @@ impl SessionStore for InMemoryStore {
         Ok(true)
     }
 
+    async fn latest_session_for(
+        &self,
+        tenant: &TenantId,
+        character_id: Uuid,
+        user_id: &str,
+    ) -> Result<Option<Session>, StoreError> {
+        Ok(self
+            .read()
+            .sessions
+            .values()
+            .rev()
+            .find(|s| &s.tenant == tenant && s.character_id == character_id && s.user_id == user_id)
+            .cloned())
+    }
+
     async fn delete_idle_sessions(
         &self,
         cutoff: DateTime<Utc>,

@@ -60,6 +60,23 @@ impl CharacterStore for PostgresStore {
         convert(rows)
     }
 
+    async fn find_character_by_name(
+        &self,
+        tenant: &TenantId,
+        name: &str,
+    ) -> Result<Option<Character>, StoreError> {
+        sqlx::query_as::<_, CharacterRow>(
+            "SELECT * FROM characters WHERE tenant = $1 AND name = $2 ORDER BY id LIMIT 1",
+        )
+        .bind(tenant.as_str())
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .within(self.query_timeout)
+        .await?
+        .map(Character::try_from)
+        .transpose()
+    }
+
     async fn update_character(&self, c: &Character) -> Result<bool, StoreError> {
         let done = sqlx::query(
             "UPDATE characters SET name = $3, persona = $4, traits = $5, updated_at = $6 WHERE id = $1 AND tenant = $2",

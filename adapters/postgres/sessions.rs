@@ -83,6 +83,26 @@ impl SessionStore for PostgresStore {
         Ok(done.rows_affected() == 1)
     }
 
+    async fn latest_session_for(
+        &self,
+        tenant: &TenantId,
+        character_id: Uuid,
+        user_id: &str,
+    ) -> Result<Option<Session>, StoreError> {
+        sqlx::query_as::<_, SessionRow>(
+            "SELECT * FROM sessions WHERE tenant = $1 AND user_id = $3 AND character_id = $2
+             ORDER BY id DESC LIMIT 1",
+        )
+        .bind(tenant.as_str())
+        .bind(character_id)
+        .bind(user_id)
+        .fetch_optional(&self.pool)
+        .within(self.query_timeout)
+        .await?
+        .map(Session::try_from)
+        .transpose()
+    }
+
     async fn delete_idle_sessions(
         &self,
         cutoff: DateTime<Utc>,

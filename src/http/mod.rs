@@ -19,7 +19,7 @@ use poem_openapi::OpenApiService;
 use rate_limit::RateLimiter;
 use routes::{
     admin::AdminApi, characters::CharactersApi, health::HealthApi, jobs::JobsApi,
-    memories::MemoriesApi, people::PeopleApi, sessions::SessionsApi,
+    memories::MemoriesApi, openai::OpenAiApi, people::PeopleApi, sessions::SessionsApi,
 };
 use std::sync::Arc;
 
@@ -62,6 +62,7 @@ pub type Api = (
     SessionsApi,
     PeopleApi,
     JobsApi,
+    OpenAiApi,
 );
 
 /// The OpenAPI service; needs no infrastructure, so `openapi` and tests can call it.
@@ -75,6 +76,7 @@ pub fn api_service() -> OpenApiService<Api, ()> {
             SessionsApi,
             PeopleApi,
             JobsApi,
+            OpenAiApi,
         ),
         "VirLife API",
         env!("CARGO_PKG_VERSION"),

@@ -11,6 +11,7 @@ mod helpers;
 #[cfg(feature = "openai")]
 mod llm;
 mod memories;
+mod openai_compat;
 mod openapi;
 mod people;
 #[cfg(feature = "postgres")]

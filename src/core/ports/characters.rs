@@ -31,6 +31,12 @@ pub trait CharacterStore: Send + Sync + 'static {
         tenant: &TenantId,
         page: &PageRequest,
     ) -> Result<Vec<Character>, StoreError>;
+    /// The tenant's first character (in creation order) with exactly this name.
+    async fn find_character_by_name(
+        &self,
+        tenant: &TenantId,
+        name: &str,
+    ) -> Result<Option<Character>, StoreError>;
     /// Returns false when the character does not exist for this tenant.
     async fn update_character(&self, character: &Character) -> Result<bool, StoreError>;
     async fn delete_character(&self, tenant: &TenantId, id: Uuid) -> Result<bool, StoreError>;

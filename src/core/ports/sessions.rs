@@ -34,6 +34,13 @@ pub trait SessionStore: Send + Sync + 'static {
         page: &PageRequest,
     ) -> Result<Vec<Session>, StoreError>;
     async fn delete_session(&self, tenant: &TenantId, id: Uuid) -> Result<bool, StoreError>;
+    /// The person's latest session with a character, if any.
+    async fn latest_session_for(
+        &self,
+        tenant: &TenantId,
+        character_id: Uuid,
+        user_id: &str,
+    ) -> Result<Option<Session>, StoreError>;
     /// Deletes up to `limit` sessions idle since before `cutoff`; returns how many.
     async fn delete_idle_sessions(
         &self,

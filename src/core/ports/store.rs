@@ -104,6 +104,12 @@ mod double {
             tenant: &TenantId,
             page: &PageRequest,
         ) -> Result<Vec<Character>, StoreError>;
+        /// The tenant's first character (in creation order) with exactly this name.
+        async fn find_character_by_name(
+            &self,
+            tenant: &TenantId,
+            name: &str,
+        ) -> Result<Option<Character>, StoreError>;
         async fn update_character(&self, character: &Character) -> Result<bool, StoreError>;
         async fn delete_character(&self, tenant: &TenantId, id: Uuid) -> Result<bool, StoreError>;
         }
@@ -119,6 +125,13 @@ mod double {
             page: &PageRequest,
         ) -> Result<Vec<Session>, StoreError>;
         async fn delete_session(&self, tenant: &TenantId, id: Uuid) -> Result<bool, StoreError>;
+        /// The person's latest session with a character, if any.
+        async fn latest_session_for(
+            &self,
+            tenant: &TenantId,
+            character_id: Uuid,
+            user_id: &str,
+        ) -> Result<Option<Session>, StoreError>;
         async fn delete_idle_sessions(
             &self,
             cutoff: DateTime<Utc>,

@@ -64,6 +64,20 @@ impl Characters {
         require_character(self.store.as_ref(), tenant, id).await
     }
 
+    /// A character named by its id or, failing that, by its exact name
+    /// (the first so named): how OpenAI-style clients pick a "model".
+    pub async fn find(&self, tenant: &TenantId, id_or_name: &str) -> Result<Character> {
+        if let Ok(id) = Uuid::parse_str(id_or_name)
+            && let Some(character) = self.store.get_character(tenant, id).await?
+        {
+            return Ok(character);
+        }
+        self.store
+            .find_character_by_name(tenant, id_or_name)
+            .await?
+            .ok_or_else(|| Error::not_found("character", id_or_name))
+    }
+
     pub async fn list(&self, tenant: &TenantId, page: PageRequest) -> Result<Page<Character>> {
         let rows = self.store.list_characters(tenant, &page).await?;
         Ok(Page::from_rows(rows, &page, |c| c.id))

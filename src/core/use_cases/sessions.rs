@@ -61,6 +61,31 @@ impl Sessions {
         Ok(session)
     }
 
+    /// The person's open session with a character: their latest, or a new
+    /// one. What clients that send no session (OpenAI-style chat) talk in.
+    pub async fn open_for(
+        &self,
+        tenant: &TenantId,
+        character_id: Uuid,
+        user_id: UserId,
+    ) -> Result<Session> {
+        if let Some(session) = self
+            .sessions
+            .latest_session_for(tenant, character_id, user_id.as_str())
+            .await?
+        {
+            return Ok(session);
+        }
+        self.create(
+            tenant.clone(),
+            character_id,
+            Some(user_id),
+            None,
+            Default::default(),
+        )
+        .await
+    }
+
     pub async fn get(&self, tenant: &TenantId, id: Uuid) -> Result<Session> {
         require_session(self.sessions.as_ref(), tenant, id).await
     }

@@ -6,6 +6,7 @@ pub mod characters;
 pub mod health;
 pub mod jobs;
 pub mod memories;
+pub mod openai;
 pub mod people;
 pub mod sessions;
 
@@ -27,4 +28,7 @@ pub enum ApiTags {
     People,
     /// Durable background work (cognition).
     Jobs,
+    /// The OpenAI Chat Completions shape, for clients that speak it.
+    #[oai(rename = "OpenAI-compatible")]
+    OpenAi,
 }
