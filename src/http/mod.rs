@@ -19,7 +19,8 @@ use poem_openapi::OpenApiService;
 use rate_limit::RateLimiter;
 use routes::{
     admin::AdminApi, characters::CharactersApi, health::HealthApi, jobs::JobsApi,
-    memories::MemoriesApi, openai::OpenAiApi, people::PeopleApi, sessions::SessionsApi,
+    memories::MemoriesApi, openai::OpenAiApi, people::PeopleApi, portability::PortabilityApi,
+    sessions::SessionsApi,
 };
 use std::sync::Arc;
 
@@ -58,6 +59,7 @@ pub type Api = (
     HealthApi,
     AdminApi,
     CharactersApi,
+    PortabilityApi,
     MemoriesApi,
     SessionsApi,
     PeopleApi,
@@ -72,6 +74,7 @@ pub fn api_service() -> OpenApiService<Api, ()> {
             HealthApi,
             AdminApi,
             CharactersApi,
+            PortabilityApi,
             MemoriesApi,
             SessionsApi,
             PeopleApi,

@@ -14,6 +14,7 @@ mod memories;
 mod openai_compat;
 mod openapi;
 mod people;
+mod portability;
 #[cfg(feature = "postgres")]
 mod postgres;
 #[cfg(feature = "qdrant")]

@@ -52,3 +52,32 @@ fn every_route_of_the_api_is_documented() {
     assert!(spec["components"]["securitySchemes"]["BearerAuth"].is_object());
     assert!(spec["components"]["securitySchemes"]["ApiKeyAuth"].is_object());
 }
+
+/// Generated clients name their functions after these: stable, camelCase,
+/// one per operation.
+#[test]
+fn every_operation_has_a_unique_camel_case_operation_id() {
+    let spec: serde_json::Value = serde_json::from_str(&virlife::http::openapi_json()).unwrap();
+    let mut seen = std::collections::HashSet::new();
+    for (path, operations) in spec["paths"].as_object().unwrap() {
+        for (method, operation) in operations.as_object().unwrap() {
+            let id = operation["operationId"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{method} {path} has no operationId"));
+            assert!(
+                id.chars().next().unwrap().is_ascii_lowercase()
+                    && id.chars().all(|c| c.is_ascii_alphanumeric()),
+                "{method} {path}: {id} is not camelCase"
+            );
+            assert!(seen.insert(id.to_owned()), "{id} is used twice");
+        }
+    }
+    for expected in [
+        "createCharacter",
+        "sendMessage",
+        "streamMessage",
+        "searchMemories",
+    ] {
+        assert!(seen.contains(expected), "{expected}");
+    }
+}

@@ -70,6 +70,7 @@ impl Memories {
                 importance: new.importance.value(),
                 session_id: None,
                 user_id: new.user_id.map(UserId::into_inner),
+                created_at: None,
                 embedding: None,
             })
             .await

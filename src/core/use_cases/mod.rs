@@ -10,6 +10,7 @@ mod health;
 mod jobs;
 mod memories;
 mod people;
+mod portability;
 mod reflection;
 mod retention;
 mod sessions;
@@ -24,6 +25,10 @@ pub use health::{Health, HealthReport, OverallStatus, ServiceReport};
 pub use jobs::{Jobs, MAX_ATTEMPTS};
 pub use memories::{Memories, NewMemory};
 pub use people::{ErasureReport, People};
+pub use portability::{
+    CharacterExport, CharacterImport, ImportedMemory, ImportedMessage, ImportedSession,
+    MAX_IMPORTED_MEMORIES, MAX_IMPORTED_MESSAGES, MAX_IMPORTED_SESSIONS, Portability,
+};
 pub use reflection::{Reflection, ReflectionOutcome};
 pub use retention::Retention;
 pub use sessions::Sessions;
@@ -77,6 +82,7 @@ pub struct UseCases {
     pub chat: ChatTurns,
     pub memories: Memories,
     pub people: People,
+    pub portability: Portability,
     pub reflection: Reflection,
     pub jobs: Jobs,
     pub api_keys: ApiKeys,
@@ -117,7 +123,15 @@ impl UseCases {
             queue.clone(),
             settings.clone(),
         );
+        let portability = Portability::new(
+            characters.clone(),
+            store.clone(),
+            store.clone(),
+            store.clone(),
+            writer.clone(),
+        );
         Self {
+            portability,
             chat: ChatTurns::new(
                 store.clone(),
                 store.clone(),

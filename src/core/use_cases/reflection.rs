@@ -257,6 +257,7 @@ impl Reflection {
                     importance: importance.value(),
                     session_id: None,
                     user_id: Some(person.user_id.clone()),
+                    created_at: None,
                     embedding: Some(embedding),
                 })
                 .await?;

@@ -39,7 +39,7 @@ pub struct AdminApi;
 #[OpenApi(prefix_path = "/v1/admin", tag = "ApiTags::Admin")]
 impl AdminApi {
     /// Create a tenant API key
-    #[oai(path = "/api-keys", method = "post")]
+    #[oai(path = "/api-keys", method = "post", operation_id = "createApiKey")]
     async fn create_key(
         &self,
         state: Data<&Arc<AppState>>,
@@ -59,7 +59,7 @@ impl AdminApi {
     }
 
     /// List API keys (never their secrets)
-    #[oai(path = "/api-keys", method = "get")]
+    #[oai(path = "/api-keys", method = "get", operation_id = "listApiKeys")]
     async fn list_keys(
         &self,
         state: Data<&Arc<AppState>>,
@@ -72,7 +72,11 @@ impl AdminApi {
     }
 
     /// Revoke an API key
-    #[oai(path = "/api-keys/:id", method = "delete")]
+    #[oai(
+        path = "/api-keys/:id",
+        method = "delete",
+        operation_id = "revokeApiKey"
+    )]
     async fn revoke_key(
         &self,
         state: Data<&Arc<AppState>>,
@@ -84,7 +88,7 @@ impl AdminApi {
     }
 
     /// Rebuild the vector index from PostgreSQL
-    #[oai(path = "/reindex", method = "post")]
+    #[oai(path = "/reindex", method = "post", operation_id = "reindexVectors")]
     async fn reindex(
         &self,
         state: Data<&Arc<AppState>>,

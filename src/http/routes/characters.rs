@@ -33,7 +33,7 @@ pub struct CharactersApi;
 #[OpenApi(prefix_path = "/v1/characters", tag = "ApiTags::Characters")]
 impl CharactersApi {
     /// Create a character
-    #[oai(path = "/", method = "post")]
+    #[oai(path = "/", method = "post", operation_id = "createCharacter")]
     async fn create(
         &self,
         state: Data<&Arc<AppState>>,
@@ -52,7 +52,7 @@ impl CharactersApi {
     }
 
     /// List characters, oldest first
-    #[oai(path = "/", method = "get")]
+    #[oai(path = "/", method = "get", operation_id = "listCharacters")]
     async fn list(
         &self,
         state: Data<&Arc<AppState>>,
@@ -70,7 +70,7 @@ impl CharactersApi {
     }
 
     /// Get a character
-    #[oai(path = "/:id", method = "get")]
+    #[oai(path = "/:id", method = "get", operation_id = "getCharacter")]
     async fn get(
         &self,
         state: Data<&Arc<AppState>>,
@@ -81,7 +81,7 @@ impl CharactersApi {
     }
 
     /// Update a character's name, persona or traits
-    #[oai(path = "/:id", method = "patch")]
+    #[oai(path = "/:id", method = "patch", operation_id = "updateCharacter")]
     async fn update(
         &self,
         state: Data<&Arc<AppState>>,
@@ -100,7 +100,7 @@ impl CharactersApi {
     }
 
     /// Delete a character and everything it owns
-    #[oai(path = "/:id", method = "delete")]
+    #[oai(path = "/:id", method = "delete", operation_id = "deleteCharacter")]
     async fn delete(
         &self,
         state: Data<&Arc<AppState>>,

@@ -94,7 +94,7 @@ impl HealthApi {
     /// Service health
     ///
     /// 200 while PostgreSQL answers (`degraded` if Redis or Qdrant do not), 503 when it does not.
-    #[oai(path = "/health", method = "get")]
+    #[oai(path = "/health", method = "get", operation_id = "getHealth")]
     async fn health(&self, state: Data<&Arc<AppState>>) -> HealthResponse {
         let report = state.health.report().await;
         let mut cache: ServiceHealth = report.cache.into();
@@ -126,7 +126,7 @@ impl HealthApi {
     }
 
     /// Liveness: 200 while the process runs
-    #[oai(path = "/health/live", method = "get")]
+    #[oai(path = "/health/live", method = "get", operation_id = "getLiveness")]
     async fn live(&self) -> ProbeResponse {
         ProbeResponse::Ok(Json(Probe {
             status: "alive".into(),
@@ -134,7 +134,7 @@ impl HealthApi {
     }
 
     /// Readiness: 200 when the store answers
-    #[oai(path = "/health/ready", method = "get")]
+    #[oai(path = "/health/ready", method = "get", operation_id = "getReadiness")]
     async fn ready(&self, state: Data<&Arc<AppState>>) -> ProbeResponse {
         if state.health.ready().await {
             ProbeResponse::Ok(Json(Probe {

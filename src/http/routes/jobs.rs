@@ -15,7 +15,7 @@ pub struct JobsApi;
 #[OpenApi(prefix_path = "/v1/jobs", tag = "ApiTags::Jobs")]
 impl JobsApi {
     /// Get a background job: queued, running, done (with its result) or failed (with its error)
-    #[oai(path = "/:id", method = "get")]
+    #[oai(path = "/:id", method = "get", operation_id = "getJob")]
     async fn get(
         &self,
         state: Data<&Arc<AppState>>,

@@ -51,7 +51,7 @@ pub struct MemoriesApi;
 #[OpenApi(prefix_path = "/v1/characters", tag = "ApiTags::Memories")]
 impl MemoriesApi {
     /// Add a memory
-    #[oai(path = "/:id/memories", method = "post")]
+    #[oai(path = "/:id/memories", method = "post", operation_id = "addMemory")]
     async fn create(
         &self,
         state: Data<&Arc<AppState>>,
@@ -75,7 +75,7 @@ impl MemoriesApi {
     }
 
     /// Record a world event the character perceives (an episodic memory)
-    #[oai(path = "/:id/events", method = "post")]
+    #[oai(path = "/:id/events", method = "post", operation_id = "recordEvent")]
     async fn event(
         &self,
         state: Data<&Arc<AppState>>,
@@ -95,7 +95,7 @@ impl MemoriesApi {
     }
 
     /// List memories, oldest first
-    #[oai(path = "/:id/memories", method = "get")]
+    #[oai(path = "/:id/memories", method = "get", operation_id = "listMemories")]
     async fn list(
         &self,
         state: Data<&Arc<AppState>>,
@@ -119,7 +119,11 @@ impl MemoriesApi {
     }
 
     /// Search memories by meaning, best first
-    #[oai(path = "/:id/memories/search", method = "post")]
+    #[oai(
+        path = "/:id/memories/search",
+        method = "post",
+        operation_id = "searchMemories"
+    )]
     async fn search(
         &self,
         state: Data<&Arc<AppState>>,
@@ -149,7 +153,11 @@ impl MemoriesApi {
     }
 
     /// Delete a memory and its vector
-    #[oai(path = "/:id/memories/:memory_id", method = "delete")]
+    #[oai(
+        path = "/:id/memories/:memory_id",
+        method = "delete",
+        operation_id = "deleteMemory"
+    )]
     async fn delete(
         &self,
         state: Data<&Arc<AppState>>,
@@ -165,7 +173,7 @@ impl MemoriesApi {
     ///
     /// Queues a durable job (202); 429 with `Retry-After` while the
     /// character's cooldown runs.
-    #[oai(path = "/:id/reflect", method = "post")]
+    #[oai(path = "/:id/reflect", method = "post", operation_id = "reflect")]
     async fn reflect(
         &self,
         state: Data<&Arc<AppState>>,

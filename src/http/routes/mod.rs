@@ -8,6 +8,7 @@ pub mod jobs;
 pub mod memories;
 pub mod openai;
 pub mod people;
+pub mod portability;
 pub mod sessions;
 
 use poem_openapi::Tags;

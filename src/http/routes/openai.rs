@@ -273,7 +273,11 @@ impl OpenAiApi {
     /// first use), or the one named by `X-VirLife-Session`. The last `user`
     /// message is the turn: stored first, answered with the character's
     /// memory, remembered. Problems are RFC 9457 documents, as everywhere.
-    #[oai(path = "/chat/completions", method = "post")]
+    #[oai(
+        path = "/chat/completions",
+        method = "post",
+        operation_id = "createChatCompletion"
+    )]
     async fn create(
         &self,
         state: Data<&Arc<AppState>>,
@@ -397,7 +401,7 @@ impl OpenAiApi {
     }
 
     /// List your characters as models
-    #[oai(path = "/models", method = "get")]
+    #[oai(path = "/models", method = "get", operation_id = "listModels")]
     async fn models(
         &self,
         state: Data<&Arc<AppState>>,

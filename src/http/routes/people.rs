@@ -23,7 +23,11 @@ impl PeopleApi {
     /// and every memory of theirs the character holds (with its vector and
     /// cached history); returns the counts. Erasing someone the character
     /// never met returns zeros.
-    #[oai(path = "/characters/:id/users/:user_id", method = "delete")]
+    #[oai(
+        path = "/characters/:id/users/:user_id",
+        method = "delete",
+        operation_id = "eraseUserFromCharacter"
+    )]
     async fn erase_from_character(
         &self,
         state: Data<&Arc<AppState>>,
@@ -40,7 +44,11 @@ impl PeopleApi {
     ///
     /// The same as the per-character erasure, for all of the tenant's
     /// characters at once.
-    #[oai(path = "/users/:user_id", method = "delete")]
+    #[oai(
+        path = "/users/:user_id",
+        method = "delete",
+        operation_id = "eraseUser"
+    )]
     async fn erase(
         &self,
         state: Data<&Arc<AppState>>,

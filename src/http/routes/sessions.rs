@@ -155,7 +155,11 @@ pub struct SessionsApi;
 #[OpenApi(prefix_path = "/v1", tag = "ApiTags::Sessions")]
 impl SessionsApi {
     /// Open a session with a character
-    #[oai(path = "/characters/:id/sessions", method = "post")]
+    #[oai(
+        path = "/characters/:id/sessions",
+        method = "post",
+        operation_id = "createSession"
+    )]
     async fn create(
         &self,
         state: Data<&Arc<AppState>>,
@@ -189,7 +193,11 @@ impl SessionsApi {
     }
 
     /// List a character's sessions, oldest first
-    #[oai(path = "/characters/:id/sessions", method = "get")]
+    #[oai(
+        path = "/characters/:id/sessions",
+        method = "get",
+        operation_id = "listSessions"
+    )]
     async fn list(
         &self,
         state: Data<&Arc<AppState>>,
@@ -208,7 +216,7 @@ impl SessionsApi {
     }
 
     /// Get a session
-    #[oai(path = "/sessions/:id", method = "get")]
+    #[oai(path = "/sessions/:id", method = "get", operation_id = "getSession")]
     async fn get(
         &self,
         state: Data<&Arc<AppState>>,
@@ -219,7 +227,11 @@ impl SessionsApi {
     }
 
     /// Delete a session and its messages
-    #[oai(path = "/sessions/:id", method = "delete")]
+    #[oai(
+        path = "/sessions/:id",
+        method = "delete",
+        operation_id = "deleteSession"
+    )]
     async fn delete(
         &self,
         state: Data<&Arc<AppState>>,
@@ -231,7 +243,11 @@ impl SessionsApi {
     }
 
     /// List a session's messages, oldest first
-    #[oai(path = "/sessions/:id/messages", method = "get")]
+    #[oai(
+        path = "/sessions/:id/messages",
+        method = "get",
+        operation_id = "listMessages"
+    )]
     async fn messages(
         &self,
         state: Data<&Arc<AppState>>,
@@ -254,7 +270,11 @@ impl SessionsApi {
     /// The message is stored before the model is called: if the model fails,
     /// the problem names the stored message. With `Idempotency-Key`, a retry
     /// returns the first result instead of running the turn twice.
-    #[oai(path = "/sessions/:id/messages", method = "post")]
+    #[oai(
+        path = "/sessions/:id/messages",
+        method = "post",
+        operation_id = "sendMessage"
+    )]
     async fn send(
         &self,
         state: Data<&Arc<AppState>>,
@@ -270,7 +290,11 @@ impl SessionsApi {
     }
 
     /// Send a message and stream the reply as server-sent events
-    #[oai(path = "/sessions/:id/messages/stream", method = "post")]
+    #[oai(
+        path = "/sessions/:id/messages/stream",
+        method = "post",
+        operation_id = "streamMessage"
+    )]
     async fn stream(
         &self,
         state: Data<&Arc<AppState>>,

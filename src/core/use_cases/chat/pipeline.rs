@@ -263,6 +263,7 @@ impl ChatTurns {
             importance: TURN_IMPORTANCE,
             session_id: Some(turn.session.id),
             user_id: Some(turn.session.user_id.clone()),
+            created_at: None,
             embedding: None,
         };
         if let Err(err) = self.writer.form(draft).await {

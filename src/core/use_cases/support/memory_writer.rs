@@ -20,6 +20,8 @@ pub struct MemoryDraft {
     pub session_id: Option<Uuid>,
     /// The person it belongs to; `None` for the world's.
     pub user_id: Option<String>,
+    /// When it happened, for memories brought from elsewhere; now otherwise.
+    pub created_at: Option<chrono::DateTime<chrono::Utc>>,
     /// Already computed (a reflection compares it first); embedded here if `None`.
     pub embedding: Option<Vec<f32>>,
 }
@@ -60,7 +62,7 @@ impl MemoryWriter {
             embedding,
             embedding_model: self.embedder.model(),
             superseded_by: None,
-            created_at: chrono::Utc::now(),
+            created_at: draft.created_at.unwrap_or_else(chrono::Utc::now),
         };
         self.memories.insert_memory(&memory).await?;
         self.sync.index(&memory).await;
