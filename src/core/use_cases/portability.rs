@@ -3,11 +3,11 @@
 //! store (memories are embedded again by the model in use).
 
 use super::Characters;
-use super::support::{MemoryDraft, MemoryWriter, require_character};
+use super::support::{MemoryDraft, MemoryWriter, all_messages, all_sessions, require_character};
 use crate::core::domain::{
     Character, CharacterName, Importance, Memory, MemoryContent, MemoryKind, MemorySource, Message,
-    MessageContent, PageRequest, Persona, Role, ScopeFilter, Session, TenantId, Traits, UserId,
-    UserName, new_id,
+    MessageContent, Persona, Role, ScopeFilter, Session, TenantId, Traits, UserId, UserName,
+    new_id,
 };
 use crate::core::error::Result;
 use crate::core::ports::{CharacterStore, MemoryStore, SessionStore};
@@ -99,8 +99,8 @@ impl Portability {
         memories.sort_by_key(|m| m.id);
         let sessions = if with_sessions {
             let mut sessions = Vec::new();
-            for session in self.all_sessions(tenant, id).await? {
-                let messages = self.all_messages(tenant, session.id).await?;
+            for session in all_sessions(self.sessions.as_ref(), tenant, id).await? {
+                let messages = all_messages(self.sessions.as_ref(), tenant, session.id).await?;
                 sessions.push((session, messages));
             }
             Some(sessions)
@@ -190,39 +190,5 @@ impl Portability {
             }
         }
         Ok(())
-    }
-
-    async fn all_sessions(&self, tenant: &TenantId, character_id: Uuid) -> Result<Vec<Session>> {
-        let mut all = Vec::new();
-        let mut page = PageRequest::parse(Some(100), None)?;
-        loop {
-            let rows = self
-                .sessions
-                .list_sessions(tenant, character_id, &page)
-                .await?;
-            let more = rows.len() >= page.fetch_limit();
-            page.after = rows.last().map(|s| s.id);
-            all.extend(rows.into_iter().take(page.limit as usize));
-            if !more {
-                return Ok(all);
-            }
-        }
-    }
-
-    async fn all_messages(&self, tenant: &TenantId, session_id: Uuid) -> Result<Vec<Message>> {
-        let mut all = Vec::new();
-        let mut page = PageRequest::parse(Some(100), None)?;
-        loop {
-            let rows = self
-                .sessions
-                .list_messages(tenant, session_id, &page)
-                .await?;
-            let more = rows.len() >= page.fetch_limit();
-            page.after = rows.last().map(|m| m.id);
-            all.extend(rows.into_iter().take(page.limit as usize));
-            if !more {
-                return Ok(all);
-            }
-        }
     }
 }

@@ -2,11 +2,12 @@
 //! (biographical) facts, deduplicated against what the character knows.
 
 use super::CoreSettings;
-use super::support::{Embedder, JobQueue, MemoryDraft, MemoryWriter, require_character};
+use super::support::{
+    Embedder, JobQueue, MemoryDraft, MemoryWriter, all_sessions, require_character,
+};
 use crate::core::domain::{
     Character, HistoryEntry, Importance, Job, JobKind, JobStatus, Memory, MemoryContent,
-    MemoryKind, MemorySource, Message, PageRequest, ScopeFilter, TenantId, cosine_similarity,
-    new_id,
+    MemoryKind, MemorySource, Message, ScopeFilter, TenantId, cosine_similarity, new_id,
 };
 use crate::core::error::{Error, Result};
 use crate::core::ports::{
@@ -299,20 +300,7 @@ impl Reflection {
         tenant: &TenantId,
         character_id: Uuid,
     ) -> Result<Vec<PersonTranscript>> {
-        let mut sessions = Vec::new();
-        let mut page = PageRequest::parse(Some(100), None)?;
-        loop {
-            let rows = self
-                .sessions
-                .list_sessions(tenant, character_id, &page)
-                .await?;
-            let more = rows.len() >= page.fetch_limit();
-            page.after = rows.last().map(|s| s.id);
-            sessions.extend(rows.into_iter().take(page.limit as usize));
-            if !more {
-                break;
-            }
-        }
+        let sessions = all_sessions(self.sessions.as_ref(), tenant, character_id).await?;
         let mut people: Vec<PersonTranscript> = Vec::new();
         for session in sessions.iter().rev().take(SESSIONS_READ) {
             let messages = self

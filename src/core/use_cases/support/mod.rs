@@ -4,6 +4,7 @@
 
 mod embedder;
 mod job_queue;
+mod listing;
 mod lookup;
 mod memory_writer;
 mod recall;
@@ -11,6 +12,7 @@ mod vector_sync;
 
 pub use embedder::Embedder;
 pub use job_queue::JobQueue;
+pub use listing::{all_messages, all_sessions};
 pub use lookup::{require_character, require_session};
 pub use memory_writer::{MemoryDraft, MemoryWriter};
 pub use recall::{Recall, RecallQuery, ScoredMemory, SearchOutcome};
