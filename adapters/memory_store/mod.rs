@@ -24,7 +24,11 @@ struct Tables {
     api_keys: BTreeMap<Uuid, ApiKey>,
     characters: BTreeMap<Uuid, Character>,
     sessions: BTreeMap<Uuid, Session>,
-    messages: BTreeMap<Uuid, Message>,
+    /// Each session's messages, so a turn's reads cost that session's
+    /// length, never the number of messages stored.
+    messages: HashMap<Uuid, BTreeMap<Uuid, Message>>,
+    /// Which session each message is in.
+    message_session: HashMap<Uuid, Uuid>,
     memories: BTreeMap<Uuid, Memory>,
     idempotency: HashMap<(TenantId, String), IdempotencyRecord>,
     jobs: BTreeMap<Uuid, Job>,
@@ -70,9 +74,11 @@ fn page_of<T: Clone>(
 }
 
 fn remove_session_rows(tables: &mut Tables, session_ids: &[Uuid]) {
-    tables
-        .messages
-        .retain(|_, m| !session_ids.contains(&m.session_id));
+    for session in session_ids {
+        for id in tables.messages.remove(session).unwrap_or_default().keys() {
+            tables.message_session.remove(id);
+        }
+    }
     for memory in tables.memories.values_mut() {
         if memory.session_id.is_some_and(|s| session_ids.contains(&s)) {
             memory.session_id = None;

@@ -7,6 +7,7 @@ use crate::core::ports::SessionStore;
 use crate::core::ports::StoreError;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
 use uuid::Uuid;
 
 #[async_trait]
@@ -105,7 +106,14 @@ impl SessionStore for InMemoryStore {
             )));
         };
         session.last_active_at = session.last_active_at.max(message.created_at);
-        tables.messages.insert(message.id, message.clone());
+        tables
+            .messages
+            .entry(message.session_id)
+            .or_default()
+            .insert(message.id, message.clone());
+        tables
+            .message_session
+            .insert(message.id, message.session_id);
         Ok(())
     }
 
@@ -114,10 +122,11 @@ impl SessionStore for InMemoryStore {
         tenant: &TenantId,
         id: Uuid,
     ) -> Result<Option<Message>, StoreError> {
-        Ok(self
-            .read()
-            .messages
+        let tables = self.read();
+        Ok(tables
+            .message_session
             .get(&id)
+            .and_then(|session| tables.messages.get(session)?.get(&id))
             .filter(|m| &m.tenant == tenant)
             .cloned())
     }
@@ -128,9 +137,12 @@ impl SessionStore for InMemoryStore {
         session_id: Uuid,
         page: &PageRequest,
     ) -> Result<Vec<Message>, StoreError> {
-        Ok(page_of(&self.read().messages, page, |m| {
-            &m.tenant == tenant && m.session_id == session_id
-        }))
+        Ok(self
+            .read()
+            .messages
+            .get(&session_id)
+            .map(|messages| page_of(messages, page, |m| &m.tenant == tenant))
+            .unwrap_or_default())
     }
 
     async fn recent_messages(
@@ -142,9 +154,10 @@ impl SessionStore for InMemoryStore {
         let tables = self.read();
         let mut recent: Vec<Message> = tables
             .messages
-            .values()
-            .rev()
-            .filter(|m| &m.tenant == tenant && m.session_id == session_id)
+            .get(&session_id)
+            .into_iter()
+            .flat_map(|messages| messages.values().rev())
+            .filter(|m| &m.tenant == tenant)
             .take(limit as usize)
             .cloned()
             .collect();
@@ -158,12 +171,12 @@ impl SessionStore for InMemoryStore {
         session_id: Uuid,
         role: Role,
     ) -> Result<u64, StoreError> {
-        Ok(self
-            .read()
-            .messages
-            .values()
-            .filter(|m| &m.tenant == tenant && m.session_id == session_id && m.role == role)
-            .count() as u64)
+        Ok(self.read().messages.get(&session_id).map_or(0, |messages| {
+            messages
+                .values()
+                .filter(|m| &m.tenant == tenant && m.role == role)
+                .count()
+        }) as u64)
     }
 
     async fn erase_person(
@@ -191,11 +204,11 @@ impl SessionStore for InMemoryStore {
             })
             .map(|m| m.id)
             .collect();
-        let messages = tables
-            .messages
-            .values()
-            .filter(|m| sessions.contains(&m.session_id))
-            .count() as u64;
+        let messages = sessions
+            .iter()
+            .filter_map(|s| tables.messages.get(s))
+            .map(BTreeMap::len)
+            .sum::<usize>() as u64;
         for id in &memories {
             tables.memories.remove(id);
         }

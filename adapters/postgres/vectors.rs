@@ -42,6 +42,9 @@ pub struct PostgresVectors {
     dimensions: usize,
     /// Which path, once the migrated schema was looked at.
     path: AtomicU8,
+    /// One look at a time: many first requests at once must not each
+    /// build the index and start a backfill.
+    detecting: tokio::sync::Mutex<()>,
 }
 
 /// A unit vector as 8-bit integers and the scale that restores it.
@@ -89,6 +92,7 @@ impl PostgresStore {
             model: model.to_owned(),
             dimensions,
             path: AtomicU8::new(UNKNOWN),
+            detecting: tokio::sync::Mutex::new(()),
         }
     }
 }
@@ -104,6 +108,11 @@ impl PostgresVectors {
     /// Looks once at the migrated schema: pgvector's column, and its index
     /// for this size (built here, since its size is this service's setting).
     async fn path(&self) -> Result<u8, VectorError> {
+        let known = self.path.load(Ordering::Acquire);
+        if known != UNKNOWN {
+            return Ok(known);
+        }
+        let _detecting = self.detecting.lock().await;
         let known = self.path.load(Ordering::Acquire);
         if known != UNKNOWN {
             return Ok(known);
@@ -166,6 +175,7 @@ impl PostgresVectors {
             model: self.model.clone(),
             dimensions: self.dimensions,
             path: AtomicU8::new(path),
+            detecting: tokio::sync::Mutex::new(()),
         }
     }
 

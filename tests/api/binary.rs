@@ -321,7 +321,7 @@ mod production {
             ])
         }))
         .await;
-        let server = start(
+        let mut server = start(
             &provider.base_url,
             &[
                 ("SHUTDOWN_GRACE_SECONDS", "10"),
@@ -329,6 +329,25 @@ mod production {
             ],
         )
         .await;
+        // Nobody reads its logs here: drain them, or a full pipe would
+        // block the service's writes (and with them the service).
+        for mut output in [
+            server
+                .child
+                .stdout
+                .take()
+                .map(|o| Box::new(o) as Box<dyn std::io::Read + Send>),
+            server
+                .child
+                .stderr
+                .take()
+                .map(|e| Box::new(e) as Box<dyn std::io::Read + Send>),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            std::thread::spawn(move || std::io::copy(&mut output, &mut std::io::sink()));
+        }
         let client = reqwest::Client::builder()
             .pool_max_idle_per_host(0)
             .build()
