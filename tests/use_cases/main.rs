@@ -6,6 +6,7 @@ mod api_keys;
 mod chat;
 mod jobs;
 mod memories;
+mod portability;
 mod retention;
 mod vector_index;
 

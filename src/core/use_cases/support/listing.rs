@@ -19,8 +19,11 @@ pub async fn all_sessions(
     loop {
         let rows = store.list_sessions(tenant, character_id, &page).await?;
         let more = rows.len() >= page.fetch_limit();
-        page.after = rows.last().map(|s| s.id);
-        all.extend(rows.into_iter().take(page.limit as usize));
+        // The extra row only says there is more; the next page starts
+        // after the last row kept.
+        let kept: Vec<Session> = rows.into_iter().take(page.limit as usize).collect();
+        page.after = kept.last().map(|s| s.id);
+        all.extend(kept);
         if !more {
             return Ok(all);
         }
@@ -38,8 +41,9 @@ pub async fn all_messages(
     loop {
         let rows = store.list_messages(tenant, session_id, &page).await?;
         let more = rows.len() >= page.fetch_limit();
-        page.after = rows.last().map(|m| m.id);
-        all.extend(rows.into_iter().take(page.limit as usize));
+        let kept: Vec<Message> = rows.into_iter().take(page.limit as usize).collect();
+        page.after = kept.last().map(|m| m.id);
+        all.extend(kept);
         if !more {
             return Ok(all);
         }
