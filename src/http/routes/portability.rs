@@ -41,20 +41,29 @@ pub struct PortableCharacter {
     pub name: String,
     #[oai(validator(min_length = 1, max_length = 8000))]
     pub persona: String,
+    #[oai(skip_serializing_if_is_none)]
     pub traits: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Object)]
 pub struct PortableMemory {
     pub kind: MemoryKindDto,
+    #[oai(skip_serializing_if_is_none)]
     pub source: Option<MemorySourceDto>,
     #[oai(validator(min_length = 1, max_length = 8000))]
     pub content: String,
-    #[oai(validator(minimum(value = "0"), maximum(value = "1")))]
+    #[oai(
+        skip_serializing_if_is_none,
+        validator(minimum(value = "0"), maximum(value = "1"))
+    )]
     pub importance: Option<f64>,
     /// The person it belongs to; absent for the world's.
-    #[oai(validator(min_length = 1, max_length = 128))]
+    #[oai(
+        skip_serializing_if_is_none,
+        validator(min_length = 1, max_length = 128)
+    )]
     pub user_id: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
     pub created_at: Option<DateTime<Utc>>,
 }
 
@@ -63,16 +72,25 @@ pub struct PortableMessage {
     pub role: RoleDto,
     #[oai(validator(min_length = 1, max_length = 8000))]
     pub content: String,
+    #[oai(skip_serializing_if_is_none)]
     pub created_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Object)]
 pub struct PortableSession {
-    #[oai(validator(min_length = 1, max_length = 128))]
+    #[oai(
+        skip_serializing_if_is_none,
+        validator(min_length = 1, max_length = 128)
+    )]
     pub user_id: Option<String>,
-    #[oai(validator(min_length = 1, max_length = 100))]
+    #[oai(
+        skip_serializing_if_is_none,
+        validator(min_length = 1, max_length = 100)
+    )]
     pub user_name: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
     pub metadata: Option<serde_json::Value>,
+    #[oai(skip_serializing_if_is_none)]
     pub created_at: Option<DateTime<Utc>>,
     pub messages: Vec<PortableMessage>,
 }
@@ -85,6 +103,7 @@ pub struct CharacterArchive {
     pub format: String,
     pub character: PortableCharacter,
     pub memories: Vec<PortableMemory>,
+    #[oai(skip_serializing_if_is_none)]
     pub sessions: Option<Vec<PortableSession>>,
 }
 
@@ -94,12 +113,19 @@ pub struct CharacterArchive {
 pub struct TavernCardData {
     #[oai(validator(min_length = 1, max_length = 100))]
     pub name: String,
+    #[oai(skip_serializing_if_is_none)]
     pub description: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
     pub personality: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
     pub scenario: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
     pub first_mes: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
     pub mes_example: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
     pub creator_notes: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
     pub tags: Option<Vec<String>>,
 }
 
@@ -107,6 +133,7 @@ pub struct TavernCardData {
 pub struct TavernCard {
     /// `chara_card_v2`.
     pub spec: String,
+    #[oai(skip_serializing_if_is_none)]
     pub spec_version: Option<String>,
     pub data: TavernCardData,
 }
