@@ -21,3 +21,4 @@ pub mod qdrant;
 pub mod redis_cache;
 pub mod resilience;
 pub mod split_llm;
+pub mod term_key;

@@ -4,18 +4,35 @@
 //! character (and by scope for a person), so no query can return another
 //! tenant's or another person's memory even if an id leaks. The embedding
 //! model and size are recorded in the collection's metadata, and so is the
-//! payload layout: a collection built before scopes asks for a reindex. Request building is
-//! pure and unit-tested without a server.
+//! payload layout: a collection built before scopes or lexical vectors asks
+//! for a reindex. Request building is pure and unit-tested without a server.
+//!
+//! Each point holds two named vectors: `dense` (the embedding, cosine) and
+//! `lexical`, a sparse vector of the memory's words (`domain::lexical`'s
+//! analyser; indices from `TermKey`, keyed hashes under `ENCRYPTION_KEY`)
+//! whose values are BM25's length-normalised term weights, with Qdrant's
+//! IDF modifier supplying the inverse document frequency, so a sparse dot
+//! product is BM25. A hybrid search is one Query API call (`query_batch`):
+//! the dense query and the sparse query, each with the same payload
+//! filter. Qdrant's own prefetch-and-fusion would return only fused
+//! scores; the core fuses instead (`domain::ranking`), the same way for
+//! every search path, so each hit can say which list ranked it where.
 
-use crate::core::domain::{MemoryKind, ScopeFilter, ScoredId, TenantId, VectorPoint, VectorQuery};
+use crate::adapters::term_key::TermKey;
+use crate::core::domain::{
+    IndexHits, MemoryKind, ScopeFilter, ScoredId, TenantId, Terms, VectorPoint, VectorQuery,
+    term_weight,
+};
 use crate::core::ports::{VectorError, VectorMemory};
 use async_trait::async_trait;
 use qdrant_client::qdrant::point_id::PointIdOptions;
 use qdrant_client::qdrant::vectors_config::Config;
 use qdrant_client::qdrant::{
     Condition, CreateCollection, CreateCollectionBuilder, CreateFieldIndexCollectionBuilder,
-    DeletePoints, DeletePointsBuilder, Distance, FieldType, Filter, PointStruct, PointsIdsList,
-    QueryPoints, QueryPointsBuilder, UpsertPoints, UpsertPointsBuilder, VectorParamsBuilder,
+    DeletePoints, DeletePointsBuilder, Distance, FieldType, Filter, Modifier, PointStruct,
+    PointsIdsList, QueryBatchPoints, QueryBatchPointsBuilder, QueryPointsBuilder, ScoredPoint,
+    SparseVectorParamsBuilder, SparseVectorsConfigBuilder, UpsertPoints, UpsertPointsBuilder,
+    Vector, VectorInput, VectorParamsBuilder, VectorsConfigBuilder,
 };
 use qdrant_client::{Payload, Qdrant};
 use secrecy::{ExposeSecret, SecretString};
@@ -33,8 +50,16 @@ const MODEL: &str = "embedding_model";
 /// Metadata naming the payload layout; collections without it predate
 /// scopes, and their points cannot be filtered by person.
 const LAYOUT: &str = "payload_layout";
-const LAYOUT_VERSION: u64 = 2;
+const LAYOUT_VERSION: u64 = 3;
 const WORLD: &str = "world";
+/// The named vectors of each point.
+const DENSE: &str = "dense";
+const LEXICAL: &str = "lexical";
+/// The average memory length (in analysed words) BM25's length
+/// normalisation assumes here: Qdrant keeps no per-collection average, so
+/// a typical conversation turn's stands in (the in-process and PostgreSQL
+/// paths use the true average; the contract suite bounds the difference).
+pub const ASSUMED_AVERAGE_LENGTH: f32 = 16.0;
 
 /// The scope payload of a memory owned by `user_id` (`None`: the world).
 pub fn scope_value(user_id: Option<&str>) -> String {
@@ -51,6 +76,7 @@ pub struct QdrantOptions {
     pub embedding_model: String,
     pub dimensions: usize,
     pub timeout: Duration,
+    pub term_key: TermKey,
 }
 
 pub struct QdrantVectors {
@@ -58,6 +84,7 @@ pub struct QdrantVectors {
     collection: String,
     embedding_model: String,
     dimensions: usize,
+    term_key: TermKey,
     /// The collection exists (checked once, then trusted until a reset).
     ready: AtomicBool,
 }
@@ -85,16 +112,33 @@ pub fn create_collection_request(name: &str, model: &str, dimensions: usize) -> 
         ),
         (LAYOUT.to_owned(), serde_json::json!(LAYOUT_VERSION)),
     ]);
+    let mut dense = VectorsConfigBuilder::default();
+    dense.add_named_vector_params(
+        DENSE,
+        VectorParamsBuilder::new(dimensions as u64, Distance::Cosine),
+    );
+    let mut sparse = SparseVectorsConfigBuilder::default();
+    sparse.add_named_vector_params(
+        LEXICAL,
+        SparseVectorParamsBuilder::default().modifier(Modifier::Idf as i32),
+    );
     CreateCollectionBuilder::new(name)
-        .vectors_config(VectorParamsBuilder::new(
-            dimensions as u64,
-            Distance::Cosine,
-        ))
+        .vectors_config(dense)
+        .sparse_vectors_config(sparse)
         .metadata(metadata)
         .build()
 }
 
-pub fn point(point: &VectorPoint) -> PointStruct {
+/// Words as a sparse vector: one index per word (colliding words add up).
+fn sparse(terms: &Terms, key: &TermKey, weight: impl Fn(u32) -> f32) -> (Vec<u32>, Vec<f32>) {
+    let mut by_index: std::collections::BTreeMap<u32, f32> = std::collections::BTreeMap::new();
+    for (term, count) in &terms.counts {
+        *by_index.entry(key.index(term)).or_insert(0.0) += weight(*count);
+    }
+    by_index.into_iter().unzip()
+}
+
+pub fn point(point: &VectorPoint, key: &TermKey) -> PointStruct {
     let payload: Payload = serde_json::json!({
         TENANT: point.tenant.as_str(),
         CHARACTER: point.character_id.to_string(),
@@ -103,17 +147,25 @@ pub fn point(point: &VectorPoint) -> PointStruct {
     })
     .try_into()
     .unwrap_or_default();
-    PointStruct::new(
-        point.memory_id.to_string(),
-        point.embedding.clone(),
-        payload,
-    )
+    let mut vectors: HashMap<String, Vector> =
+        HashMap::from([(DENSE.to_owned(), Vector::new_dense(point.embedding.clone()))]);
+    if !point.terms.is_empty() {
+        let length = point.terms.length;
+        let (indices, values) = sparse(&point.terms, key, |count| {
+            term_weight(count, length, ASSUMED_AVERAGE_LENGTH)
+        });
+        vectors.insert(LEXICAL.to_owned(), Vector::new_sparse(indices, values));
+    }
+    PointStruct::new(point.memory_id.to_string(), vectors, payload)
 }
 
-pub fn upsert_request(collection: &str, points: &[VectorPoint]) -> UpsertPoints {
-    UpsertPointsBuilder::new(collection, points.iter().map(point).collect::<Vec<_>>())
-        .wait(true)
-        .build()
+pub fn upsert_request(collection: &str, points: &[VectorPoint], key: &TermKey) -> UpsertPoints {
+    UpsertPointsBuilder::new(
+        collection,
+        points.iter().map(|p| point(p, key)).collect::<Vec<_>>(),
+    )
+    .wait(true)
+    .build()
 }
 
 /// Tenant and character always; kind when asked; for a person, the
@@ -140,18 +192,71 @@ pub fn scope_filter(
     Filter::must(conditions)
 }
 
-pub fn search_request(collection: &str, query: &VectorQuery) -> QueryPoints {
-    QueryPointsBuilder::new(collection)
-        .query(query.embedding.clone())
-        .limit(query.k as u64)
-        .filter(scope_filter(
-            &query.tenant,
-            query.character_id,
-            query.kind,
-            &query.scope,
-        ))
-        .with_payload(false)
-        .build()
+/// Which lists a batch asks for, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum List {
+    Vector,
+    Lexical,
+}
+
+/// One Query API call: the dense query and the sparse one (as the mode
+/// asks), each filtered to the tenant, character, kind and scope.
+pub fn search_request(
+    collection: &str,
+    query: &VectorQuery,
+    key: &TermKey,
+) -> (QueryBatchPoints, Vec<List>) {
+    let filter = scope_filter(
+        &query.tenant,
+        query.character_id,
+        query.kind,
+        &query.scope,
+    );
+    let mut queries = Vec::new();
+    let mut lists = Vec::new();
+    if query.mode.uses_vector() && !query.embedding.is_empty() {
+        queries.push(
+            QueryPointsBuilder::new(collection)
+                .query(VectorInput::new_dense(query.embedding.clone()))
+                .using(DENSE)
+                .limit(query.k as u64)
+                .filter(filter.clone())
+                .with_payload(false)
+                .build(),
+        );
+        lists.push(List::Vector);
+    }
+    if query.mode.uses_lexical() && !query.terms.is_empty() {
+        let (indices, values) = sparse(&query.terms, key, |_| 1.0);
+        queries.push(
+            QueryPointsBuilder::new(collection)
+                .query(VectorInput::new_sparse(indices, values))
+                .using(LEXICAL)
+                .limit(query.k as u64)
+                .filter(filter)
+                .with_payload(false)
+                .build(),
+        );
+        lists.push(List::Lexical);
+    }
+    (QueryBatchPointsBuilder::new(collection, queries).build(), lists)
+}
+
+/// A Qdrant hit as ours; `None` for a hit scoring nothing (like the exact
+/// index and the Store's fallback: a memory pointing away from the query,
+/// cosine <= 0, is no hit) or an id that is not a memory's.
+fn scored(hit: ScoredPoint) -> Option<ScoredId> {
+    if hit.score <= 0.0 {
+        return None;
+    }
+    let id = match hit.id?.point_id_options? {
+        PointIdOptions::Uuid(text) => Uuid::parse_str(&text).ok()?,
+        PointIdOptions::Num(_) => return None,
+    };
+    Some(ScoredId {
+        memory_id: id,
+        score: hit.score,
+    })
 }
 
 pub fn delete_request(collection: &str, ids: &[Uuid]) -> DeletePoints {
@@ -193,6 +298,7 @@ impl QdrantVectors {
             collection: options.collection.clone(),
             embedding_model: options.embedding_model.clone(),
             dimensions: options.dimensions,
+            term_key: options.term_key.clone(),
             ready: AtomicBool::new(false),
         })
     }
@@ -256,7 +362,7 @@ impl VectorMemory for QdrantVectors {
         self.ensure_collection().await?;
         let written = self
             .client
-            .upsert_points(upsert_request(&self.collection, points))
+            .upsert_points(upsert_request(&self.collection, points, &self.term_key))
             .await;
         if written.is_err() {
             // Perhaps the collection is gone: check (and recreate) next time.
@@ -266,36 +372,27 @@ impl VectorMemory for QdrantVectors {
         Ok(())
     }
 
-    async fn search(&self, query: &VectorQuery) -> Result<Vec<ScoredId>, VectorError> {
+    async fn search(&self, query: &VectorQuery) -> Result<IndexHits, VectorError> {
+        let (request, lists) = search_request(&self.collection, query, &self.term_key);
         // Qdrant refuses a limit of 0; nothing asked, nothing found.
-        if query.k == 0 {
-            return Ok(Vec::new());
+        if query.k == 0 || lists.is_empty() {
+            return Ok(IndexHits::default());
         }
         self.ensure_collection().await?;
         let response = self
             .client
-            .query(search_request(&self.collection, query))
+            .query_batch(request)
             .await
             .map_err(unavailable)?;
-        Ok(response
-            .result
-            .into_iter()
-            .filter_map(|hit| {
-                // Like the exact index and the Store's fallback: a memory
-                // pointing away from the query (cosine <= 0) is no hit.
-                if hit.score <= 0.0 {
-                    return None;
-                }
-                let id = match hit.id?.point_id_options? {
-                    PointIdOptions::Uuid(text) => Uuid::parse_str(&text).ok()?,
-                    PointIdOptions::Num(_) => return None,
-                };
-                Some(ScoredId {
-                    memory_id: id,
-                    score: hit.score,
-                })
-            })
-            .collect())
+        let mut hits = IndexHits::default();
+        for (list, batch) in lists.into_iter().zip(response.result) {
+            let found = batch.result.into_iter().filter_map(scored).collect();
+            match list {
+                List::Vector => hits.vector = found,
+                List::Lexical => hits.lexical = found,
+            }
+        }
+        Ok(hits)
     }
 
     async fn delete(&self, memory_ids: &[Uuid]) -> Result<(), VectorError> {
@@ -353,7 +450,8 @@ impl VectorMemory for QdrantVectors {
             .and_then(|p| p.vectors_config.as_ref())
             .and_then(|v| match &v.config {
                 Some(Config::Params(params)) => Some(params.size as usize),
-                _ => None,
+                Some(Config::ParamsMap(map)) => map.map.get(DENSE).map(|p| p.size as usize),
+                None => None,
             });
         let recorded = config
             .as_ref()
@@ -366,7 +464,8 @@ impl VectorMemory for QdrantVectors {
             .and_then(|v| v.clone().into_json().as_u64());
         if layout != Some(LAYOUT_VERSION) {
             return Ok(Some(
-                "the collection's points predate person scopes (a person's recall skips them)"
+                "the collection predates hybrid search and person scopes (its points have no \
+                 word vectors and no owner)"
                     .to_owned(),
             ));
         }

@@ -2,7 +2,7 @@
 //! composition root, and the circuit breaker they share. What they see goes
 //! into each port's `PortHealth`, which `/health` shows.
 
-use crate::core::domain::{ScoredId, TenantId, VectorPoint, VectorQuery};
+use crate::core::domain::{IndexHits, TenantId, VectorPoint, VectorQuery};
 use crate::core::ports::{
     Cache, CacheError, ChunkStream, Completion, Llm, LlmDescription, LlmError, PortHealth,
     ReflectRequest, RenderRequest, Throttle, VectorError, VectorMemory,
@@ -116,7 +116,7 @@ impl VectorMemory for ResilientVectors {
         self.guarded("upsert", self.inner.upsert(points)).await
     }
 
-    async fn search(&self, query: &VectorQuery) -> Result<Vec<ScoredId>, VectorError> {
+    async fn search(&self, query: &VectorQuery) -> Result<IndexHits, VectorError> {
         self.guarded("search", self.inner.search(query)).await
     }
 

@@ -82,6 +82,9 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("COGNITION_EVERY_N_TURNS", "cognition_every_n_turns"),
     ("COGNITION_COOLDOWN_SECONDS", "cognition_cooldown_seconds"),
     ("HISTORY_TURNS", "history_turns"),
+    ("RECALL_RECENCY_WEIGHT", "recall_recency_weight"),
+    ("RECALL_IMPORTANCE_WEIGHT", "recall_importance_weight"),
+    ("RECALL_RECENCY_HALF_LIFE_DAYS", "recall_recency_half_life_days"),
     ("JOB_RETRY_BACKOFF_MS", "job_retry_backoff_ms"),
     ("MAX_BODY_BYTES", "max_body_bytes"),
     ("SHUTDOWN_GRACE_SECONDS", "shutdown_grace_seconds"),
@@ -186,6 +189,11 @@ pub struct Settings {
     pub cognition_every_n_turns: u32,
     pub cognition_cooldown_seconds: u64,
     pub history_turns: u32,
+    /// Recall's order: fused relevance (0–1) plus these times recency and
+    /// importance (each 0–1).
+    pub recall_recency_weight: f32,
+    pub recall_importance_weight: f32,
+    pub recall_recency_half_life_days: f32,
     pub job_retry_backoff_ms: u64,
     pub max_body_bytes: usize,
     pub shutdown_grace_seconds: u64,
@@ -389,6 +397,19 @@ impl Settings {
         }
         if self.llm_extra_body_object().is_none() {
             problems.push("LLM_EXTRA_BODY: must be a JSON object (or empty)".into());
+        }
+        for (variable, value) in [
+            ("RECALL_RECENCY_WEIGHT", self.recall_recency_weight),
+            ("RECALL_IMPORTANCE_WEIGHT", self.recall_importance_weight),
+        ] {
+            if !(value.is_finite() && (0.0..=10.0).contains(&value)) {
+                problems.push(format!("{variable}: must be between 0 and 10"));
+            }
+        }
+        if !(self.recall_recency_half_life_days.is_finite()
+            && self.recall_recency_half_life_days > 0.0)
+        {
+            problems.push("RECALL_RECENCY_HALF_LIFE_DAYS: must be a positive number of days".into());
         }
         if self.llm_context_tokens < 512 {
             problems.push("LLM_CONTEXT_TOKENS: must be at least 512".into());

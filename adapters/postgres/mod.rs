@@ -49,6 +49,32 @@ pub struct PostgresStore {
     cipher: Option<Arc<Cipher>>,
 }
 
+/// Opens sealed text with `cipher`, or refuses it without the key; text
+/// without the envelope passes.
+fn open_text(cipher: Option<&Cipher>, stored: &str, row: &[u8]) -> Result<String, StoreError> {
+    let opened = match cipher {
+        Some(cipher) => cipher.open(stored, row),
+        None => open_without_key(stored),
+    };
+    opened.map_err(|err| {
+        tracing::error!(error = %err, "cannot decrypt stored text");
+        StoreError::Undecryptable(err.to_string())
+    })
+}
+
+/// `open_text`, trusting the row's `sealed` marker where it has one.
+fn open_marked_text(
+    cipher: Option<&Cipher>,
+    stored: &str,
+    row: &[u8],
+    sealed: Option<bool>,
+) -> Result<String, StoreError> {
+    match sealed {
+        Some(false) => Ok(stored.to_owned()),
+        Some(true) | None => open_text(cipher, stored, row),
+    }
+}
+
 /// Bounds a sqlx future and translates its error at the adapter's edge.
 trait Within<T>: Future<Output = Result<T, sqlx::Error>> + Sized {
     async fn within(self, limit: Duration) -> Result<T, StoreError> {
@@ -166,14 +192,7 @@ impl PostgresStore {
     /// Opens sealed text, or refuses it if we lack the key; text without the
     /// envelope passes.
     fn open_from(&self, stored: &str, row: &[u8]) -> Result<String, StoreError> {
-        let opened = match &self.cipher {
-            Some(cipher) => cipher.open(stored, row),
-            None => open_without_key(stored),
-        };
-        opened.map_err(|err| {
-            tracing::error!(error = %err, "cannot decrypt stored text");
-            StoreError::Undecryptable(err.to_string())
-        })
+        open_text(self.cipher.as_deref(), stored, row)
     }
 
     /// Whether text written now is sealed (stored beside it, in `sealed`).
@@ -190,10 +209,7 @@ impl PostgresStore {
         row: &[u8],
         sealed: Option<bool>,
     ) -> Result<String, StoreError> {
-        match sealed {
-            Some(false) => Ok(stored.to_owned()),
-            Some(true) | None => self.open_from(stored, row),
-        }
+        open_marked_text(self.cipher.as_deref(), stored, row, sealed)
     }
 
     /// A stored turn holds message text, so it is sealed as one string, to

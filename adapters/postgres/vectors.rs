@@ -10,18 +10,39 @@
 //!   candidates' unit vectors (never content), ranks every candidate, then
 //!   re-ranks the best few by their full embeddings, so the order is the
 //!   exact cosine order.
+//!
+//! The lexical list on both: full-text search over a `tsvector` of each
+//! memory's words as `domain::lexical` analyses them (our analyser, not a
+//! text-search configuration, so every path indexes the same words), with
+//! a GIN index; ranked by the same BM25 as the other paths, computed in
+//! SQL from the postings of the query's words (term frequency is the
+//! number of positions). With `ENCRYPTION_KEY` the words are keyed hashes
+//! (`TermKey`), never plaintext.
 
-use super::{PostgresStore, Within};
+use crate::adapters::cipher::Cipher;
+use super::{PostgresStore, Within, open_marked_text};
+use crate::adapters::term_key::TermKey;
 use crate::core::domain::{
-    MemoryKind, ScoredId, TenantId, VectorPoint, VectorQuery, best_k, dot, unit,
+    BM25_B, BM25_K1, IndexHits, MemoryKind, ScoredId, TenantId, Terms, VectorPoint, VectorQuery,
+    best_k, dot, unit,
 };
 use crate::core::ports::{StoreError, VectorError, VectorMemory};
 use async_trait::async_trait;
 use futures_util::TryStreamExt;
 use sqlx::PgPool;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use uuid::Uuid;
+
+/// How long a character's BM25 statistics (count and average length) are
+/// reused: they move slowly, and counting a large character costs more
+/// than the rest of a search. Writes through this instance clear them.
+const STATS_TTL: Duration = Duration::from_secs(30);
+
+/// Tenant, character, kind, person: the memories one search may see.
+type StatsKey = (String, Uuid, Option<MemoryKind>, Option<String>);
 
 /// How many more candidates than asked the exact path re-ranks by full
 /// embeddings (the 8-bit ranking is within a fraction of a percent).
@@ -44,7 +65,29 @@ pub struct PostgresVectors {
     path: AtomicU8,
     /// One look at a time: many first requests at once must not each
     /// build the index and start a backfill.
-    detecting: tokio::sync::Mutex<()>,
+    detecting: Arc<tokio::sync::Mutex<()>>,
+    /// Opens memory text for the backfill.
+    cipher: Option<Arc<Cipher>>,
+    term_key: TermKey,
+    /// Count and average length of the memories a search may see.
+    stats: Arc<Mutex<HashMap<StatsKey, (Instant, f64, f64)>>>,
+}
+
+/// A tsvector in PostgreSQL's input form: each word (as the index holds
+/// it) with one position per occurrence, so BM25 reads the term frequency
+/// back as the number of positions (at most 256, PostgreSQL's limit).
+fn tsvector_literal(terms: &Terms, key: &TermKey) -> String {
+    let mut position = 1u32;
+    let mut parts = Vec::with_capacity(terms.counts.len());
+    for (term, count) in &terms.counts {
+        let count = (*count).min(256);
+        let positions: Vec<String> = (position..position + count)
+            .map(|p| p.min(16_383).to_string())
+            .collect();
+        position += count;
+        parts.push(format!("'{}':{}", key.tag(term), positions.join(",")));
+    }
+    parts.join(" ")
 }
 
 /// A unit vector as 8-bit integers and the scale that restores it.
@@ -84,15 +127,19 @@ fn unavailable(err: StoreError) -> VectorError {
 }
 
 impl PostgresStore {
-    /// Memory search in this database, for vectors of `model` / `dimensions`.
-    pub fn vectors(&self, model: &str, dimensions: usize) -> PostgresVectors {
+    /// Memory search in this database, for vectors of `model` /
+    /// `dimensions`, its words written under `term_key`.
+    pub fn vectors(&self, model: &str, dimensions: usize, term_key: TermKey) -> PostgresVectors {
         PostgresVectors {
             pool: self.pool.clone(),
             query_timeout: self.query_timeout,
             model: model.to_owned(),
             dimensions,
             path: AtomicU8::new(UNKNOWN),
-            detecting: tokio::sync::Mutex::new(()),
+            detecting: Arc::default(),
+            cipher: self.cipher.clone(),
+            term_key,
+            stats: Arc::default(),
         }
     }
 }
@@ -175,35 +222,67 @@ impl PostgresVectors {
             model: self.model.clone(),
             dimensions: self.dimensions,
             path: AtomicU8::new(path),
-            detecting: tokio::sync::Mutex::new(()),
+            detecting: self.detecting.clone(),
+            cipher: self.cipher.clone(),
+            term_key: self.term_key.clone(),
+            stats: self.stats.clone(),
         }
     }
 
-    /// Adds the vectors of memories that have none, in batches.
+    /// Writes the vectors and words of memories that have none, or whose
+    /// words another key wrote (a rotated `ENCRYPTION_KEY`, or an upgrade
+    /// from before lexical search), in batches.
     async fn backfill(&self) -> Result<(), VectorError> {
-        type Row = (Uuid, String, Uuid, String, Option<String>, String, Vec<f32>);
+        type Row = (
+            Uuid,
+            String,
+            Uuid,
+            String,
+            Option<String>,
+            String,
+            Vec<f32>,
+            String,
+            Option<bool>,
+        );
         let mut filled = 0usize;
+        let mut after = Uuid::nil();
         loop {
             let rows: Vec<Row> = sqlx::query_as(
-                "SELECT id, tenant, character_id, kind, user_id, embedding_model, embedding
-                 FROM memories m
-                 WHERE NOT EXISTS (SELECT 1 FROM memory_vectors v WHERE v.memory_id = m.id)
-                 ORDER BY id LIMIT 500",
+                "SELECT m.id, m.tenant, m.character_id, m.kind, m.user_id, m.embedding_model,
+                        m.embedding, m.content, m.sealed
+                 FROM memories m LEFT JOIN memory_vectors v ON v.memory_id = m.id
+                 WHERE m.id > $1 AND (v.memory_id IS NULL OR v.term_key IS DISTINCT FROM $2)
+                 ORDER BY m.id LIMIT 500",
             )
+            .bind(after)
+            .bind(self.term_key.id())
             .fetch_all(&self.pool)
             .within(self.query_timeout)
             .await
             .map_err(unavailable)?;
-            if rows.is_empty() {
+            let Some(last) = rows.last() else {
                 break;
-            }
+            };
+            after = last.0;
             let mut points = Vec::with_capacity(rows.len());
             let mut models = Vec::with_capacity(rows.len());
-            for (memory_id, tenant, character_id, kind, user_id, model, embedding) in rows {
+            for (memory_id, tenant, character_id, kind, user_id, model, embedding, content, sealed) in
+                rows
+            {
                 let (Ok(tenant), Some(kind)) = (TenantId::parse(&tenant), MemoryKind::parse(&kind))
                 else {
                     continue;
                 };
+                // Text this instance cannot open keeps its vector; its
+                // words wait for the key (a reindex with it writes them).
+                let terms = open_marked_text(
+                    self.cipher.as_deref(),
+                    &content,
+                    memory_id.as_bytes(),
+                    sealed,
+                )
+                .map(|text| Terms::of(&text))
+                .unwrap_or_default();
                 points.push(VectorPoint {
                     memory_id,
                     tenant,
@@ -211,11 +290,12 @@ impl PostgresVectors {
                     kind,
                     user_id,
                     embedding,
+                    terms,
                 });
                 models.push(model);
             }
             if points.is_empty() {
-                break;
+                continue;
             }
             let pgvector = self.path.load(Ordering::Acquire) == PGVECTOR;
             self.write(&points, &models, pgvector).await?;
@@ -241,8 +321,10 @@ impl PostgresVectors {
         let mut ids = Vec::with_capacity(points.len());
         let (mut tenants, mut characters, mut kinds, mut users) = (vec![], vec![], vec![], vec![]);
         let (mut dimensions, mut scales, mut compacts) = (vec![], vec![], vec![]);
-        let mut texts = Vec::new();
+        let (mut texts, mut lexemes, mut lengths) = (Vec::new(), Vec::new(), Vec::new());
         for point in points {
+            lexemes.push(tsvector_literal(&point.terms, &self.term_key));
+            lengths.push(point.terms.length as i32);
             let (scale, bytes) = compact(&point.embedding);
             ids.push(point.memory_id);
             tenants.push(point.tenant.as_str().to_owned());
@@ -279,16 +361,17 @@ impl PostgresVectors {
         };
         // Only memories that still exist (one deleted meanwhile is skipped).
         sqlx::query(sqlx::AssertSqlSafe(format!(
-            "INSERT INTO memory_vectors (memory_id, tenant, character_id, kind, user_id, model, dimensions, scale, compact{column})
-             SELECT v.memory_id, v.tenant, v.character_id, v.kind, v.user_id, v.model, v.dimensions, v.scale, v.compact{value}
-             FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::int[], $7::real[], $8::bytea[], $9::text[], $10::text[])
-                  AS v(memory_id, tenant, character_id, kind, user_id, dimensions, scale, compact, model, embedding)
+            "INSERT INTO memory_vectors (memory_id, tenant, character_id, kind, user_id, model, dimensions, scale, compact, lexemes, terms, term_key{column})
+             SELECT v.memory_id, v.tenant, v.character_id, v.kind, v.user_id, v.model, v.dimensions, v.scale, v.compact, v.lexemes::tsvector, v.terms, $13{value}
+             FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::int[], $7::real[], $8::bytea[], $9::text[], $10::text[], $11::text[], $12::int[])
+                  AS v(memory_id, tenant, character_id, kind, user_id, dimensions, scale, compact, model, embedding, lexemes, terms)
              WHERE EXISTS (SELECT 1 FROM memories m WHERE m.id = v.memory_id)
              ON CONFLICT (memory_id) DO UPDATE SET tenant = EXCLUDED.tenant,
                  character_id = EXCLUDED.character_id, kind = EXCLUDED.kind,
                  user_id = EXCLUDED.user_id, model = EXCLUDED.model,
                  dimensions = EXCLUDED.dimensions, scale = EXCLUDED.scale,
-                 compact = EXCLUDED.compact{embedding}"
+                 compact = EXCLUDED.compact, lexemes = EXCLUDED.lexemes,
+                 terms = EXCLUDED.terms, term_key = EXCLUDED.term_key{embedding}"
         )))
         .bind(&ids)
         .bind(&tenants)
@@ -300,11 +383,150 @@ impl PostgresVectors {
         .bind(&compacts)
         .bind(models)
         .bind(&texts)
+        .bind(&lexemes)
+        .bind(&lengths)
+        .bind(self.term_key.id())
         .execute(&self.pool)
         .within(self.query_timeout)
         .await
         .map_err(unavailable)?;
+        self.forget_stats(|(tenant, character, _, _)| {
+            points
+                .iter()
+                .any(|p| p.character_id == *character && p.tenant.as_str() == tenant)
+        });
         Ok(())
+    }
+
+    fn forget_stats(&self, matching: impl Fn(&StatsKey) -> bool) {
+        self.stats
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|key, _| !matching(key));
+    }
+
+    /// How many memories the query may see and their average length in
+    /// words (BM25's N and avgdl), reused for `STATS_TTL`.
+    async fn stats(&self, query: &VectorQuery) -> Result<(f64, f64), VectorError> {
+        let key: StatsKey = (
+            query.tenant.as_str().to_owned(),
+            query.character_id,
+            query.kind,
+            query.scope.person().map(str::to_owned),
+        );
+        if let Some((at, n, average)) = self
+            .stats
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+            && at.elapsed() < STATS_TTL
+        {
+            return Ok((*n, *average));
+        }
+        let (n, average): (f64, f64) = sqlx::query_as(
+            "SELECT count(*)::float8, coalesce(avg(terms), 0)::float8 FROM memory_vectors
+             WHERE tenant = $1 AND character_id = $2
+               AND ($3::text IS NULL OR kind = $3)
+               AND ($4::text IS NULL OR user_id IS NULL OR user_id = $4)
+               AND term_key = $5",
+        )
+        .bind(query.tenant.as_str())
+        .bind(query.character_id)
+        .bind(query.kind.map(MemoryKind::as_str))
+        .bind(query.scope.person())
+        .bind(self.term_key.id())
+        .fetch_one(&self.pool)
+        .within(self.query_timeout)
+        .await
+        .map_err(unavailable)?;
+        self.stats
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, (Instant::now(), n, average));
+        Ok((n, average))
+    }
+
+    /// BM25 over the memories holding any of the query's words (the GIN
+    /// index finds them), document frequency counted among those the
+    /// query may see.
+    async fn lexical(&self, query: &VectorQuery) -> Result<Vec<ScoredId>, VectorError> {
+        if query.terms.is_empty() || query.k == 0 {
+            return Ok(Vec::new());
+        }
+        let (n, average) = self.stats(query).await?;
+        if n == 0.0 {
+            return Ok(Vec::new());
+        }
+        let words: Vec<String> = query
+            .terms
+            .counts
+            .keys()
+            .map(|t| self.term_key.tag(t))
+            .collect();
+        let any_word = words
+            .iter()
+            .map(|w| format!("'{w}'"))
+            .collect::<Vec<_>>()
+            .join(" | ");
+        let rows: Vec<(Uuid, f32)> = sqlx::query_as(
+            "WITH matched AS (
+                 SELECT a.memory_id, a.terms, l.lexeme, cardinality(l.positions) AS tf
+                 FROM memory_vectors a CROSS JOIN LATERAL unnest(a.lexemes) AS l
+                 WHERE a.tenant = $1 AND a.character_id = $2
+                   AND ($3::text IS NULL OR a.kind = $3)
+                   AND ($4::text IS NULL OR a.user_id IS NULL OR a.user_id = $4)
+                   AND a.term_key = $5
+                   AND a.lexemes @@ $6::tsquery
+                   AND l.lexeme = ANY($7::text[])
+             ), counted AS (
+                 SELECT memory_id, terms, tf, count(*) OVER (PARTITION BY lexeme) AS df
+                 FROM matched
+             )
+             SELECT memory_id, sum(
+                     ln(1 + (greatest($8::float8, df) - df + 0.5) / (df + 0.5))
+                     * tf * ($10::float8 + 1)
+                     / (tf + $10::float8 * (1 - $11::float8 + $11::float8 * terms / $9::float8))
+                 )::real AS score
+             FROM counted GROUP BY memory_id
+             ORDER BY score DESC, memory_id LIMIT $12",
+        )
+        .bind(query.tenant.as_str())
+        .bind(query.character_id)
+        .bind(query.kind.map(MemoryKind::as_str))
+        .bind(query.scope.person())
+        .bind(self.term_key.id())
+        .bind(any_word)
+        .bind(&words)
+        .bind(n)
+        .bind(if average > 0.0 { average } else { 1.0 })
+        .bind(f64::from(BM25_K1))
+        .bind(f64::from(BM25_B))
+        .bind(query.k as i64)
+        .fetch_all(&self.pool)
+        .within(self.query_timeout)
+        .await
+        .map_err(unavailable)?;
+        Ok(rows
+            .into_iter()
+            .map(|(memory_id, score)| ScoredId { memory_id, score })
+            .filter(|hit| hit.score > 0.0)
+            .collect())
+    }
+
+    /// The vector list: pgvector's index where there is one, exact otherwise.
+    async fn nearest(&self, query: &VectorQuery) -> Result<Vec<ScoredId>, VectorError> {
+        if query.k == 0 || query.embedding.is_empty() {
+            return Ok(Vec::new());
+        }
+        if self.path().await? == PGVECTOR && query.embedding.len() == self.dimensions {
+            let hits = self.pgvector(query).await?;
+            // The index filters after it searches: a rare character among
+            // many may come back short. Short answers are checked exactly.
+            if hits.len() == query.k {
+                return Ok(hits);
+            }
+        }
+        self.exact(query).await
     }
 
     async fn exact(&self, query: &VectorQuery) -> Result<Vec<ScoredId>, VectorError> {
@@ -433,19 +655,25 @@ impl VectorMemory for PostgresVectors {
         let models = vec![self.model.clone(); points.len()];
         self.write(points, &models, pgvector).await
     }
-    async fn search(&self, query: &VectorQuery) -> Result<Vec<ScoredId>, VectorError> {
-        if query.k == 0 {
-            return Ok(Vec::new());
-        }
-        if self.path().await? == PGVECTOR && query.embedding.len() == self.dimensions {
-            let hits = self.pgvector(query).await?;
-            // The index filters after it searches: a rare character among
-            // many may come back short. Short answers are checked exactly.
-            if hits.len() == query.k {
-                return Ok(hits);
+    async fn search(&self, query: &VectorQuery) -> Result<IndexHits, VectorError> {
+        self.path().await?;
+        let (vector, lexical) = tokio::try_join!(
+            async {
+                if query.mode.uses_vector() {
+                    self.nearest(query).await
+                } else {
+                    Ok(Vec::new())
+                }
+            },
+            async {
+                if query.mode.uses_lexical() {
+                    self.lexical(query).await
+                } else {
+                    Ok(Vec::new())
+                }
             }
-        }
-        self.exact(query).await
+        )?;
+        Ok(IndexHits { vector, lexical })
     }
 
     async fn delete(&self, memory_ids: &[Uuid]) -> Result<(), VectorError> {
@@ -457,6 +685,7 @@ impl VectorMemory for PostgresVectors {
             .within(self.query_timeout)
             .await
             .map_err(unavailable)?;
+        self.forget_stats(|_| true);
         Ok(())
     }
 
@@ -472,6 +701,7 @@ impl VectorMemory for PostgresVectors {
             .within(self.query_timeout)
             .await
             .map_err(unavailable)?;
+        self.forget_stats(|(t, c, _, _)| *c == character_id && t == tenant.as_str());
         Ok(())
     }
 
@@ -503,6 +733,7 @@ impl VectorMemory for PostgresVectors {
             .within(self.query_timeout)
             .await
             .map_err(unavailable)?;
+        self.forget_stats(|_| true);
         Ok(())
     }
 }
@@ -525,5 +756,17 @@ mod tests {
             "{exact} vs {approximate}"
         );
         assert_eq!(compact(&[0.0, 0.0]), (0.0, vec![0, 0]));
+    }
+
+    #[test]
+    fn a_tsvector_holds_one_position_per_occurrence() {
+        let terms = Terms::of("pottery pottery class");
+        assert_eq!(
+            tsvector_literal(&terms, &TermKey::plain()),
+            "'class':1 'pottery':2,3"
+        );
+        let hidden = tsvector_literal(&terms, &TermKey::keyed(&[1; 32]));
+        assert!(!hidden.contains("pottery") && hidden.contains(":2,3"));
+        assert_eq!(tsvector_literal(&Terms::default(), &TermKey::plain()), "");
     }
 }

@@ -46,7 +46,12 @@ fn core_settings(settings: &Settings) -> CoreSettings {
         cognition_every_n_turns: settings.cognition_every_n_turns,
         cognition_cooldown: Duration::from_secs(settings.cognition_cooldown_seconds),
         session_retention: chrono::Duration::days(i64::from(settings.session_retention_days)),
-        memories_per_turn: 5,
+        context_tokens: settings.llm_context_tokens,
+        rank_weights: crate::core::domain::RankWeights {
+            recency: settings.recall_recency_weight,
+            importance: settings.recall_importance_weight,
+            half_life_days: settings.recall_recency_half_life_days,
+        },
         authentication_enabled: settings.master_api_key.is_some(),
         job_retry_backoff: Duration::from_millis(settings.job_retry_backoff_ms),
         max_concurrent_turns: match settings.max_concurrent_turns {
@@ -54,6 +59,15 @@ fn core_settings(settings: &Settings) -> CoreSettings {
             bound => bound,
         },
     }
+}
+
+/// How search indexes write a memory's words: keyed hashes when text is
+/// encrypted at rest, so no index holds plaintext words.
+fn term_key(settings: &Settings) -> crate::adapters::term_key::TermKey {
+    settings
+        .encryption_key_bytes()
+        .map(|key| crate::adapters::term_key::TermKey::keyed(&key))
+        .unwrap_or_default()
 }
 
 /// The store, and memory search in the same database (for when there is
@@ -81,7 +95,11 @@ fn postgres_store(url: &str, settings: &Settings) -> Result<StoreWithSearch, Str
     })
     .map_err(|err| format!("DATABASE_URL: {err}"))?;
     tracing::info!("store: PostgreSQL");
-    let search = store.vectors(&embedding_model(settings), settings.embedding_dimensions);
+    let search = store.vectors(
+        &embedding_model(settings),
+        settings.embedding_dimensions,
+        term_key(settings),
+    );
     Ok((Arc::new(store), Arc::new(search)))
 }
 
@@ -137,6 +155,7 @@ fn qdrant_vectors(url: &str, settings: &Settings) -> Result<Arc<dyn VectorMemory
         embedding_model: embedding_model(settings),
         dimensions: settings.embedding_dimensions,
         timeout: Duration::from_millis(settings.qdrant_timeout_ms),
+        term_key: term_key(settings),
     })
     .map_err(|err| format!("QDRANT_URL: {err}"))?;
     tracing::info!("vector memory: Qdrant");

@@ -6,6 +6,7 @@ use crate::core::domain::{
     Session, Usage,
 };
 use crate::core::use_cases::{ScoredMemory, TurnOutcome};
+use crate::core::domain::{ListRank, RankScores, SearchMode};
 use chrono::{DateTime, Utc};
 use poem_openapi::{Enum, Object};
 use uuid::Uuid;
@@ -302,13 +303,94 @@ pub struct SearchMemoriesRequest {
     /// theirs, never another person's. Omit to search every memory.
     #[oai(validator(min_length = 1, max_length = 128))]
     pub user_id: Option<String>,
+    /// `hybrid` (default): meaning and words, fused; `vector`: meaning
+    /// alone; `lexical`: words alone (BM25; no embedding call).
+    pub mode: Option<SearchModeDto>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename = "SearchMode", rename_all = "lowercase")]
+pub enum SearchModeDto {
+    Hybrid,
+    Vector,
+    Lexical,
+}
+
+impl From<SearchModeDto> for SearchMode {
+    fn from(mode: SearchModeDto) -> Self {
+        match mode {
+            SearchModeDto::Hybrid => SearchMode::Hybrid,
+            SearchModeDto::Vector => SearchMode::Vector,
+            SearchModeDto::Lexical => SearchMode::Lexical,
+        }
+    }
+}
+
+impl From<SearchMode> for SearchModeDto {
+    fn from(mode: SearchMode) -> Self {
+        match mode {
+            SearchMode::Hybrid => SearchModeDto::Hybrid,
+            SearchMode::Vector => SearchModeDto::Vector,
+            SearchMode::Lexical => SearchModeDto::Lexical,
+        }
+    }
+}
+
+/// A memory's place in one ranked list.
+#[derive(Debug, Object)]
+#[oai(rename = "ListRank")]
+pub struct ListRankDto {
+    /// From 1.
+    pub rank: u32,
+    /// Cosine similarity (vector list) or BM25 (lexical list).
+    pub score: f64,
+}
+
+impl From<ListRank> for ListRankDto {
+    fn from(rank: ListRank) -> Self {
+        Self {
+            rank: rank.rank,
+            score: rounded(rank.score),
+        }
+    }
+}
+
+/// What made a result's rank: `score = relevance + RECALL_RECENCY_WEIGHT ×
+/// recency + RECALL_IMPORTANCE_WEIGHT × importance`, where relevance is the
+/// reciprocal-rank fusion of the lists the mode used, scaled to 0–1.
+#[derive(Debug, Object)]
+#[oai(rename = "RankScores")]
+pub struct RankScoresDto {
+    /// Its place among the nearest embeddings; absent when not among them.
+    #[oai(skip_serializing_if_is_none)]
+    pub vector: Option<ListRankDto>,
+    /// Its place by BM25 over words; absent when not among them.
+    #[oai(skip_serializing_if_is_none)]
+    pub lexical: Option<ListRankDto>,
+    pub relevance: f64,
+    /// 0.5 ^ (age / RECALL_RECENCY_HALF_LIFE_DAYS), by when it happened.
+    pub recency: f64,
+    pub importance: f64,
+}
+
+impl From<RankScores> for RankScoresDto {
+    fn from(scores: RankScores) -> Self {
+        Self {
+            vector: scores.vector.map(Into::into),
+            lexical: scores.lexical.map(Into::into),
+            relevance: rounded(scores.relevance),
+            recency: rounded(scores.recency),
+            importance: rounded(scores.importance),
+        }
+    }
 }
 
 #[derive(Debug, Object)]
 pub struct ScoredMemoryDto {
     pub memory: MemoryDto,
-    /// Cosine similarity, higher is closer.
+    /// The score the order follows; higher is better (see `scores`).
     pub score: f64,
+    pub scores: RankScoresDto,
 }
 
 impl From<ScoredMemory> for ScoredMemoryDto {
@@ -316,6 +398,7 @@ impl From<ScoredMemory> for ScoredMemoryDto {
         Self {
             memory: s.memory.into(),
             score: rounded(s.score),
+            scores: s.scores.into(),
         }
     }
 }
@@ -324,7 +407,11 @@ impl From<ScoredMemory> for ScoredMemoryDto {
 pub struct SearchResults {
     /// Best first.
     pub results: Vec<ScoredMemoryDto>,
-    /// True when the vector index was unavailable and PostgreSQL answered.
+    /// The mode that ranked: `hybrid` becomes `lexical` when the query
+    /// could not be embedded.
+    pub mode: SearchModeDto,
+    /// True when a part was unavailable and the answer is weaker for it:
+    /// the search index (the database answered) or the embedder.
     pub degraded: bool,
 }
 

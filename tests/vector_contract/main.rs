@@ -73,7 +73,7 @@ mod postgres_index {
     use std::time::Duration;
     use uuid::Uuid;
     use virlife::adapters::postgres::{PostgresOptions, PostgresStore, PostgresVectors};
-    use virlife::core::domain::{ScoredId, TenantId, VectorPoint, VectorQuery};
+    use virlife::core::domain::{IndexHits, TenantId, VectorPoint, VectorQuery};
     use virlife::core::ports::{StoreAdmin, VectorError, VectorMemory};
 
     /// In the service a vector is only ever written for a stored memory
@@ -124,7 +124,7 @@ mod postgres_index {
             }
             self.index.upsert(points).await
         }
-        async fn search(&self, query: &VectorQuery) -> Result<Vec<ScoredId>, VectorError> {
+        async fn search(&self, query: &VectorQuery) -> Result<IndexHits, VectorError> {
             self.index.search(query).await
         }
         async fn delete(&self, memory_ids: &[Uuid]) -> Result<(), VectorError> {
@@ -173,7 +173,11 @@ mod postgres_index {
         })
         .unwrap();
         store.migrate().await.expect("migrations apply");
-        let mut index = store.vectors(crate::suite::MODEL, crate::suite::DIMENSIONS);
+        let mut index = store.vectors(
+            crate::suite::MODEL,
+            crate::suite::DIMENSIONS,
+            virlife::adapters::term_key::TermKey::plain(),
+        );
         if !pgvector {
             index = index.exact_only();
         }
@@ -219,6 +223,7 @@ mod qdrant_server {
             embedding_model: crate::suite::MODEL.into(),
             dimensions: crate::suite::DIMENSIONS,
             timeout: Duration::from_secs(10),
+            term_key: virlife::adapters::term_key::TermKey::plain(),
         })
         .expect("a Qdrant client");
         // A panic inside the spawned task comes back as an error here.
@@ -267,4 +272,8 @@ contract!(
     another_model_or_size_is_a_mismatch,
     a_reset_drops_every_point_and_prepares_the_index_again,
     results_do_not_depend_on_batching,
+    words_rank_rare_shared_words_first,
+    words_are_scoped_like_vectors,
+    hybrid_fills_both_lists,
+    word_ranking_agrees_with_the_reference_bm25,
 );

@@ -4,7 +4,8 @@
 use std::sync::Arc;
 use uuid::Uuid;
 use virlife::core::domain::{
-    MemoryKind, ScopeFilter, TenantId, VectorPoint, VectorQuery, rank_exact,
+    MemoryKind, ScopeFilter, ScoredId, SearchMode, TenantId, Terms, VectorPoint, VectorQuery,
+    rank_exact, rank_lexical,
 };
 use virlife::core::ports::VectorMemory;
 
@@ -29,6 +30,7 @@ fn point(tenant_name: &str, character: Uuid, kind: MemoryKind, embedding: [f32; 
         kind,
         user_id: None,
         embedding: embedding.to_vec(),
+        terms: Terms::default(),
     }
 }
 
@@ -38,14 +40,24 @@ fn query(tenant_name: &str, character: Uuid, kind: Option<MemoryKind>, k: usize)
         character_id: character,
         kind,
         scope: ScopeFilter::Any,
+        mode: SearchMode::Vector,
         embedding: vec![1.0, 0.0, 0.0, 0.0],
+        terms: Terms::default(),
         k,
     }
 }
 
+/// The vector list.
+async fn nearest(index: &V, query: &VectorQuery) -> Vec<ScoredId> {
+    index.search(query).await.expect("search answers").vector
+}
+
 async fn found(index: &V, query: &VectorQuery) -> Vec<Uuid> {
-    let hits = index.search(query).await.expect("search answers");
-    hits.iter().map(|hit| hit.memory_id).collect()
+    nearest(index, query)
+        .await
+        .iter()
+        .map(|hit| hit.memory_id)
+        .collect()
 }
 
 fn ids(points: &[&VectorPoint]) -> Vec<Uuid> {
@@ -219,7 +231,7 @@ pub async fn hits_come_best_first_scored_by_cosine(index: V) {
         .collect();
     index.upsert(&points).await.unwrap();
     let wanted = query("a", character, None, 10);
-    let hits = index.search(&wanted).await.unwrap();
+    let hits = nearest(&index, &wanted).await;
     // Best first: [2.0, 0.1] (0.9988), [5, 0, 2, 1] (0.9129),
     // [1, 1, 1] (0.5774), [0.1, 3.0] (0.0333).
     assert_eq!(
@@ -320,7 +332,7 @@ pub async fn ranking_agrees_with_exact_cosine(index: V) {
                 .map(|p| (p.memory_id, p.embedding.as_slice())),
             k,
         );
-        let hits = index.search(&wanted).await.unwrap();
+        let hits = nearest(&index, &wanted).await;
         assert_eq!(
             hits.iter().map(|h| h.memory_id).collect::<Vec<_>>(),
             expected.iter().map(|h| h.memory_id).collect::<Vec<_>>(),
@@ -354,7 +366,7 @@ pub async fn upserting_the_same_id_replaces_the_point(index: V) {
     memory.embedding = vec![1.0, 0.0, 0.0, 0.0];
     memory.kind = FACT;
     index.upsert(std::slice::from_ref(&memory)).await.unwrap();
-    let hits = index.search(&query("a", ada, None, 10)).await.unwrap();
+    let hits = nearest(&index, &query("a", ada, None, 10)).await;
     assert_eq!(
         hits.iter().map(|h| h.memory_id).collect::<Vec<_>>(),
         ids(&[&memory, &other])
@@ -532,4 +544,188 @@ pub async fn results_do_not_depend_on_batching(index: V) {
     }
     let all: Vec<Uuid> = points.iter().map(|p| p.memory_id).collect();
     assert_eq!(found(&index, &query("a", character, None, 20)).await, all);
+}
+
+// The lexical list: BM25 over the memories' words (`domain::lexical`).
+
+/// A point holding `text`'s words (its embedding plays no part).
+fn worded(tenant_name: &str, character: Uuid, kind: MemoryKind, text: &str) -> VectorPoint {
+    VectorPoint {
+        terms: Terms::of(text),
+        ..point(tenant_name, character, kind, [0.0, 0.0, 1.0, 0.0])
+    }
+}
+
+fn words(tenant_name: &str, character: Uuid, text: &str, k: usize) -> VectorQuery {
+    VectorQuery {
+        mode: SearchMode::Lexical,
+        embedding: Vec::new(),
+        terms: Terms::of(text),
+        ..query(tenant_name, character, None, k)
+    }
+}
+
+async fn by_words(index: &V, query: &VectorQuery) -> Vec<Uuid> {
+    let hits = index.search(query).await.expect("search answers");
+    assert!(hits.vector.is_empty(), "lexical mode fills no vector list");
+    hits.lexical.iter().map(|hit| hit.memory_id).collect()
+}
+
+pub async fn words_rank_rare_shared_words_first(index: V) {
+    let character = Uuid::now_v7();
+    let both = worded("a", character, EPISODIC, "Maya started her pottery class with Mrs Okonkwo");
+    let rare = worded("a", character, EPISODIC, "Okonkwo teaches on Tuesdays");
+    let common = worded("a", character, EPISODIC, "the class was full, a class of thirty");
+    let unrelated = worded("a", character, EPISODIC, "a walk by the river at dusk");
+    let filler: Vec<VectorPoint> = (0..6)
+        .map(|i| worded("a", character, EPISODIC, &format!("another class day number {i}")))
+        .collect();
+    let mut all = vec![both.clone(), rare.clone(), common.clone(), unrelated.clone()];
+    all.extend(filler);
+    index.upsert(&all).await.unwrap();
+    let hits = by_words(&index, &words("a", character, "Okonkwo pottery class", 3)).await;
+    assert_eq!(hits, ids(&[&both, &rare, &common]));
+    let hits = by_words(&index, &words("a", character, "Okonkwo pottery class", 50)).await;
+    assert!(!hits.contains(&unrelated.memory_id), "no shared word, no hit");
+    assert_eq!(hits.len(), 9);
+    // Words that are all stop words, or found nowhere, find nothing.
+    assert!(by_words(&index, &words("a", character, "what was it", 10)).await.is_empty());
+    assert!(by_words(&index, &words("a", character, "zeppelin", 10)).await.is_empty());
+}
+
+pub async fn words_are_scoped_like_vectors(index: V) {
+    let (ada, bob) = (Uuid::now_v7(), Uuid::now_v7());
+    let owned = |user: &str, text: &str| VectorPoint {
+        user_id: Some(user.to_owned()),
+        ..worded("a", ada, EPISODIC, text)
+    };
+    let alexs = owned("alex", "my ferret Bartholomew chewed the router cable");
+    let sams = owned("sam", "Bartholomew is a silly name for a ferret");
+    let world = worded("a", ada, FACT, "ferrets sleep most of the day");
+    let bobs = worded("a", bob, EPISODIC, "Bartholomew the ferret");
+    let elsewhere = worded("b", ada, EPISODIC, "Bartholomew the ferret");
+    index
+        .upsert(&[alexs.clone(), sams.clone(), world.clone(), bobs, elsewhere])
+        .await
+        .unwrap();
+    let as_person = |user: &str| VectorQuery {
+        scope: ScopeFilter::Person(user.to_owned()),
+        ..words("a", ada, "ferret Bartholomew", 10)
+    };
+    let mut sam = by_words(&index, &as_person("sam")).await;
+    sam.sort();
+    let mut expected = ids(&[&sams, &world]);
+    expected.sort();
+    assert_eq!(sam, expected, "the world's and Sam's, never Alex's or another character's");
+    assert_eq!(by_words(&index, &as_person("nobody")).await, ids(&[&world]));
+    let facts = VectorQuery {
+        kind: Some(FACT),
+        ..words("a", ada, "ferret Bartholomew", 10)
+    };
+    assert_eq!(by_words(&index, &facts).await, ids(&[&world]));
+    assert_eq!(by_words(&index, &words("a", ada, "ferret Bartholomew", 10)).await.len(), 3);
+    // Deleting a memory removes its words too.
+    index.delete(&[alexs.memory_id]).await.unwrap();
+    assert_eq!(by_words(&index, &words("a", ada, "router", 10)).await, Vec::<Uuid>::new());
+    // Replacing a memory replaces its words.
+    let mut changed = sams.clone();
+    changed.terms = Terms::of("a parrot called Quentin");
+    index.upsert(std::slice::from_ref(&changed)).await.unwrap();
+    assert_eq!(by_words(&index, &words("a", ada, "Quentin", 10)).await, ids(&[&changed]));
+    assert!(!by_words(&index, &words("a", ada, "silly", 10)).await.contains(&sams.memory_id));
+}
+
+pub async fn hybrid_fills_both_lists(index: V) {
+    let character = Uuid::now_v7();
+    let near = point("a", character, EPISODIC, [1.0, 0.0, 0.0, 0.0]);
+    let worded_far = worded("a", character, EPISODIC, "Okonkwo's pottery class");
+    index.upsert(&[near.clone(), worded_far.clone()]).await.unwrap();
+    let hybrid = VectorQuery {
+        mode: SearchMode::Hybrid,
+        terms: Terms::of("pottery"),
+        ..query("a", character, None, 10)
+    };
+    let hits = index.search(&hybrid).await.unwrap();
+    assert_eq!(hits.vector.first().map(|h| h.memory_id), Some(near.memory_id));
+    assert_eq!(
+        hits.lexical.iter().map(|h| h.memory_id).collect::<Vec<_>>(),
+        [worded_far.memory_id]
+    );
+    let vector_only = index
+        .search(&VectorQuery {
+            mode: SearchMode::Vector,
+            ..hybrid.clone()
+        })
+        .await
+        .unwrap();
+    assert!(vector_only.lexical.is_empty());
+}
+
+/// Every path ranks words by the same BM25 (`domain::lexical`); this holds
+/// each to the reference over a few hundred memories. Tolerance (ties and
+/// rounding make exact order meaningless): each of the path's top ten
+/// scores, by the reference, at least 85% of the reference's tenth score,
+/// and the path's first at least 85% of the reference's first (Qdrant
+/// normalises length by an assumed average rather than the collection's,
+/// so close scores may swap).
+pub async fn word_ranking_agrees_with_the_reference_bm25(index: V) {
+    let character = Uuid::now_v7();
+    let vocabulary = [
+        "pottery", "class", "ferret", "router", "Okonkwo", "Maya", "march", "garden", "tomato",
+        "violin", "lesson", "Lisbon", "trip", "sister", "wedding", "bakery", "sourdough", "marathon",
+        "knee", "doctor", "rent", "landlord", "kitten", "Bartholomew", "chess", "tournament",
+    ];
+    // A fixed pseudo-random corpus: varied lengths and word mixes.
+    let mut seed = 0x2545_f491_u64;
+    let mut next = |n: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % n as u64) as usize
+    };
+    let points: Vec<VectorPoint> = (0..300)
+        .map(|_| {
+            let length = 3 + next(12);
+            let text: Vec<&str> = (0..length).map(|_| vocabulary[next(vocabulary.len())]).collect();
+            worded("a", character, EPISODIC, &text.join(" "))
+        })
+        .collect();
+    for batch in points.chunks(100) {
+        index.upsert(batch).await.unwrap();
+    }
+    for question in [
+        "When did Maya start pottery class?",
+        "Bartholomew chewed the router",
+        "sourdough from the bakery in Lisbon",
+        "chess tournament",
+        "violin lesson with my sister",
+    ] {
+        let reference = rank_lexical(
+            &Terms::of(question),
+            points.iter().map(|p| (p.memory_id, &p.terms)),
+            points.len(),
+        );
+        let score_of = |id: &Uuid| {
+            reference
+                .iter()
+                .find(|h| h.memory_id == *id)
+                .map_or(0.0, |h| h.score)
+        };
+        let found = by_words(&index, &words("a", character, question, 10)).await;
+        assert_eq!(found.len(), 10, "{question}");
+        let tenth = reference[9].score;
+        for id in &found {
+            assert!(
+                score_of(id) >= 0.85 * tenth,
+                "{question}: a hit the reference scores {} (its tenth: {tenth})",
+                score_of(id)
+            );
+        }
+        assert!(
+            score_of(&found[0]) >= 0.85 * reference[0].score,
+            "{question}: the first hit scores {} by the reference (its first: {})",
+            score_of(&found[0]),
+            reference[0].score
+        );
+    }
 }

@@ -4,9 +4,11 @@
 mod api_key;
 mod character;
 mod job;
+mod lexical;
 mod memory;
 mod page;
 mod person;
+mod ranking;
 mod session;
 mod tenant;
 mod vector;
@@ -15,8 +17,12 @@ pub use api_key::{ApiKey, ApiKeyName, ApiKeySecret, KeyHash};
 pub use character::{Character, CharacterName, CharacterPatch, Persona, Traits};
 pub use job::{Job, JobKind, JobOutcome, JobStatus, LEASE_EXPIRED_REASON, lease_expired};
 pub use memory::{Importance, MAX_MEMORY_CHARS, Memory, MemoryContent, MemoryKind, MemorySource};
+pub use lexical::{BM25_B, BM25_K1, Terms, idf, rank_lexical, term_weight};
 pub use page::{Cursor, Page, PageRequest};
 pub use person::{Erasure, MAX_USER_ID_CHARS, ScopeFilter, UserId};
+pub use ranking::{
+    IndexHits, ListRank, RRF_K, RankScores, RankWeights, SearchMode, finish, fuse,
+};
 pub use session::{
     HistoryEntry, IdempotencyRecord, Message, MessageContent, Role, Session, Usage, UserName,
 };

@@ -1,4 +1,4 @@
-use super::{MemoryKind, ScopeFilter, TenantId};
+use super::{MemoryKind, ScopeFilter, SearchMode, TenantId, Terms};
 use uuid::Uuid;
 
 /// One memory's vector with the payload every search filters on.
@@ -11,6 +11,8 @@ pub struct VectorPoint {
     /// The memory's owner; `None` for the world's.
     pub user_id: Option<String>,
     pub embedding: Vec<f32>,
+    /// The memory's analysed words, for the lexical side of search.
+    pub terms: Terms,
 }
 
 impl VectorPoint {
@@ -23,6 +25,7 @@ impl VectorPoint {
             kind: memory.kind,
             user_id: memory.user_id.clone(),
             embedding: memory.embedding.clone(),
+            terms: Terms::of(&memory.content),
         }
     }
 }
@@ -35,7 +38,13 @@ pub struct VectorQuery {
     pub character_id: Uuid,
     pub kind: Option<MemoryKind>,
     pub scope: ScopeFilter,
+    /// Which lists to fill: the vector one, the lexical one, or both.
+    pub mode: SearchMode,
+    /// Empty when the mode has no vector side.
     pub embedding: Vec<f32>,
+    /// The query's analysed words; empty when the mode has no lexical side.
+    pub terms: Terms,
+    /// How deep each list goes.
     pub k: usize,
 }
 

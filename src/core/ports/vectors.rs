@@ -1,6 +1,6 @@
 //! The vector index port: rebuildable from the Store.
 
-use crate::core::domain::{ScoredId, TenantId, VectorPoint, VectorQuery};
+use crate::core::domain::{IndexHits, TenantId, VectorPoint, VectorQuery};
 use async_trait::async_trait;
 use uuid::Uuid;
 
@@ -10,11 +10,15 @@ pub enum VectorError {
     Unavailable(String),
 }
 
-/// The vector index over memory embeddings. Never authoritative: the Store
-/// keeps every embedding, so this can be rebuilt.
+/// The search index over memories: embeddings and the words of each
+/// memory. Never authoritative: the Store keeps every embedding and text,
+/// so this can be rebuilt.
 ///
-/// Contract: `search` returns only points of the query's tenant and
-/// character (and kind, if given), best first, at most `k`.
+/// Contract: `search` fills the lists the query's mode asks for (vector:
+/// cosine; lexical: BM25 with `domain::lexical`'s analyser and formula),
+/// each with only points of the query's tenant and character (and kind, if
+/// given) that its scope admits, best first, at most `k`. Fusion happens
+/// in the core, the same for every implementation.
 ///
 /// # Errors
 /// `VectorError::Unavailable` on any failure; callers fall back to the Store.
@@ -25,7 +29,7 @@ pub trait VectorMemory: Send + Sync + 'static {
     fn kind(&self) -> &'static str;
     async fn ping(&self) -> Result<(), VectorError>;
     async fn upsert(&self, points: &[VectorPoint]) -> Result<(), VectorError>;
-    async fn search(&self, query: &VectorQuery) -> Result<Vec<ScoredId>, VectorError>;
+    async fn search(&self, query: &VectorQuery) -> Result<IndexHits, VectorError>;
     async fn delete(&self, memory_ids: &[Uuid]) -> Result<(), VectorError>;
     async fn delete_character(
         &self,

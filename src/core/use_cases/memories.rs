@@ -1,7 +1,7 @@
 //! Memories: add (embedded, stored, indexed), list, search, delete.
 
 use super::support::{
-    Embedder, MemoryDraft, MemoryWriter, Recall, RecallQuery, SearchOutcome, VectorSync,
+    MemoryDraft, MemoryWriter, Recall, RecallQuery, SearchOutcome, VectorSync,
     require_character,
 };
 use crate::core::domain::{
@@ -27,7 +27,6 @@ pub struct NewMemory {
 pub struct Memories {
     characters: Arc<dyn CharacterStore>,
     memories: Arc<dyn MemoryStore>,
-    embedder: Embedder,
     writer: MemoryWriter,
     recall: Recall,
     sync: VectorSync,
@@ -37,7 +36,6 @@ impl Memories {
     pub(crate) fn new(
         characters: Arc<dyn CharacterStore>,
         memories: Arc<dyn MemoryStore>,
-        embedder: Embedder,
         writer: MemoryWriter,
         recall: Recall,
         sync: VectorSync,
@@ -45,7 +43,6 @@ impl Memories {
         Self {
             characters,
             memories,
-            embedder,
             writer,
             recall,
             sync,
@@ -100,9 +97,8 @@ impl Memories {
         recall: &RecallQuery,
     ) -> Result<SearchOutcome> {
         require_character(self.characters.as_ref(), tenant, character_id).await?;
-        let embedding = self.embedder.embed_one(query).await?;
         self.recall
-            .search(tenant, character_id, embedding, recall)
+            .search(tenant, character_id, query, recall)
             .await
     }
 

@@ -104,6 +104,8 @@ impl UseCases {
             store.clone(),
             ports.vectors.clone(),
             ports.vector_health.clone(),
+            embedder.clone(),
+            settings.rank_weights,
         );
         let queue = JobQueue::new(store.clone());
         let characters = Characters::new(
@@ -138,7 +140,6 @@ impl UseCases {
                 characters.clone(),
                 ports.cache.clone(),
                 ports.llm.clone(),
-                embedder.clone(),
                 writer.clone(),
                 recall.clone(),
                 reflection.clone(),
@@ -155,7 +156,6 @@ impl UseCases {
             memories: Memories::new(
                 store.clone(),
                 store.clone(),
-                embedder.clone(),
                 writer,
                 recall,
                 sync,

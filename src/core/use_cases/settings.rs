@@ -1,5 +1,6 @@
 //! The knobs the use cases read, taken from `Settings` by the composition root.
 
+use crate::core::domain::RankWeights;
 use std::time::Duration;
 
 /// Knobs the use cases read, taken from `Settings` by the composition root.
@@ -14,7 +15,11 @@ pub struct CoreSettings {
     pub cognition_every_n_turns: u32,
     pub cognition_cooldown: Duration,
     pub session_retention: chrono::Duration,
-    pub memories_per_turn: usize,
+    /// The prompt budget (`LLM_CONTEXT_TOKENS`): a turn recalls as many
+    /// memories as the room its persona, message and history leave.
+    pub context_tokens: usize,
+    /// How recall weighs recency and importance after fusing relevance.
+    pub rank_weights: RankWeights,
     pub authentication_enabled: bool,
     /// First retry delay of a failed job; doubles with each attempt.
     pub job_retry_backoff: Duration,
@@ -34,7 +39,8 @@ impl Default for CoreSettings {
             cognition_every_n_turns: 10,
             cognition_cooldown: Duration::from_secs(300),
             session_retention: chrono::Duration::days(7),
-            memories_per_turn: 5,
+            context_tokens: 8000,
+            rank_weights: RankWeights::default(),
             authentication_enabled: true,
             job_retry_backoff: Duration::from_secs(2),
             max_concurrent_turns: 1024,

@@ -182,14 +182,7 @@ impl VectorIndex {
                         }
                     }
                 }
-                points.push(VectorPoint {
-                    memory_id: memory.id,
-                    tenant: memory.tenant,
-                    character_id: memory.character_id,
-                    kind: memory.kind,
-                    user_id: memory.user_id,
-                    embedding: memory.embedding,
-                });
+                points.push(VectorPoint::of(&memory));
             }
             let count = points.len() as u64;
             match self.vectors.upsert(&points).await {

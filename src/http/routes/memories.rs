@@ -141,6 +141,7 @@ impl MemoriesApi {
             kind: body.kind.map(Into::into),
             scope,
             include_superseded: body.include_superseded.unwrap_or(false),
+            mode: body.mode.map(Into::into).unwrap_or_default(),
         };
         let outcome = state
             .memories
@@ -148,6 +149,7 @@ impl MemoriesApi {
             .await?;
         Ok(Json(SearchResults {
             results: outcome.hits.into_iter().map(Into::into).collect(),
+            mode: outcome.mode.into(),
             degraded: outcome.degraded,
         }))
     }

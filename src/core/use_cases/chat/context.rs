@@ -3,12 +3,37 @@
 
 use super::ChatTurns;
 use super::begin::UserTurn;
-use crate::core::domain::{HistoryEntry, Message, Role, ScopeFilter, TenantId};
+use crate::core::domain::{HistoryEntry, Memory, MemoryKind, Message, Role, ScopeFilter, TenantId};
 use crate::core::error::Result;
 use crate::core::ports::RenderRequest;
 use crate::core::use_cases::sessions::history_key;
 use crate::core::use_cases::support::{RecallQuery, ScoredMemory};
 use uuid::Uuid;
+
+/// A memory's share of the prompt is counted at about this many tokens
+/// when deciding how many to recall (the renderer packs by real size).
+const TYPICAL_MEMORY_TOKENS: usize = 60;
+/// Bounds on how many memories one turn recalls.
+const MIN_MEMORIES: usize = 3;
+const MAX_MEMORIES: usize = 24;
+
+/// The same rough count the renderer uses: four characters a token.
+fn estimate_tokens(text: &str) -> usize {
+    text.chars().count().div_ceil(4) + 4
+}
+
+/// How the model sees a memory: what happened, with the day it happened
+/// (a question about "last spring" needs it); facts as they are.
+fn as_prompt_text(memory: &Memory) -> String {
+    match memory.kind {
+        MemoryKind::Episodic => format!(
+            "[{}] {}",
+            memory.created_at.format("%Y-%m-%d"),
+            memory.content
+        ),
+        MemoryKind::Biographical => memory.content.clone(),
+    }
+}
 
 /// A turn ready for the model.
 pub(super) struct PreparedTurn {
@@ -28,14 +53,22 @@ impl ChatTurns {
         let history = self
             .history(tenant, turn.session.id, turn.user_message.id)
             .await?;
-        let memories_used = self
+        let room = self.memory_room(&character.persona, &character.traits, &history, &turn);
+        let mut memories_used = self
             .recall_for(
                 tenant,
                 character.id,
                 &turn.session.user_id,
                 &turn.user_message.content,
+                (room / TYPICAL_MEMORY_TOKENS).clamp(MIN_MEMORIES, MAX_MEMORIES),
             )
             .await?;
+        // Best first, as many as fit the room by their real size.
+        let mut spent = 0;
+        memories_used.retain(|m| {
+            spent += estimate_tokens(&as_prompt_text(&m.memory));
+            spent <= room
+        });
         let request = RenderRequest {
             character_name: character.name.clone(),
             persona: character.persona,
@@ -43,7 +76,7 @@ impl ChatTurns {
             user_name: turn.session.user_name.clone(),
             memories: memories_used
                 .iter()
-                .map(|m| m.memory.content.clone())
+                .map(|m| as_prompt_text(&m.memory))
                 .collect(),
             history,
             message: turn.user_message.content.clone(),
@@ -54,6 +87,26 @@ impl ChatTurns {
             request,
             memories_used,
         })
+    }
+
+    /// The prompt budget left for memories: what the persona and message
+    /// leave, less the history's share (at most half, as the renderer
+    /// packs it).
+    fn memory_room(
+        &self,
+        persona: &str,
+        traits: &serde_json::Map<String, serde_json::Value>,
+        history: &[HistoryEntry],
+        turn: &UserTurn,
+    ) -> usize {
+        let fixed = estimate_tokens(persona)
+            + estimate_tokens(&serde_json::Value::Object(traits.clone()).to_string())
+            + estimate_tokens(&turn.user_message.content)
+            // The instructions around them.
+            + 200;
+        let left = self.settings.context_tokens.saturating_sub(fixed);
+        let history_cost: usize = history.iter().map(|h| estimate_tokens(&h.content)).sum();
+        left - history_cost.min(left / 2)
     }
 
     /// Earlier turns, from the cache when warm (written through after each turn).
@@ -122,30 +175,26 @@ impl ChatTurns {
     }
 
     /// Memories relevant to the message: the world's and this person's,
-    /// never another person's. A failing embedder means no memories for
-    /// this turn, not a failed turn.
+    /// never another person's. A failing embedder means recall by words
+    /// alone for this turn, not a failed turn.
     async fn recall_for(
         &self,
         tenant: &TenantId,
         character_id: Uuid,
         person: &str,
         message: &str,
+        k: usize,
     ) -> Result<Vec<ScoredMemory>> {
-        let embedding = match self.embedder.embed_one(message).await {
-            Ok(embedding) => embedding,
-            Err(err) => {
-                tracing::warn!(error = %err, "could not embed the message; answering without memories");
-                return Ok(Vec::new());
-            }
-        };
+        // The same search as the API's (hybrid; words alone if the
+        // embedder fails), scoped to the world and this person.
         let outcome = self
             .recall
             .search(
                 tenant,
                 character_id,
-                embedding,
+                message,
                 &RecallQuery {
-                    k: self.settings.memories_per_turn,
+                    k,
                     scope: ScopeFilter::Person(person.to_owned()),
                     ..RecallQuery::default()
                 },

@@ -11,7 +11,7 @@ mod pipeline;
 use super::CoreSettings;
 use super::characters::Characters;
 use super::reflection::Reflection;
-use super::support::{Embedder, MemoryWriter, Recall, ScoredMemory};
+use super::support::{MemoryWriter, Recall, ScoredMemory};
 use crate::core::domain::{Message, MessageContent, TenantId, Usage};
 use crate::core::error::{Error, Result};
 use crate::core::ports::{Cache, IdempotencyStore, Llm, SessionStore};
@@ -63,7 +63,6 @@ pub struct ChatTurns {
     characters: Characters,
     cache: Arc<dyn Cache>,
     llm: Arc<dyn Llm>,
-    embedder: Embedder,
     writer: MemoryWriter,
     recall: Recall,
     reflection: Reflection,
@@ -83,7 +82,6 @@ impl ChatTurns {
         characters: Characters,
         cache: Arc<dyn Cache>,
         llm: Arc<dyn Llm>,
-        embedder: Embedder,
         writer: MemoryWriter,
         recall: Recall,
         reflection: Reflection,
@@ -95,7 +93,6 @@ impl ChatTurns {
             characters,
             cache,
             llm,
-            embedder,
             writer,
             recall,
             reflection,

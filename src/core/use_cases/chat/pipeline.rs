@@ -45,6 +45,20 @@ impl Reporter {
     }
 }
 
+/// How much of the reply a turn's memory keeps.
+const REPLY_CHARS_REMEMBERED: usize = 280;
+
+/// At most `max` characters of `text`, cut at a word boundary, with `…`
+/// when cut.
+fn clip_words(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let cut: String = text.chars().take(max).collect();
+    let end = cut.rfind(char::is_whitespace).unwrap_or(cut.len());
+    format!("{}…", cut[..end].trim_end())
+}
+
 /// Importance of the episodic memory every turn leaves.
 const TURN_IMPORTANCE: f32 = 0.3;
 
@@ -247,9 +261,13 @@ impl ChatTurns {
     /// messages themselves are already stored.
     async fn remember(&self, turn: &UserTurn, character_name: &str, reply: &Message) {
         let speaker = turn.session.user_name.as_deref().unwrap_or("User");
+        // The person's words are what later questions are about; the reply
+        // rides along clipped, so a long answer cannot drown them (in the
+        // embedding, or in BM25's length normalisation).
         let mut content = format!(
             "{speaker}: {}\n{character_name}: {}",
-            turn.user_message.content, reply.content
+            turn.user_message.content,
+            clip_words(&reply.content, REPLY_CHARS_REMEMBERED)
         );
         if content.chars().count() > MAX_MEMORY_CHARS {
             content = content.chars().take(MAX_MEMORY_CHARS).collect();
@@ -298,5 +316,17 @@ impl ChatTurns {
             Err(Error::RateLimited { .. }) => tracing::debug!("reflection cooling down"),
             Err(err) => tracing::warn!(error = %err, "could not queue a reflection"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::clip_words;
+
+    #[test]
+    fn replies_are_clipped_at_a_word() {
+        assert_eq!(clip_words("short", 10), "short");
+        assert_eq!(clip_words("one two three four", 10), "one two…");
+        assert_eq!(clip_words("ééééééééééééé", 4), "éééé…");
     }
 }

@@ -1,20 +1,36 @@
-//! Recall: the memories nearest an embedding, from the vector index, or,
-//! when the index fails, from an exact scan of the Store's embeddings.
+//! Recall: the memories that matter for a text. The search index fills a
+//! vector list and a lexical (BM25) list; they are fused by reciprocal rank,
+//! then recency and importance adjust the order (`domain::ranking`). When
+//! the index fails, an exact scan of the Store's memories answers instead.
 
-use crate::core::domain::{Memory, MemoryKind, ScopeFilter, TenantId, VectorQuery, rank_exact};
+use super::Embedder;
+use crate::core::domain::{
+    IndexHits, Memory, MemoryKind, RankScores, RankWeights, ScopeFilter, SearchMode, TenantId,
+    Terms, VectorQuery, finish, fuse, rank_exact, rank_lexical,
+};
 use crate::core::error::Result;
 use crate::core::ports::{MemoryStore, PortHealth, VectorMemory};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use uuid::Uuid;
 
+/// How deep each list goes for `k` results: deep enough that fusion sees
+/// what either side ranks a little lower, and that filtering (superseded
+/// facts) still leaves `k`.
+fn list_depth(k: usize) -> usize {
+    (k * 3).clamp(30, 150)
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScoredMemory {
     pub memory: Memory,
+    /// The final score the order follows (`scores.score`).
     pub score: f32,
+    #[serde(default)]
+    pub scores: RankScores,
 }
 
-/// What a recall looks for, besides the embedding.
+/// What a recall looks for, besides the text.
 #[derive(Debug, Clone, Default)]
 pub struct RecallQuery {
     pub k: usize,
@@ -23,12 +39,17 @@ pub struct RecallQuery {
     pub scope: ScopeFilter,
     /// Superseded facts are left out unless asked for.
     pub include_superseded: bool,
+    pub mode: SearchMode,
 }
 
 pub struct SearchOutcome {
     pub hits: Vec<ScoredMemory>,
-    /// True when the vector index failed and the Store answered instead.
+    /// True when a part failed and the answer is weaker for it: the index
+    /// (the Store answered) or the embedder (hybrid fell back to lexical).
     pub degraded: bool,
+    /// The mode that actually ranked (hybrid becomes lexical when the
+    /// embedder fails).
+    pub mode: SearchMode,
 }
 
 #[derive(Clone)]
@@ -36,6 +57,8 @@ pub struct Recall {
     memories: Arc<dyn MemoryStore>,
     vectors: Arc<dyn VectorMemory>,
     vector_health: Arc<PortHealth>,
+    embedder: Embedder,
+    weights: RankWeights,
 }
 
 impl Recall {
@@ -43,91 +66,141 @@ impl Recall {
         memories: Arc<dyn MemoryStore>,
         vectors: Arc<dyn VectorMemory>,
         vector_health: Arc<PortHealth>,
+        embedder: Embedder,
+        weights: RankWeights,
     ) -> Self {
         Self {
             memories,
             vectors,
             vector_health,
+            embedder,
+            weights,
         }
     }
 
-    /// The `k` best memories of a character that the query's scope admits.
+    /// The `k` best memories of a character for `text` that the query's
+    /// scope admits. Hybrid falls back to lexical if the text cannot be
+    /// embedded; vector mode cannot, and fails.
     pub async fn search(
         &self,
         tenant: &TenantId,
         character_id: Uuid,
-        embedding: Vec<f32>,
+        text: &str,
         recall: &RecallQuery,
     ) -> Result<SearchOutcome> {
+        let mut mode = recall.mode;
+        let mut degraded = false;
+        let embedding = if mode.uses_vector() {
+            match self.embedder.embed_one(text).await {
+                Ok(embedding) => embedding,
+                Err(err) if mode == SearchMode::Hybrid => {
+                    tracing::warn!(error = %err, "could not embed the query; searching by words alone");
+                    mode = SearchMode::Lexical;
+                    degraded = true;
+                    Vec::new()
+                }
+                Err(err) => return Err(err),
+            }
+        } else {
+            Vec::new()
+        };
         let query = VectorQuery {
             tenant: tenant.clone(),
             character_id,
             kind: recall.kind,
             scope: recall.scope.clone(),
+            mode,
             embedding,
-            k: recall.k * 2,
+            terms: if mode.uses_lexical() {
+                Terms::of(text)
+            } else {
+                Terms::default()
+            },
+            k: list_depth(recall.k),
         };
-        let mut outcome = self.candidates(&query).await?;
-        // The index filters by scope too; this keeps a stale or foreign
-        // point from ever reaching someone else's prompt.
-        outcome.hits.retain(|hit| {
-            recall.scope.admits(hit.memory.user_id.as_deref())
-                && (recall.include_superseded || hit.memory.superseded_by.is_none())
+        let (hits, memories, fell_back) = self.candidates(&query).await?;
+        let now = chrono::Utc::now();
+        let fused = fuse(&hits, mode);
+        let mut ranked: Vec<ScoredMemory> = memories
+            .into_iter()
+            // The index filters by scope too; this keeps a stale or foreign
+            // point from ever reaching someone else's prompt.
+            .filter(|m| {
+                m.character_id == character_id
+                    && recall.scope.admits(m.user_id.as_deref())
+                    && recall.kind.is_none_or(|kind| kind == m.kind)
+                    && (recall.include_superseded || m.superseded_by.is_none())
+            })
+            .filter_map(|memory| {
+                let scores = finish(
+                    *fused.get(&memory.id)?,
+                    memory.created_at,
+                    memory.importance,
+                    now,
+                    &self.weights,
+                );
+                Some(ScoredMemory {
+                    score: scores.score,
+                    scores,
+                    memory,
+                })
+            })
+            .collect();
+        ranked.sort_by(|a, b| {
+            b.score
+                .total_cmp(&a.score)
+                .then_with(|| a.memory.id.cmp(&b.memory.id))
         });
-        outcome.hits.truncate(recall.k);
-        Ok(outcome)
+        ranked.truncate(recall.k);
+        Ok(SearchOutcome {
+            hits: ranked,
+            degraded: degraded || fell_back,
+            mode,
+        })
     }
 
-    async fn candidates(&self, query: &VectorQuery) -> Result<SearchOutcome> {
-        let (tenant, character_id, k) = (&query.tenant, query.character_id, query.k);
+    /// Both lists and the memories they name: from the index, or, when it
+    /// fails, from the Store (exact cosine and BM25 over every memory the
+    /// query may see; slower, still correct).
+    async fn candidates(&self, query: &VectorQuery) -> Result<(IndexHits, Vec<Memory>, bool)> {
+        let tenant = &query.tenant;
         match self.vectors.search(query).await {
-            Ok(ids) => {
-                let ids_only: Vec<Uuid> = ids.iter().map(|hit| hit.memory_id).collect();
-                let mut memories = self.memories.get_memories(tenant, &ids_only).await?;
-                // The index may still hold vectors of deleted rows; they simply drop out here.
-                let hits = ids
+            Ok(hits) => {
+                let mut ids: Vec<Uuid> = hits
+                    .vector
                     .iter()
-                    .filter_map(|hit| {
-                        let position = memories.iter().position(|m| m.id == hit.memory_id)?;
-                        Some(ScoredMemory {
-                            memory: memories.swap_remove(position),
-                            score: hit.score,
-                        })
-                    })
-                    .filter(|hit| hit.memory.character_id == character_id)
+                    .chain(&hits.lexical)
+                    .map(|hit| hit.memory_id)
                     .collect();
-                Ok(SearchOutcome {
-                    hits,
-                    degraded: false,
-                })
+                ids.sort_unstable();
+                ids.dedup();
+                // The index may still hold points of deleted rows; they
+                // simply drop out here.
+                let memories = self.memories.get_memories(tenant, &ids).await?;
+                Ok((hits, memories, false))
             }
             Err(err) => {
-                tracing::warn!(error = %err, "vector search failed; answering from the store");
+                tracing::warn!(error = %err, "memory search failed; answering from the store");
                 self.vector_health.record_fallback("vector_memory");
                 let all = self
                     .memories
-                    .all_memories(tenant, character_id, query.kind, &query.scope)
+                    .all_memories(tenant, query.character_id, query.kind, &query.scope)
                     .await?;
-                let ranked = rank_exact(
-                    &query.embedding,
-                    all.iter().map(|m| (m.id, m.embedding.as_slice())),
-                    k,
-                );
-                let hits = ranked
-                    .into_iter()
-                    .filter_map(|hit| {
-                        all.iter()
-                            .find(|m| m.id == hit.memory_id)
-                            .map(|m| ScoredMemory {
-                                memory: m.clone(),
-                                score: hit.score,
-                            })
-                    })
-                    .collect();
-                Ok(SearchOutcome {
-                    hits,
-                    degraded: true,
-                })
+                let mut hits = IndexHits::default();
+                if query.mode.uses_vector() {
+                    hits.vector = rank_exact(
+                        &query.embedding,
+                        all.iter().map(|m| (m.id, m.embedding.as_slice())),
+                        query.k,
+                    );
+                }
+                if query.mode.uses_lexical() {
+                    let terms: Vec<(Uuid, Terms)> =
+                        all.iter().map(|m| (m.id, Terms::of(&m.content))).collect();
+                    hits.lexical =
+                        rank_lexical(&query.terms, terms.iter().map(|(id, t)| (*id, t)), query.k);
+                }
+                Ok((hits, all, true))
             }
         }
     }
