@@ -9,3 +9,6 @@ ALTER TABLE memory_vectors
     ADD COLUMN terms integer,
     ADD COLUMN term_key text;
 CREATE INDEX memory_vectors_lexemes ON memory_vectors USING gin (lexemes);
+
+-- A fact cognition extracted names the turn memories it rests on.
+ALTER TABLE memories ADD COLUMN evidence uuid[] NOT NULL DEFAULT '{}';

@@ -15,8 +15,8 @@ use uuid::Uuid;
 impl MemoryStore for PostgresStore {
     async fn insert_memory(&self, m: &Memory) -> Result<(), StoreError> {
         let done = sqlx::query(
-            "INSERT INTO memories (id, tenant, character_id, session_id, kind, source, content, importance, embedding, embedding_model, embedding_dimensions, created_at, sealed, user_id)
-             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14
+            "INSERT INTO memories (id, tenant, character_id, session_id, kind, source, content, importance, embedding, embedding_model, embedding_dimensions, created_at, sealed, user_id, evidence)
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15
              WHERE EXISTS (SELECT 1 FROM characters WHERE id = $3 AND tenant = $2)",
         )
         .bind(m.id)
@@ -33,6 +33,7 @@ impl MemoryStore for PostgresStore {
         .bind(m.created_at)
         .bind(self.sealing())
         .bind(&m.user_id)
+        .bind(&m.evidence)
         .execute(&self.pool)
         .within(self.query_timeout)
         .await?;

@@ -155,6 +155,7 @@ pub(super) struct MemoryRow {
     embedding: Vec<f32>,
     embedding_model: String,
     superseded_by: Option<Uuid>,
+    evidence: Vec<Uuid>,
     created_at: DateTime<Utc>,
     /// Written encrypted; `None` for rows older than the column.
     pub(super) sealed: Option<bool>,
@@ -197,6 +198,7 @@ impl TryFrom<MemoryRow> for Memory {
             embedding: row.embedding,
             embedding_model: row.embedding_model,
             superseded_by: row.superseded_by,
+            evidence: row.evidence,
             created_at: row.created_at,
         })
     }
@@ -264,4 +266,4 @@ pub(super) fn limit_of(page: &PageRequest) -> i64 {
     page.fetch_limit() as i64
 }
 
-pub(super) const MEMORY_COLUMNS: &str = "id, tenant, character_id, session_id, user_id, kind, source, content, importance, embedding, embedding_model, superseded_by, created_at, sealed";
+pub(super) const MEMORY_COLUMNS: &str = "id, tenant, character_id, session_id, user_id, kind, source, content, importance, embedding, embedding_model, superseded_by, evidence, created_at, sealed";

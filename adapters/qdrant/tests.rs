@@ -1,6 +1,7 @@
 //! Unit tests of the Qdrant adapter: the filters and ids it sends.
 
 use super::*;
+use qdrant_client::qdrant::vectors::VectorsOptions;
 use qdrant_client::qdrant::condition::ConditionOneOf;
 use qdrant_client::qdrant::r#match::MatchValue;
 
@@ -37,11 +38,20 @@ fn every_search_is_scoped_to_tenant_and_character() {
         character_id: character,
         kind: Some(MemoryKind::Biographical),
         scope: ScopeFilter::Person("sam".into()),
+        mode: crate::core::domain::SearchMode::Hybrid,
         embedding: vec![0.1, 0.2],
+        terms: Terms::of("pottery class"),
         k: 7,
     };
-    let request = search_request("memories", &query);
-    assert_eq!(request.collection_name, "memories");
+    let (batch, lists) = search_request("memories", &query, &TermKey::plain());
+    assert_eq!(batch.collection_name, "memories");
+    // One call, both lists, each filtered alike.
+    assert_eq!(lists, [List::Vector, List::Lexical]);
+    assert_eq!(batch.query_points.len(), 2);
+    assert_eq!(batch.query_points[0].using.as_deref(), Some("dense"));
+    assert_eq!(batch.query_points[1].using.as_deref(), Some("lexical"));
+    assert_eq!(batch.query_points[0].filter, batch.query_points[1].filter);
+    let request = batch.query_points[1].clone();
     assert_eq!(request.limit, Some(7));
     let filter = request.filter.unwrap();
     let conditions: Vec<(String, String)> = filter.must.iter().map(keyword).collect();
@@ -55,14 +65,37 @@ fn every_search_is_scoped_to_tenant_and_character() {
         ]
     );
     // The tenant's own view names no person.
-    let any = search_request(
+    let (any, _) = search_request(
         "memories",
         &VectorQuery {
             scope: ScopeFilter::Any,
+            ..query.clone()
+        },
+        &TermKey::plain(),
+    );
+    assert_eq!(
+        any.query_points[0].clone().filter.unwrap().must.len(),
+        3
+    );
+    // A mode asks only for its list; words that are all stop words, none.
+    let (_, lists) = search_request(
+        "memories",
+        &VectorQuery {
+            mode: crate::core::domain::SearchMode::Lexical,
+            ..query.clone()
+        },
+        &TermKey::plain(),
+    );
+    assert_eq!(lists, [List::Lexical]);
+    let (_, lists) = search_request(
+        "memories",
+        &VectorQuery {
+            terms: Terms::of("what is it"),
             ..query
         },
+        &TermKey::plain(),
     );
-    assert_eq!(any.filter.unwrap().must.len(), 3);
+    assert_eq!(lists, [List::Vector]);
 }
 
 #[test]
@@ -77,7 +110,9 @@ fn points_carry_their_id_vector_and_scope_payload() {
             kind: MemoryKind::Episodic,
             user_id: Some("sam".into()),
             embedding: vec![1.0, 0.0],
+            terms: Terms::of("pottery pottery class"),
         }],
+        &TermKey::plain(),
     );
     assert_eq!(request.wait, Some(true));
     let point = &request.points[0];
@@ -98,6 +133,15 @@ fn points_carry_their_id_vector_and_scope_payload() {
         serde_json::json!("user:sam")
     );
     assert_eq!(scope_value(None), "world");
+    let Some(VectorsOptions::Vectors(named)) =
+        point.vectors.clone().and_then(|v| v.vectors_options)
+    else {
+        panic!("named vectors expected");
+    };
+    assert!(named.vectors.contains_key("dense"));
+    // Two words, one sparse entry each; "pottery" (twice) weighs more.
+    let lexical = format!("{:?}", named.vectors["lexical"]);
+    assert!(lexical.contains("indices"), "{lexical}");
 }
 
 #[test]
@@ -109,7 +153,7 @@ fn collections_record_their_model_and_deletes_are_scoped() {
     );
     assert_eq!(
         create.metadata["payload_layout"].clone().into_json(),
-        serde_json::json!(2)
+        serde_json::json!(3)
     );
     let delete =
         delete_character_request("memories", &TenantId::parse("acme").unwrap(), Uuid::nil());

@@ -14,6 +14,8 @@ labelled with the ids of the turn(s) that answer it and a style:
 - paraphrase: says the same thing in other words and shares no rare word
   with the evidence ("Which cable did my pet ruin?"); dense search should
   help here;
+- exact: a reverse look-up by a number said verbatim ("What did I buy for
+  £4,800?"); embeddings blur numbers, a keyword index does not;
 - multi: needs two turns (a plan and its later change, a loan and the
   verdict on it); both are labelled.
 
@@ -66,6 +68,8 @@ class Fact:
     answer: str
     distractors: list = field(default_factory=list)
     key: str = ""                        # uniqueness within a person (one chewing event per pet...)
+    exact: list = field(default_factory=list)  # reverse look-ups by a number said verbatim
+    exact_answer: str = ""
 
 
 def ordinal(n):
@@ -151,20 +155,22 @@ def k_class(person, r, today):
                     f"My {r.choice(RELATIONS)} did a {hobby} course years ago and quit after two weeks",
                     f"{friend} keeps trying to get me to join a {other_hobby} class with {r.choice(['Mrs.', 'Mr.'])} {r.choice(SURNAMES)}",
                     f"The {hobby} studio near the station is closing down, the owner is retiring",
+                    f"{person.stranger()} started {hobby} with {r.choice(['Mrs.', 'Mr.'])} {r.choice(SURNAMES)} last month and won't shut up about it",
                 ])
 
 
 PET_EVENTS = [
-    ("chew", "chewed through the {obj}", "What did {pet} chew through?", "What did my {kind} gnaw to pieces?",
+    ("chew", "chewed through the {obj}", "What did {pet} chew through?|Do you remember what {pet} chewed up?",
+     "What did my {kind} gnaw to pieces?",
      ["router cable", "phone charger", "laptop power cord", "headphone cable", "Christmas lights", "lamp flex"]),
-    ("swallow", "swallowed a {obj} and we spent the night at the emergency vet", "What did {pet} swallow?",
+    ("swallow", "swallowed a {obj} and we spent the night at the emergency vet", "What did {pet} swallow?|What was it {pet} swallowed?",
      "What did {name}'s animal eat that meant a night at the animal hospital?",
      ["hair tie", "wine cork", "Lego brick", "sock", "rubber duck", "bottle cap"]),
-    ("escape", "escaped and turned up two hours later in {obj}", "Where was {pet} found after getting out?",
+    ("escape", "escaped and turned up two hours later in {obj}", "Where was {pet} found after getting out?|Where did {pet} turn up after the escape?",
      "Where did {name}'s runaway animal end up?",
      ["the neighbour's greenhouse", "the bakery downstairs", "a skip on the corner", "the school playground",
       "the laundromat", "the church garden"]),
-    ("trick", "learned to open the {obj} all on its own, I'm doomed", "What has {pet} learned to open?",
+    ("trick", "learned to open the {obj} all on its own, I'm doomed", "What has {pet} learned to open?|What did {pet} figure out how to open?",
      "What can {name}'s clever animal now get into without help?",
      ["fridge", "treat cupboard", "sliding door", "bin lid", "bathroom door", "kitchen drawer"]),
 ]
@@ -184,8 +190,7 @@ def k_pet(person, r, today):
     other_kind, other_pet = r.choice([p for p in PETS if p[1] != pet])
     other_obj = r.choice([o for o in objects if o != obj])
     return Fact("pet", [evidence],
-                anchored=[anchored.format(pet=pet), f"Remind me what {pet} did with the {obj.split()[-1]}?"
-                          if key in ("chew", "trick") else anchored.format(pet=pet)],
+                anchored=[a.format(pet=pet) for a in anchored.split("|")],
                 paraphrase=[paraphrase.format(name=person.name, kind="pet"),
                             paraphrase.format(name=person.name, kind="pet")],
                 answer=obj, key=f"pet:{key}",
@@ -277,7 +282,8 @@ def k_car(person, r, today):
                 anchored=[f"How much did {person.name} pay for the {car}?", f"What did {nickname} cost me?"],
                 paraphrase=[f"What was the price of {person.name}'s pre-owned vehicle?",
                             "How much did I spend on my pre-owned motor?"],
-                answer=price, key="car",
+                answer=price, key="car", exact_answer=f"{colour} {car}",
+                exact=[f"What did I buy for {price}?", f"What did {person.name} pay {price} for?"],
                 distractors=[
                     f"My {r.choice(['brother', 'cousin', 'colleague'])} is selling {r.choice(['his', 'her'])} {other_car}, asking way too much",
                     f"The {colour} {other_car} next door got towed this morning",
@@ -342,6 +348,7 @@ def k_gift(person, r, today):
                 distractors=[
                     f"I'm thinking of getting {giver} {other_gift} but it's pricey",
                     f"{person.stranger()} got {other_gift} for {r.choice(['her', 'his'])} birthday, so jealous",
+                    f"{person.stranger()} gave me {r.choice([g for g, _ in GIFTS if g not in (gift, other_gift)])} for {occasion}, very sweet",
                     f"Gift shopping stresses me out, I never know what people want",
                 ])
 
@@ -422,7 +429,8 @@ def k_race(person, r, today):
                 anchored=[f"What was {person.name}'s time in the {race}?", f"How fast did I do the {race}?"],
                 paraphrase=[f"How long did it take {person.name} to finish {gloss}?",
                             f"What was my finishing time in {gloss}?"],
-                answer=time, key="race",
+                answer=time, key="race", exact_answer=race,
+                exact=[f"Which race did I finish in {time}?", f"Where did {person.name} run {time}?"],
                 distractors=[
                     f"{person.circle['best friend']} wants us to sign up for the {r.choice([x[0] for x in RACES if x[0] != race])}",
                     f"Went for a slow jog, only managed {r.randint(2, 6)} km",
@@ -567,7 +575,8 @@ def k_exam(person, r, today):
     return Fact("exam", [evidence],
                 anchored=[f"What did {person.name} score on the {exam}?", f"What was my {exam} result?"],
                 paraphrase=[f"How well did {person.name} do in {gloss}?", f"What mark did I get in {gloss}?"],
-                answer=score, key="exam",
+                answer=score, key="exam", exact_answer=exam,
+                exact=[f"Which exam did I get {score} on?", f"What did {person.name} score {score} in?"],
                 distractors=[f"{person.circle['colleague']} failed the {r.choice([e for e, _ in EXAMS if e != exam])}, poor thing",
                              "Studying again tonight, I can't remember a single thing",
                              f"Signed up for the {exam} mock test"])
@@ -584,7 +593,8 @@ def k_rent(person, r, today):
                 anchored=[f"How much is the rent on {street}?", f"What do I pay for the {street} flat?"],
                 paraphrase=[f"What does {person.name} pay each month for the new apartment?",
                             "How much is my monthly housing cost since I moved?"],
-                answer=rent, key="rent",
+                answer=rent, key="rent", exact_answer=street,
+                exact=[f"Where is the flat that costs {rent} a month?", f"Which place did {person.name} take for {rent} a month?"],
                 distractors=[f"Viewed a flat near the park, {money(r, 650, 2200, 25)} a month and mould in the bathroom",
                              f"{person.circle['flatmate']} and I argued about the bills again",
                              f"Rents in this city are absurd"])
@@ -602,7 +612,8 @@ def k_plumber(person, r, today):
                 anchored=[f"What did {plumber} quote?", f"How much did {plumber} want for the job?"],
                 paraphrase=[f"How much will it cost {person.name} to repair the dripping pipe in the {room}?",
                             f"What's the price to sort out the water problem in my {room}?"],
-                answer=price, key="plumber",
+                answer=price, key="plumber", exact_answer=plumber,
+                exact=[f"Who quoted me {price}?", f"Who wanted {price} for a repair at {person.name}'s?"],
                 distractors=[f"The {r.choice(['boiler', 'washing machine', 'shower'])} is making a weird noise again",
                              f"{person.circle['flatmate']} tried to fix the {room} tap with tape, of course"])
 
@@ -623,6 +634,7 @@ def k_wedding(person, r, today):
                 answer=venue, key="wedding",
                 distractors=[f"{person.circle['cousin']} got married at {r.choice(['a registry office', 'the town hall', 'a beach in Crete'])}, very low-key",
                              f"{friend} sent me photos of the dress fittings",
+                             f"{person.stranger()}'s wedding at {r.choice(['a lighthouse in Cornwall', 'an old mill near Ghent', 'a castle in Fife'])} was gorgeous",
                              "Weddings are lovely but so expensive to attend"])
 
 
@@ -632,19 +644,19 @@ MULTI_KINDS = {k_book, k_move, k_reschedule}
 
 # ---------------------------------------------------------------- chit-chat
 
-OPENERS = ["", "", "", "Honestly, ", "So, ", "Ugh, ", "You know what? ", "Okay, ", "Hey Ada! ", "Funny thing: ", "Well, "]
+OPENERS = ["", "", "", "", "Honestly, ", "So, ", "Ugh, ", "You know what? ", "Okay, ", "Hey Ada! ", "Funny thing: ", "Well, "]
 CLOSERS = ["", "", ".", ". Anyway.", " haha.", "!", ". How are you?", ", if you can believe it.", "..."]
 # First words a sentence may lowercase after "So, " (names and "I" keep their capital).
 LOWERABLE = set("guess started saw made ran found booked picked signed results borrowed finished done plot there the so "
                 "for they flights got invitation project we're you ugh tried went viewed travel studying weddings rents "
-                "moving work gift funny my it's finally this".split())
+                "moving work gift my it's finally this turns we".split())
 
 
 def decorate(r, text, chatty=False):
     """Puts a spoken opener and closing punctuation around a sentence."""
     opener = r.choice(OPENERS)
     first = text.split(" ", 1)[0].lower()
-    if first.rstrip(",") in ("so", "ugh", "okay", "well", "honestly"):
+    if first.rstrip(",") in ("so", "ugh", "okay", "well", "honestly", "funny", "you"):
         opener = ""  # "So, so apparently..."
     if opener.endswith((", ", ": ")) and first in LOWERABLE:
         text = text[0].lower() + text[1:]
@@ -656,9 +668,10 @@ def decorate(r, text, chatty=False):
 
 
 def chit_chat(person, r, today):
+    """One line of small talk (undecorated)."""
     c = person.circle
     season = ["winter", "winter", "spring", "spring", "spring", "summer", "summer", "summer", "autumn", "autumn", "autumn", "winter"][today.month - 1]
-    body = r.choice([
+    return r.choice([
         f"it's been raining for {r.randint(2, 9)} days straight here",
         f"finally some sun, I sat outside with my coffee for an hour",
         f"this {season} is going by so fast",
@@ -703,7 +716,6 @@ def chit_chat(person, r, today):
         f"the trains were cancelled again this morning",
         f"I'm saving up for something big, not sure what yet",
     ])
-    return decorate(r, body, chatty=True)
 
 
 def greeting(person, r):
@@ -712,6 +724,8 @@ def greeting(person, r):
 
 
 # ---------------------------------------------------------------- assembly
+
+STYLES = ("anchored", "paraphrase", "exact", "multi")
 
 STOP = set("a an the of to in on at for with and or but is are was were be been am i me my you your what when where who "
            "which how did do does has have had it its that this there their his her him she he they them from by as "
@@ -725,15 +739,16 @@ def content_words(text):
 def build(turns_target, questions_target, people_count, seed):
     r = random.Random(seed)
     people = [Person(r, i, *PEOPLE[i % len(PEOPLE)]) for i in range(people_count)]
-    start, span = dt.date(2024, 1, 8), 700
+    start = dt.date(2024, 1, 8)
     per_person_q = [questions_target // people_count + (1 if i < questions_target % people_count else 0) for i in range(people_count)]
     per_person_t = [turns_target // people_count + (1 if i < turns_target % people_count else 0) for i in range(people_count)]
     turns, questions = [], []
     for person, n_questions, n_turns in zip(people, per_person_q, per_person_t):
         n_sessions = max(4, round(n_turns / 10))
-        dates = sorted(start + dt.timedelta(days=d) for d in r.sample(range(span), n_sessions))
+        # About two years, a session a day at most.
+        dates = sorted(start + dt.timedelta(days=d) for d in r.sample(range(max(700, n_sessions)), n_sessions))
         sessions = [[] for _ in dates]            # lists of (text, evidence tag or None)
-        facts, misses = [], 0
+        facts, misses, said = [], 0, set()
         while len(facts) < n_questions:
             kind = r.choice(KINDS)
             multi = kind in MULTI_KINDS
@@ -752,16 +767,24 @@ def build(turns_target, questions_target, people_count, seed):
             for part, (text, session) in enumerate(zip(fact.evidence, places)):
                 sessions[session].append((decorate(r, text), (idx, part)))
             for text in fact.distractors:
+                if text in said:
+                    continue  # a generic line ("I bought binoculars...") is said once per person
+                said.add(text)
                 sessions[r.randrange(n_sessions)].append((decorate(r, text), None))
         # Chit-chat fills the rest; each session opens with a greeting now and then.
-        used = sum(len(s) for s in sessions)
         for i in range(n_sessions):
             if r.random() < 0.6:
                 sessions[i].insert(0, (greeting(person, r), "greeting"))
         used = sum(len(s) for s in sessions)
+        small_talk = [set() for _ in sessions]
         for _ in range(max(0, n_turns - used)):
             i = r.randrange(n_sessions)
-            sessions[i].append((chit_chat(person, r, dates[i]), None))
+            for _ in range(20):  # nobody says the same thing twice in one sitting
+                body = chit_chat(person, r, dates[i])
+                if body not in small_talk[i]:
+                    break
+            small_talk[i].add(body)
+            sessions[i].append((decorate(r, body, chatty=True), None))
         evidence_ids = {}
         for i, (date, items) in enumerate(zip(dates, sessions)):
             head = [x for x in items if x[1] == "greeting"]
@@ -776,22 +799,25 @@ def build(turns_target, questions_target, people_count, seed):
                     evidence_ids[tag] = turn_id
         for idx, fact in enumerate(facts):
             ids = [evidence_ids[(idx, part)] for part in range(len(fact.evidence))]
+            answer = fact.answer
             if len(ids) > 1:
                 style = "multi"
                 text = r.choice(fact.anchored + fact.paraphrase)
+            elif fact.exact and r.random() < 0.5:
+                style, text, answer = "exact", r.choice(fact.exact), fact.exact_answer
             else:
                 style = "anchored" if r.random() < 0.5 else "paraphrase"
                 text = r.choice(fact.anchored if style == "anchored" else fact.paraphrase)
             evidence_text = " ".join(t["text"] for t in turns if t["id"] in ids)
             shared = sorted(content_words(text) & content_words(evidence_text) - content_words(person.name))
             questions.append({"id": f"q{len(questions):04d}", "user_id": person.user_id, "question": text,
-                              "evidence": ids, "answer": fact.answer, "kind": fact.kind, "style": style,
+                              "evidence": ids, "answer": answer, "kind": fact.kind, "style": style,
                               "shared_words": shared})
     return {"character": CHARACTER,
             "people": [{"user_id": p.user_id, "name": p.name, "pet": f"{p.pet_species} {p.pet}", "circle": p.circle} for p in people],
             "turns": turns, "questions": questions,
             "meta": {"seed": seed, "turns": len(turns), "questions": len(questions), "people": len(people),
-                     "styles": {s: sum(q["style"] == s for q in questions) for s in ("anchored", "paraphrase", "multi")},
+                     "styles": {s: sum(q["style"] == s for q in questions) for s in STYLES},
                      "first_date": min(t["date"] for t in turns), "last_date": max(t["date"] for t in turns)}}
 
 
@@ -806,6 +832,9 @@ def main():
     if not 1 <= args.people <= len(PEOPLE):
         raise SystemExit(f"--people must be 1..{len(PEOPLE)}")
     data = build(args.turns, args.questions, args.people, args.seed)
+    if len(data["turns"]) > args.turns:
+        print(f"dataset: the facts and their look-alikes alone take {len(data['turns'])} turns (> --turns {args.turns})",
+              file=sys.stderr)
     with open(args.out, "w") as f:
         json.dump(data, f, ensure_ascii=False, indent=1)
     print(f"dataset: {data['meta']}", file=sys.stderr)

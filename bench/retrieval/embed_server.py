@@ -145,10 +145,14 @@ class Serialised:
     def __init__(self, model):
         self.model = model
         self.lock = threading.Lock()
+        self.requests = self.texts = 0  # /health reports them: proof a client really used this server
 
     def embed(self, texts):
         with self.lock:
-            return self.model.embed(texts)
+            vectors = self.model.embed(texts)
+            self.requests += 1
+            self.texts += len(texts)
+            return vectors
 
 
 def make_handler(model, model_name):
@@ -175,7 +179,8 @@ def make_handler(model, model_name):
                 self._send(200, {"object": "list", "data": [
                     {"id": model_name, "object": "model", "created": 0, "owned_by": "sentence-transformers"}]})
             elif path == "/health":
-                self._send(200, {"status": "ok", "model": model_name, "dimensions": model.model.hidden})
+                self._send(200, {"status": "ok", "model": model_name, "dimensions": model.model.hidden,
+                                 "requests": model.requests, "texts": model.texts})
             else:
                 self._error(404, f"no route GET {path}")
 

@@ -198,7 +198,7 @@ def main():
     usable = [m for m in modes if m not in errors]
     if len(usable) > 1 and all(ranked[usable[0]] == ranked[m] for m in usable[1:]):
         notes.append("every mode returned identical rankings: this server probably ignores \"mode\"")
-    styles = [s for s in ("anchored", "paraphrase", "multi") if any(q["style"] == s for q in data["questions"])]
+    styles = [s for s in ("anchored", "paraphrase", "exact", "multi") if any(q["style"] == s for q in data["questions"])]
     gain = None
     if "vector" in scores and "hybrid" in scores and scores["vector"]["all"]["recall@10"]:
         v, h = scores["vector"]["all"]["recall@10"], scores["hybrid"]["all"]["recall@10"]

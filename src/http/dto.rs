@@ -238,6 +238,8 @@ pub struct MemoryDto {
     /// The newer fact that replaced this one (search skips it by default).
     #[oai(skip_serializing_if_is_none)]
     pub superseded_by: Option<Uuid>,
+    /// For a fact cognition extracted: the turn memories it rests on.
+    pub evidence: Vec<Uuid>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -258,6 +260,7 @@ impl From<Memory> for MemoryDto {
             },
             user_id: m.user_id,
             superseded_by: m.superseded_by,
+            evidence: m.evidence,
             created_at: m.created_at,
         }
     }

@@ -158,9 +158,11 @@ fn schemas() -> &'static HashMap<String, Schema> {
                         props
                             .iter()
                             .map(|(field, property)| {
-                                // Enums are `$ref`s to a schema listing their values.
+                                // Enums are `$ref`s to a schema listing their
+                                // values (wrapped in `allOf` when documented).
                                 let target = property["$ref"]
                                     .as_str()
+                                    .or_else(|| property["allOf"][0]["$ref"].as_str())
                                     .and_then(|r| r.rsplit('/').next())
                                     .map(|name| &components[name])
                                     .unwrap_or(property);

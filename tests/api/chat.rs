@@ -28,9 +28,17 @@ async fn a_second_turn_recalls_the_first() {
             .unwrap()
             .contains("I love sailing")
     );
+    // Every score that ranked it is there.
+    let scores = &used[0]["scores"];
+    assert!(scores["relevance"].as_f64().unwrap() > 0.0, "{scores}");
+    assert!(scores["lexical"]["rank"].as_u64().is_some(), "{scores}");
+    // The model sees the day the turn happened before it.
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
     let reply = second["reply"]["content"].as_str().unwrap();
     assert!(
-        reply.contains("I remember: Sam: My name is Sam and I love sailing"),
+        reply.contains(&format!(
+            "I remember: [{today}] Sam: My name is Sam and I love sailing"
+        )),
         "{reply}"
     );
 }

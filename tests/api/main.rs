@@ -19,6 +19,7 @@ mod portability;
 mod postgres;
 #[cfg(feature = "qdrant")]
 mod qdrant_down;
+mod recall;
 #[cfg(feature = "redis")]
 mod redis;
 mod streaming;

@@ -311,24 +311,48 @@ async fn a_changed_fact_supersedes_the_old_one_which_search_then_skips() {
     assert_eq!(green["superseded_by"], blue["id"]);
 
     let search_path = format!("/v1/characters/{character}/memories/search");
-    let search = |include: bool| {
-        app.post(
-            &search_path,
+    // Every mode leaves the superseded fact out unless asked for it.
+    for mode in ["hybrid", "vector", "lexical"] {
+        let search = |include: bool| {
+            app.post(
+                &search_path,
+                &key,
+                json!({"query": "favourite colour", "kind": "biographical", "include_superseded": include, "mode": mode}),
+            )
+        };
+        let current = json_of(search(false).await).await;
+        let ids: Vec<&Value> = current["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| &r["memory"]["id"])
+            .collect();
+        assert!(
+            ids.contains(&&blue["id"]) && !ids.contains(&&green["id"]),
+            "{mode}: {current}"
+        );
+        let all = json_of(search(true).await).await;
+        assert_eq!(all["results"].as_array().unwrap().len(), 2, "{mode}");
+    }
+    // The new fact names the turns it was drawn from.
+    let evidence = blue["evidence"].as_array().unwrap();
+    assert!(!evidence.is_empty(), "{blue}");
+    let turns = json_of(
+        app.get(
+            &format!("/v1/characters/{character}/memories?kind=episodic"),
             &key,
-            json!({"query": "favourite colour", "kind": "biographical", "include_superseded": include}),
         )
-    };
-    let current = json_of(search(false).await).await;
-    let ids: Vec<&Value> = current["results"]
+        .await,
+    )
+    .await;
+    let first_evidence = turns["items"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|r| &r["memory"]["id"])
-        .collect();
+        .find(|m| m["id"] == evidence[0])
+        .expect("evidence names a turn memory");
     assert!(
-        ids.contains(&&blue["id"]) && !ids.contains(&&green["id"]),
-        "{current}"
+        first_evidence["content"].as_str().unwrap().contains("blue"),
+        "{first_evidence}"
     );
-    let all = json_of(search(true).await).await;
-    assert_eq!(all["results"].as_array().unwrap().len(), 2);
 }

@@ -90,6 +90,8 @@ fn memory(character: &Character, kind: MemoryKind, content: &str, session: Optio
         embedding: vec![0.5, -0.25, 1.0],
         embedding_model: "test-model".into(),
         superseded_by: None,
+        // Round-trips like every other field (tests compare whole memories).
+        evidence: vec![uuid::Uuid::from_u128(7)],
         created_at: Utc::now(),
     }
 }

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use uuid::Uuid;
 use virlife::adapters::exact_vectors::ExactVectorMemory;
 use virlife::core::domain::{
-    CharacterName, Importance, MemoryContent, MemoryKind, MemorySource, Persona, ScoredId,
+    CharacterName, Importance, MemoryContent, MemoryKind, MemorySource, Persona, IndexHits, SearchMode, Terms,
     TenantId, VectorPoint, VectorQuery,
 };
 use virlife::core::ports::{VectorError, VectorMemory};
@@ -41,7 +41,7 @@ impl VectorMemory for Flaky {
         self.check()?;
         self.index.upsert(points).await
     }
-    async fn search(&self, query: &VectorQuery) -> std::result::Result<Vec<ScoredId>, VectorError> {
+    async fn search(&self, query: &VectorQuery) -> std::result::Result<IndexHits, VectorError> {
         self.check()?;
         self.index.search(query).await
     }
@@ -316,10 +316,13 @@ async fn a_reindex_carries_each_memorys_person_into_the_index() {
             character_id: ada,
             kind: None,
             scope: ScopeFilter::Person("alex".into()),
+            mode: SearchMode::Hybrid,
             embedding: as_alex.hits[0].memory.embedding.clone(),
+            terms: Terms::of("sailing plan"),
             k: 10,
         })
         .await
         .unwrap();
-    assert_eq!(direct.len(), 1);
+    assert_eq!(direct.vector.len(), 1);
+    assert_eq!(direct.lexical.len(), 1);
 }

@@ -64,6 +64,9 @@ pub struct Memory {
     pub embedding_model: String,
     /// A newer fact that replaced this one; search skips superseded memories.
     pub superseded_by: Option<Uuid>,
+    /// For a fact cognition extracted: the turn memories it rests on.
+    #[serde(default)]
+    pub evidence: Vec<Uuid>,
     pub created_at: DateTime<Utc>,
 }
 

@@ -69,6 +69,7 @@ impl Memories {
                 user_id: new.user_id.map(UserId::into_inner),
                 created_at: None,
                 embedding: None,
+                evidence: Vec::new(),
             })
             .await
     }

@@ -122,6 +122,7 @@ impl UseCases {
             ports.llm.clone(),
             embedder.clone(),
             writer.clone(),
+            recall.clone(),
             queue.clone(),
             settings.clone(),
         );

@@ -153,6 +153,7 @@ impl Portability {
                     user_id: memory.user_id.map(UserId::into_inner),
                     created_at: memory.created_at,
                     embedding: None,
+                    evidence: Vec::new(),
                 })
                 .await?;
         }

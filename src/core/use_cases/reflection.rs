@@ -3,7 +3,8 @@
 
 use super::CoreSettings;
 use super::support::{
-    Embedder, JobQueue, MemoryDraft, MemoryWriter, all_sessions, require_character,
+    Embedder, JobQueue, MemoryDraft, MemoryWriter, Recall, RecallQuery, all_sessions,
+    require_character,
 };
 use crate::core::domain::{
     Character, HistoryEntry, Importance, Job, JobKind, JobStatus, Memory, MemoryContent,
@@ -21,6 +22,8 @@ use uuid::Uuid;
 const DUPLICATE_SIMILARITY: f32 = 0.92;
 /// How many of the character's latest sessions cognition reads.
 const SESSIONS_READ: usize = 3;
+/// How many turn memories a fact names as its evidence, at most.
+const EVIDENCE_PER_FACT: usize = 3;
 
 #[derive(Debug)]
 pub struct ReflectionOutcome {
@@ -73,6 +76,7 @@ pub struct Reflection {
     llm: Arc<dyn Llm>,
     embedder: Embedder,
     writer: MemoryWriter,
+    recall: Recall,
     queue: JobQueue,
     settings: CoreSettings,
 }
@@ -87,6 +91,7 @@ impl Reflection {
         llm: Arc<dyn Llm>,
         embedder: Embedder,
         writer: MemoryWriter,
+        recall: Recall,
         queue: JobQueue,
         settings: CoreSettings,
     ) -> Self {
@@ -98,6 +103,7 @@ impl Reflection {
             llm,
             embedder,
             writer,
+            recall,
             queue,
             settings,
         }
@@ -243,6 +249,15 @@ impl Reflection {
                 outcome.duplicates += 1;
                 continue;
             }
+            let evidence = self
+                .evidence(
+                    tenant,
+                    character.id,
+                    (&person.user_id, &person.sessions),
+                    &content,
+                    &embedding,
+                )
+                .await;
             let importance = fact
                 .importance
                 .and_then(|i| Importance::parse(i).ok())
@@ -260,6 +275,7 @@ impl Reflection {
                     user_id: Some(person.user_id.clone()),
                     created_at: None,
                     embedding: Some(embedding),
+                    evidence,
                 })
                 .await?;
             if let Some(old) = fact
@@ -279,6 +295,46 @@ impl Reflection {
             outcome.created.push(memory);
         }
         Ok(())
+    }
+
+    /// The turns a fact rests on: the person's turn memories from the
+    /// sessions read that the same hybrid search ranks first for it.
+    /// Evidence is a pointer for people reading the fact; failing to find
+    /// it never fails the reflection.
+    async fn evidence(
+        &self,
+        tenant: &TenantId,
+        character_id: Uuid,
+        (person, sessions): (&str, &[Uuid]),
+        fact: &str,
+        embedding: &[f32],
+    ) -> Vec<Uuid> {
+        let query = RecallQuery {
+            k: EVIDENCE_PER_FACT * 4,
+            kind: Some(MemoryKind::Episodic),
+            scope: ScopeFilter::Person(person.to_owned()),
+            ..RecallQuery::default()
+        };
+        match self
+            .recall
+            .search_embedded(tenant, character_id, fact, Some(embedding.to_vec()), &query)
+            .await
+        {
+            Ok(outcome) => outcome
+                .hits
+                .into_iter()
+                .filter(|hit| {
+                    hit.memory.user_id.as_deref() == Some(person)
+                        && hit.memory.session_id.is_some_and(|s| sessions.contains(&s))
+                })
+                .take(EVIDENCE_PER_FACT)
+                .map(|hit| hit.memory.id)
+                .collect(),
+            Err(err) => {
+                tracing::warn!(error = %err, "no evidence found for a fact");
+                Vec::new()
+            }
+        }
     }
 
     async fn cognition(&self, request: &ReflectRequest) -> Result<String> {
@@ -316,11 +372,13 @@ impl Reflection {
                         user_name: session.user_name.clone(),
                         transcript: Vec::new(),
                         last: Vec::new(),
+                        sessions: Vec::new(),
                     });
                     people.len() - 1
                 }
             };
             people[index].last.extend(messages);
+            people[index].sessions.push(session.id);
         }
         for person in &mut people {
             person.last.sort_by_key(|m| m.id);
@@ -341,6 +399,8 @@ struct PersonTranscript {
     transcript: Vec<HistoryEntry>,
     /// Their messages while being gathered.
     last: Vec<Message>,
+    /// The sessions read.
+    sessions: Vec<Uuid>,
 }
 
 #[cfg(test)]

@@ -283,6 +283,7 @@ impl ChatTurns {
             user_id: Some(turn.session.user_id.clone()),
             created_at: None,
             embedding: None,
+            evidence: Vec::new(),
         };
         if let Err(err) = self.writer.form(draft).await {
             tracing::warn!(error = %err, "turn not remembered");

@@ -24,6 +24,8 @@ pub struct MemoryDraft {
     pub created_at: Option<chrono::DateTime<chrono::Utc>>,
     /// Already computed (a reflection compares it first); embedded here if `None`.
     pub embedding: Option<Vec<f32>>,
+    /// The memories it was drawn from (a reflection's facts).
+    pub evidence: Vec<Uuid>,
 }
 
 #[derive(Clone)]
@@ -62,6 +64,7 @@ impl MemoryWriter {
             embedding,
             embedding_model: self.embedder.model(),
             superseded_by: None,
+            evidence: draft.evidence,
             created_at: draft.created_at.unwrap_or_else(chrono::Utc::now),
         };
         self.memories.insert_memory(&memory).await?;

@@ -88,9 +88,26 @@ impl Recall {
         text: &str,
         recall: &RecallQuery,
     ) -> Result<SearchOutcome> {
+        self.search_embedded(tenant, character_id, text, None, recall)
+            .await
+    }
+
+    /// `search`, with the text's embedding when the caller has it already.
+    pub async fn search_embedded(
+        &self,
+        tenant: &TenantId,
+        character_id: Uuid,
+        text: &str,
+        embedding: Option<Vec<f32>>,
+        recall: &RecallQuery,
+    ) -> Result<SearchOutcome> {
         let mut mode = recall.mode;
         let mut degraded = false;
-        let embedding = if mode.uses_vector() {
+        let embedding = if !mode.uses_vector() {
+            Vec::new()
+        } else if let Some(embedding) = embedding {
+            embedding
+        } else {
             match self.embedder.embed_one(text).await {
                 Ok(embedding) => embedding,
                 Err(err) if mode == SearchMode::Hybrid => {
@@ -101,8 +118,6 @@ impl Recall {
                 }
                 Err(err) => return Err(err),
             }
-        } else {
-            Vec::new()
         };
         let query = VectorQuery {
             tenant: tenant.clone(),
