@@ -47,6 +47,8 @@ const KIND: &str = "kind";
 /// `world`, or `user:` and the person's id.
 const SCOPE: &str = "scope";
 const MODEL: &str = "embedding_model";
+/// Metadata naming the key the words were indexed under (`TermKey::id`).
+const TERM_KEY: &str = "term_key";
 /// Metadata naming the payload layout; collections without it predate
 /// scopes, and their points cannot be filtered by person.
 const LAYOUT: &str = "payload_layout";
@@ -103,8 +105,14 @@ fn unavailable(err: impl std::fmt::Display) -> VectorError {
     VectorError::Unavailable(err.to_string())
 }
 
-pub fn create_collection_request(name: &str, model: &str, dimensions: usize) -> CreateCollection {
+pub fn create_collection_request(
+    name: &str,
+    model: &str,
+    dimensions: usize,
+    key: &TermKey,
+) -> CreateCollection {
     let metadata: HashMap<String, serde_json::Value> = HashMap::from([
+        (TERM_KEY.to_owned(), serde_json::json!(key.id())),
         (MODEL.to_owned(), serde_json::json!(model)),
         (
             "embedding_dimensions".to_owned(),
@@ -319,6 +327,7 @@ impl QdrantVectors {
                     &self.collection,
                     &self.embedding_model,
                     self.dimensions,
+                    &self.term_key,
                 ))
                 .await
                 .map_err(unavailable)?;
@@ -466,6 +475,18 @@ impl VectorMemory for QdrantVectors {
             return Ok(Some(
                 "the collection predates hybrid search and person scopes (its points have no \
                  word vectors and no owner)"
+                    .to_owned(),
+            ));
+        }
+        let term_key = config
+            .as_ref()
+            .and_then(|c| c.metadata.get(TERM_KEY))
+            .map(|v| v.clone().into_json())
+            .and_then(|v| v.as_str().map(str::to_owned));
+        if term_key.as_deref() != Some(self.term_key.id()) {
+            return Ok(Some(
+                "the collection's words were indexed under another ENCRYPTION_KEY (or none); \
+                 a word search finds nothing there until a reindex"
                     .to_owned(),
             ));
         }

@@ -439,10 +439,14 @@ impl PostgresVectors {
         .within(self.query_timeout)
         .await
         .map_err(unavailable)?;
-        self.stats
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(key, (Instant::now(), n, average));
+        // Nothing yet is not remembered: the first memories (or a
+        // backfill) must be found at once.
+        if n > 0.0 {
+            self.stats
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(key, (Instant::now(), n, average));
+        }
         Ok((n, average))
     }
 

@@ -146,7 +146,11 @@ fn points_carry_their_id_vector_and_scope_payload() {
 
 #[test]
 fn collections_record_their_model_and_deletes_are_scoped() {
-    let create = create_collection_request("memories", "bge-m3", 1024);
+    let create = create_collection_request("memories", "bge-m3", 1024, &TermKey::plain());
+    assert_eq!(
+        create.metadata["term_key"].clone().into_json(),
+        serde_json::json!("plain")
+    );
     assert_eq!(
         create.metadata["embedding_model"].clone().into_json(),
         serde_json::json!("bge-m3")

@@ -12,7 +12,7 @@ normalisation, 384 dimensions (checked against sentence-transformers to
 Routes: POST /v1/embeddings ({"model", "input": str | [str]}), GET /v1/models,
 GET /health. A list input is embedded in length-sorted batches.
 
-Usage: embed_server.py [--host 127.0.0.1] [--port 8089] [--model-name NAME]
+Usage: embed_server.py [--host 127.0.0.1] [--port 8089] [--model-name NAME] [--self-test]
 """
 import argparse
 import importlib.util
@@ -217,13 +217,29 @@ def make_handler(model, model_name):
     return Handler
 
 
+def self_test(model):
+    question, close, far = model.embed(["When did Maya start her pottery class?",
+                                        "Maya began taking ceramics lessons in March.",
+                                        "The quarterly tax report is due on Friday."])
+    norms = [float(np.linalg.norm(v)) for v in (question, close, far)]
+    near_score, far_score = float(question @ close), float(question @ far)
+    print(f"dims {question.shape[0]}, norms {[round(n, 6) for n in norms]}, "
+          f"similar {near_score:.3f} > unrelated {far_score:.3f}")
+    ok = question.shape[0] == 384 and all(abs(n - 1) < 1e-5 for n in norms) and near_score > far_score + 0.3
+    print("self-test", "passed" if ok else "FAILED")
+    sys.exit(0 if ok else 1)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8089)
     parser.add_argument("--model-name", default=MODEL_NAME, help="the id /v1/models reports")
+    parser.add_argument("--self-test", action="store_true", help="check the model on three sentences and exit")
     args = parser.parse_args()
     model = MiniLM(model_dir())
+    if args.self_test:
+        return self_test(model)
     model.embed(["warm up"])
     server = ThreadingHTTPServer((args.host, args.port), make_handler(Serialised(model), args.model_name))
     server.daemon_threads = True

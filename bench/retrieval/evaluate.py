@@ -226,6 +226,8 @@ def main():
         with open(args.out, "w") as f:
             json.dump(report, f, ensure_ascii=False, indent=1)
         print(f"wrote {args.out}", file=sys.stderr)
+    if not scores:
+        raise SystemExit("no mode could be scored")
 
 
 if __name__ == "__main__":

@@ -329,6 +329,35 @@ async fn with_an_encryption_key_text_is_ciphertext_in_postgres_and_plaintext_thr
             .await
             .unwrap();
     assert!(stored_turns.iter().all(|t| !t.contains("treasure")));
+    // Words are indexed as keyed hashes, never as themselves.
+    let search_in_postgres = !app.variables.contains_key("QDRANT_URL");
+    if search_in_postgres {
+        let indexed: Vec<(String, String)> =
+            sqlx::query_as("SELECT lexemes::text, term_key FROM memory_vectors")
+                .fetch_all(&mut db)
+                .await
+                .unwrap();
+        assert!(!indexed.is_empty());
+        for (lexemes, term_key) in &indexed {
+            assert!(term_key.starts_with("hmac:"), "{term_key}");
+            assert!(!lexemes.contains("treasure") && !lexemes.contains("lighthouse"));
+        }
+    }
+    // ... and still found by them.
+    let search_path = format!("/v1/characters/{character}/memories/search");
+    let by_words = async |app: &crate::helpers::TestApp| {
+        json_of(
+            app.post(
+                &search_path,
+                &key,
+                json!({"query": "where is the treasure?", "mode": "lexical", "kind": "biographical"}),
+            )
+            .await,
+        )
+        .await
+    };
+    let found = by_words(&app).await;
+    assert_eq!(found["results"][0]["memory"]["content"], secret, "{found}");
 
     // The API reads it back, including an idempotent replay.
     let messages = json_of(
@@ -359,15 +388,17 @@ async fn with_an_encryption_key_text_is_ciphertext_in_postgres_and_plaintext_thr
 
     // After a rotation, old rows still read and new rows use the new key.
     let key_b = "22".repeat(32);
-    let rotated = spawn_with(
-        &[
-            ("DATABASE_URL", &database),
-            ("ENCRYPTION_KEY", &key_b),
-            ("ENCRYPTION_PREVIOUS_KEYS", &key_a),
-        ],
-        None,
-    )
-    .await;
+    // The same search index as before the rotation, wherever it is.
+    let collection = app.variables.get("QDRANT_COLLECTION").cloned();
+    let mut rotated_variables = vec![
+        ("DATABASE_URL", database.as_str()),
+        ("ENCRYPTION_KEY", key_b.as_str()),
+        ("ENCRYPTION_PREVIOUS_KEYS", key_a.as_str()),
+    ];
+    if let Some(collection) = &collection {
+        rotated_variables.push(("QDRANT_COLLECTION", collection));
+    }
+    let rotated = spawn_with(&rotated_variables, None).await;
     let messages = json_of(
         rotated
             .get(&format!("/v1/sessions/{session}/messages"), &key)
@@ -375,6 +406,34 @@ async fn with_an_encryption_key_text_is_ciphertext_in_postgres_and_plaintext_thr
     )
     .await;
     assert_eq!(messages["items"][0]["content"], secret);
+    // The words are written again under the new key: by PostgreSQL in the
+    // background at start; Qdrant reports the change (health) and a
+    // reindex rewrites them. Found by them again, and no row keeps the
+    // old key.
+    if !search_in_postgres {
+        let health = json_of(rotated.get("/health", crate::helpers::MASTER_KEY).await).await;
+        assert!(health.to_string().contains("ENCRYPTION_KEY"), "{health}");
+        let reindexed = rotated
+            .post("/v1/admin/reindex", crate::helpers::MASTER_KEY, json!({}))
+            .await;
+        assert!(reindexed.status().is_success(), "{}", reindexed.status());
+    }
+    let mut found = by_words(&rotated).await;
+    for _ in 0..50 {
+        if found["results"][0]["memory"]["content"] == secret {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        found = by_words(&rotated).await;
+    }
+    assert_eq!(found["results"][0]["memory"]["content"], secret, "{found}");
+    if search_in_postgres {
+        let keys: Vec<String> = sqlx::query_scalar("SELECT DISTINCT term_key FROM memory_vectors")
+            .fetch_all(&mut db)
+            .await
+            .unwrap();
+        assert_eq!(keys.len(), 1, "{keys:?}");
+    }
     rotated
         .say(&key, &session, "A new message after the rotation")
         .await;
