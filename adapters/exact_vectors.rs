@@ -12,8 +12,8 @@
 //! hundred lines it replaces, for no better ranking.
 
 use crate::core::domain::{
-    IndexHits, MemoryKind, ScoredId, TenantId, VectorPoint, VectorQuery, best_k, dot,
-    idf, term_weight, unit,
+    IndexHits, MemoryKind, ScoredId, TenantId, VectorPoint, VectorQuery, best_k, dot, dot_i8,
+    idf, quantize, term_weight, unit,
 };
 use crate::core::ports::{VectorError, VectorMemory};
 use async_trait::async_trait;
@@ -23,11 +23,19 @@ use uuid::Uuid;
 
 type Scope = (TenantId, Uuid);
 
+/// How many more candidates than asked the 8-bit scan hands to the exact
+/// pass (its ranking is within about a percent of cosine).
+const RERANK_FACTOR: usize = 4;
+const RERANK_MIN: usize = 32;
+
 struct Entry {
     memory_id: Uuid,
     kind: MemoryKind,
     user_id: Option<String>,
     unit: Vec<f32>,
+    /// `unit` in 8 bits: what the scan reads (a quarter of the bytes).
+    code: Vec<i8>,
+    scale: f32,
     /// The memory's distinct words (to unlink its postings) and its length.
     words: Vec<String>,
     length: u32,
@@ -51,11 +59,15 @@ impl Partition {
                 .push((point.memory_id, *count));
         }
         self.position.insert(point.memory_id, self.entries.len());
+        let unit = unit(&point.embedding);
+        let (scale, code) = quantize(&unit);
         self.entries.push(Entry {
             memory_id: point.memory_id,
             kind: point.kind,
             user_id: point.user_id.clone(),
-            unit: unit(&point.embedding),
+            unit,
+            code,
+            scale,
             words: point.terms.counts.keys().cloned().collect(),
             length: point.terms.length,
         });
@@ -83,18 +95,36 @@ impl Partition {
         query.kind.is_none_or(|k| k == entry.kind) && query.scope.admits(entry.user_id.as_deref())
     }
 
+    /// Scans the 8-bit codes for the best few candidates, then orders
+    /// those by their full vectors: exact cosine order at a quarter of the
+    /// memory traffic of a full scan.
     fn vector_hits(&self, query: &VectorQuery) -> Vec<ScoredId> {
         let wanted = unit(&query.embedding);
-        let scored = self
+        let (query_scale, query_code) = quantize(&wanted);
+        let rescale = query_scale / (127.0 * 127.0);
+        let approximate = self
             .entries
             .iter()
             .filter(|e| Self::admits(query, e) && e.unit.len() == wanted.len())
             .map(|e| ScoredId {
                 memory_id: e.memory_id,
-                score: dot(&wanted, &e.unit),
+                // Slightly above zero, so near-orthogonal memories the
+                // rounding pushed below it still reach the exact pass.
+                score: dot_i8(&query_code, &e.code) as f32 * rescale * e.scale + 0.02,
             })
             .collect();
-        best_k(scored, query.k)
+        let candidates = best_k(approximate, (query.k * RERANK_FACTOR).max(RERANK_MIN));
+        let exact = candidates
+            .into_iter()
+            .filter_map(|c| {
+                let entry = &self.entries[*self.position.get(&c.memory_id)?];
+                Some(ScoredId {
+                    memory_id: c.memory_id,
+                    score: dot(&wanted, &entry.unit),
+                })
+            })
+            .collect();
+        best_k(exact, query.k)
     }
 
     /// BM25 with the statistics of the memories the query may see.

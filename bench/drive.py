@@ -5,7 +5,7 @@ Needs DATABASE_URL and REDIS_URL (bench/run provides them). Every run is
 bounded by --duration; figures are for comparison within one run (the
 machines are shared and noisy), so ratios matter more than absolutes.
 """
-import argparse, json, os, platform, re, socket, subprocess, sys, tempfile, threading, time, urllib.request, uuid
+import argparse, json, os, platform, random, re, socket, subprocess, sys, tempfile, threading, time, urllib.request, uuid
 
 MASTER = "bench-master-key-0123456789abcdefghijkl"
 
@@ -201,16 +201,29 @@ end
 
 def scenario_search(binary, args, llm, memories, vector_env=None):
     """Search over `memories` memories of one character, at --search-connections
-    (low, so latency is the search's, not a queue's), with p95."""
+    (low, so latency is the search's, not a queue's), with p95, in the
+    mode --search-mode names (hybrid by default: both lists, fused)."""
+    mode = args.search_mode
     service = Service(binary, vector_env or {}, llm)
     try:
         key, character, _ = setup_sessions(service, 1)
         words = ["storm", "harbour", "sailing", "lighthouse", "captain", "whale", "map", "treasure", "island", "compass"]
+        # Memories read like short turns: a few words from a Zipf-shaped
+        # vocabulary of 5,000 (common words in many memories, most words in
+        # few, as in conversation), and in about a third of them one of the
+        # ten theme words the query asks about; the lexical side then reads
+        # postings as long as real ones, not every memory.
+        def text_of(i):
+            rng = random.Random(i)
+            body = [f"w{min(int(rng.paretovariate(1.1)), 5000)}" for _ in range(6 + rng.randrange(8))]
+            if rng.random() < 0.33:
+                body.insert(rng.randrange(len(body) + 1), words[rng.randrange(10)])
+            return f"Memory {i}: " + " ".join(body)
         # Seed through the API in parallel batches (each add is embedded and stored).
         def seed(start, count):
             for i in range(start, start + count):
-                text = f"Memory {i}: the {words[i % 10]} and the {words[(i * 7) % 10]} on day {i}"
-                call(service.base, "POST", f"/v1/characters/{character}/memories", key, {"kind": "episodic", "content": text})
+                call(service.base, "POST", f"/v1/characters/{character}/memories", key,
+                     {"kind": "episodic", "content": text_of(i)})
         started = time.monotonic()
         threads = [threading.Thread(target=seed, args=(n * (memories // 8), memories // 8)) for n in range(8)]
         [t.start() for t in threads]
@@ -220,13 +233,13 @@ def scenario_search(binary, args, llm, memories, vector_env=None):
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer {key}"
-wrk.body = '{{"query": "the storm over the lighthouse", "k": 10}}'
+wrk.body = '{{"query": "the storm over the lighthouse", "k": 10, "mode": "{mode}"}}'
 """ + P95_LUA
         backend = call(service.base, "GET", "/health")["services"]["vector_memory"]["backend"]
         search_args = argparse.Namespace(**{**vars(args), "connections": args.search_connections})
         result = measured(service, f"{service.base}/v1/characters/{character}/memories/search", lua, search_args)
         result.update({"memories": memories, "backend": backend, "seeded_s": seeded_s,
-                       "connections": args.search_connections})
+                       "connections": args.search_connections, "mode": mode})
         return result
     finally:
         service.stop()
@@ -456,6 +469,7 @@ def main():
     parser.add_argument("--search-memories", default="10000,100000",
                         help="comma-separated memories per character for the search scenarios")
     parser.add_argument("--search-connections", type=int, default=4)
+    parser.add_argument("--search-mode", default="hybrid", choices=["hybrid", "vector", "lexical"])
     parser.add_argument("--stream-samples", type=int, default=50)
     parser.add_argument("--streams", type=int, default=1000, help="concurrent streamed turns (try 10000)")
     parser.add_argument("--overload-waves", type=int, default=5, help="waves of twice the turn bound")
@@ -496,7 +510,7 @@ def main():
             print(f"{name:<22}{row['rps']:>10.0f}{row['p50_ms']:>10.2f}{row['p90_ms']:>10.2f}{row['p99_ms']:>10.2f}{row['errors']:>8}{row['peak_rss_mb']:>13.1f}")
     searches = {name: row for name, row in rows.items() if name.startswith("search_")}
     if searches:
-        print(f"memory search, one character, k=10, {args.search_connections} connections (latency includes the mock's embedding call):")
+        print(f"memory search ({args.search_mode}), one character, k=10, {args.search_connections} connections (latency includes the mock's embedding call):")
         print(f"{'scenario':<30}{'backend':>20}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'errors':>8}{'RSS MB':>8}")
         for name, row in searches.items():
             print(f"{name:<30}{row['backend']:>20}{row['rps']:>9.0f}{row['p50_ms']:>9.2f}{row.get('p95_ms') or 0:>9.2f}"

@@ -12,8 +12,8 @@ labelled with the ids of the turn(s) that answer it and a style:
 - anchored: shares a rare word with its evidence (a name, a title) but is
   otherwise reworded ("What did Bartholomew chew through?");
 - paraphrase: says the same thing in other words and shares no rare word
-  with the evidence ("Which cable did my pet ruin?"); dense search should
-  help here;
+  with the evidence ("Where did Maya spot a shy marsh heron?" for "there
+  was a bittern at Minsmere"); dense search should help here;
 - exact: a reverse look-up by a number said verbatim ("What did I buy for
   £4,800?"); embeddings blur numbers, a keyword index does not;
 - multi: needs two turns (a plan and its later change, a loan and the
@@ -86,10 +86,9 @@ def answer_date(d):
     return d.isoformat()
 
 
-def money(r, low, high, step, currency=None):
+def money(r, low, high, step):
     amount = r.randrange(low, high, step)
-    cur = currency or r.choice(["€", "£", "$"])
-    return f"{cur}{amount:,}"
+    return f"{r.choice(['€', '£', '$'])}{amount:,}"
 
 
 class Person:
@@ -114,9 +113,6 @@ class Person:
         relation = self.r.choice(["sister", "brother", "cousin", "best friend", "partner"])
         return relation, self.circle[relation]
 
-    def fill(self, text):
-        return text.format(name=self.name, they=self.p["they"], them=self.p["them"], their=self.p["their"])
-
 
 # ---------------------------------------------------------------- fact kinds
 # Each returns a Fact (or None when its unique key is taken for this person).
@@ -128,7 +124,7 @@ HOBBIES = [("pottery", "making ceramics on a wheel"), ("salsa", "Latin partner d
            ("calligraphy", "fancy brush lettering"), ("woodturning", "carving wood on a lathe"),
            ("cello", "playing a big string instrument"), ("fencing", "sword fighting as a sport"),
            ("beekeeping", "looking after hives"), ("life drawing", "sketching nude models"),
-           ("bookbinding", "sewing and gluing books by hand"), ("Portuguese", "a language they speak in Brazil")]
+           ("bookbinding", "sewing and gluing books by hand"), ("Portuguese", "Brazil's language")]
 
 
 def k_class(person, r, today):
@@ -227,7 +223,7 @@ def k_doctor(person, r, today):
                 distractors=[
                     f"My {r.choice(['dad', 'mum', 'uncle', 'flatmate'])} saw Dr. {r.choice(SURNAMES)} about {other[1]}",
                     f"My {part} has been bothering me again this week",
-                    f"I hate waiting rooms, I was at the clinic for two hours for a blood test",
+                    "I hate waiting rooms, I was at the clinic for two hours for a blood test",
                 ])
 
 
@@ -287,7 +283,7 @@ def k_car(person, r, today):
                 distractors=[
                     f"My {r.choice(['brother', 'cousin', 'colleague'])} is selling {r.choice(['his', 'her'])} {other_car}, asking way too much",
                     f"The {colour} {other_car} next door got towed this morning",
-                    f"I really need a car, the bus to work takes forever",
+                    "I really need a car, the bus to work takes forever",
                 ])
 
 
@@ -349,7 +345,7 @@ def k_gift(person, r, today):
                     f"I'm thinking of getting {giver} {other_gift} but it's pricey",
                     f"{person.stranger()} got {other_gift} for {r.choice(['her', 'his'])} birthday, so jealous",
                     f"{person.stranger()} gave me {r.choice([g for g, _ in GIFTS if g not in (gift, other_gift)])} for {occasion}, very sweet",
-                    f"Gift shopping stresses me out, I never know what people want",
+                    "Gift shopping stresses me out, I never know what people want",
                 ])
 
 
@@ -375,7 +371,7 @@ def k_work(person, r, today):
                 distractors=[
                     f"{other} shipped on time, which made {code} look even worse",
                     f"{person.circle['boss']} called another all-hands about the deadlines",
-                    f"Work is just meetings about meetings at the moment",
+                    "Work is just meetings about meetings at the moment",
                 ])
 
 
@@ -434,7 +430,7 @@ def k_race(person, r, today):
                 distractors=[
                     f"{person.circle['best friend']} wants us to sign up for the {r.choice([x[0] for x in RACES if x[0] != race])}",
                     f"Went for a slow jog, only managed {r.randint(2, 6)} km",
-                    f"My running shoes are falling apart",
+                    "My running shoes are falling apart",
                 ])
 
 
@@ -467,7 +463,7 @@ def k_book(person, r, today):
                 answer=verdict, key="book",
                 distractors=[
                     f"{person.stranger()} recommended {other}, it's on my list",
-                    f"I keep buying books and never reading them",
+                    "I keep buying books and never reading them",
                     f"Started {other} but it didn't grab me",
                 ])
 
@@ -491,7 +487,7 @@ def k_move(person, r, today):
                 distractors=[
                     f"{person.stranger()} moved to {final_city} years ago and never came back",
                     f"{who} called, we talked for an hour about nothing",
-                    f"Moving is the worst, I never want to pack a box again",
+                    "Moving is the worst, I never want to pack a box again",
                 ])
 
 
@@ -514,7 +510,7 @@ def k_reschedule(person, r, today):
                 answer=answer_date(d2), key="reschedule",
                 distractors=[
                     f"{person.circle['flatmate']} has a {event} {say_date(r, d1 + dt.timedelta(days=3))}",
-                    f"I hate when people reschedule things at the last minute",
+                    "I hate when people reschedule things at the last minute",
                 ])
 
 
@@ -597,7 +593,7 @@ def k_rent(person, r, today):
                 exact=[f"Where is the flat that costs {rent} a month?", f"Which place did {person.name} take for {rent} a month?"],
                 distractors=[f"Viewed a flat near the park, {money(r, 650, 2200, 25)} a month and mould in the bathroom",
                              f"{person.circle['flatmate']} and I argued about the bills again",
-                             f"Rents in this city are absurd"])
+                             "Rents in this city are absurd"])
 
 
 def k_plumber(person, r, today):
@@ -673,7 +669,7 @@ def chit_chat(person, r, today):
     season = ["winter", "winter", "spring", "spring", "spring", "summer", "summer", "summer", "autumn", "autumn", "autumn", "winter"][today.month - 1]
     return r.choice([
         f"it's been raining for {r.randint(2, 9)} days straight here",
-        f"finally some sun, I sat outside with my coffee for an hour",
+        "finally some sun, I sat outside with my coffee for an hour",
         f"this {season} is going by so fast",
         f"work was {r.choice(['brutal', 'fine', 'weirdly quiet', 'chaotic', 'long'])} today",
         f"{c['boss']} scheduled {r.choice(['three', 'four', 'five'])} meetings back to back again",
@@ -690,31 +686,31 @@ def chit_chat(person, r, today):
         f"{c['flatmate']} left the dishes again",
         f"{c['brother']} is {r.choice(['visiting next week', 'being impossible', 'finally learning to cook', 'on holiday'])}",
         f"{c['colleague']} brought cake to the office",
-        f"I keep meaning to sign up for some kind of evening class",
+        "I keep meaning to sign up for some kind of evening class",
         f"my {r.choice(['knee', 'back', 'shoulder', 'neck'])} is a bit stiff today",
-        f"I want to travel more next year",
-        f"thinking about buying a car, or maybe a bike",
-        f"the neighbours had a party until 3am",
-        f"I cleaned the whole flat and it already looks messy",
-        f"do you ever get tired of people asking you about storms?",
-        f"what was the worst storm you ever sailed through?",
-        f"tell me about your old ship again",
-        f"I've been reading more, or at least buying more books",
-        f"my plants are dying, I don't know what I'm doing wrong",
-        f"went to the market, bought too many tomatoes",
+        "I want to travel more next year",
+        "thinking about buying a car, or maybe a bike",
+        "the neighbours had a party until 3am",
+        "I cleaned the whole flat and it already looks messy",
+        "do you ever get tired of people asking you about storms?",
+        "what was the worst storm you ever sailed through?",
+        "tell me about your old ship again",
+        "I've been reading more, or at least buying more books",
+        "my plants are dying, I don't know what I'm doing wrong",
+        "went to the market, bought too many tomatoes",
         f"I walked {r.randint(8, 22)} thousand steps today",
-        f"I tried meditating for ten minutes, lasted four",
-        f"there's a new bakery on the corner and I'm in trouble",
-        f"I had the strangest dream about a lighthouse",
-        f"my phone screen cracked, again",
+        "I tried meditating for ten minutes, lasted four",
+        "there's a new bakery on the corner and I'm in trouble",
+        "I had the strangest dream about a lighthouse",
+        "my phone screen cracked, again",
         f"I'm trying to drink less coffee. Day {r.randint(1, 6)}",
         f"it's {c['cousin']}'s birthday soon, no idea what to get",
-        f"I'm so behind on emails",
-        f"I finally fixed the wobbly table",
-        f"saw an old friend at the supermarket and hid behind the cereal",
-        f"I think I'm getting a cold",
-        f"the trains were cancelled again this morning",
-        f"I'm saving up for something big, not sure what yet",
+        "I'm so behind on emails",
+        "I finally fixed the wobbly table",
+        "saw an old friend at the supermarket and hid behind the cereal",
+        "I think I'm getting a cold",
+        "the trains were cancelled again this morning",
+        "I'm saving up for something big, not sure what yet",
     ])
 
 
@@ -747,7 +743,7 @@ def build(turns_target, questions_target, people_count, seed):
         n_sessions = max(4, round(n_turns / 10))
         # About two years, a session a day at most.
         dates = sorted(start + dt.timedelta(days=d) for d in r.sample(range(max(700, n_sessions)), n_sessions))
-        sessions = [[] for _ in dates]            # lists of (text, evidence tag or None)
+        sessions = [[] for _ in dates]            # lists of (text, (fact, part) for evidence or a role)
         facts, misses, said = [], 0, set()
         while len(facts) < n_questions:
             kind = r.choice(KINDS)
@@ -770,7 +766,7 @@ def build(turns_target, questions_target, people_count, seed):
                 if text in said:
                     continue  # a generic line ("I bought binoculars...") is said once per person
                 said.add(text)
-                sessions[r.randrange(n_sessions)].append((decorate(r, text), None))
+                sessions[r.randrange(n_sessions)].append((decorate(r, text), "distractor"))
         # Chit-chat fills the rest; each session opens with a greeting now and then.
         for i in range(n_sessions):
             if r.random() < 0.6:
@@ -784,7 +780,7 @@ def build(turns_target, questions_target, people_count, seed):
                 if body not in small_talk[i]:
                     break
             small_talk[i].add(body)
-            sessions[i].append((decorate(r, body, chatty=True), None))
+            sessions[i].append((decorate(r, body, chatty=True), "chat"))
         evidence_ids = {}
         for i, (date, items) in enumerate(zip(dates, sessions)):
             head = [x for x in items if x[1] == "greeting"]
@@ -794,7 +790,7 @@ def build(turns_target, questions_target, people_count, seed):
                 turn_id = f"t{len(turns):05d}"
                 turns.append({"id": turn_id, "user_id": person.user_id, "speaker": person.name,
                               "session": f"{person.user_id}/s{i:03d}", "date": date.isoformat(), "text": text,
-                              "role": "evidence" if isinstance(tag, tuple) else "other"})
+                              "role": "evidence" if isinstance(tag, tuple) else tag})
                 if isinstance(tag, tuple):
                     evidence_ids[tag] = turn_id
         for idx, fact in enumerate(facts):

@@ -29,7 +29,7 @@ pub use session::{
 pub use tenant::TenantId;
 pub use vector::{
     PendingVector, PendingVectorRow, ScoredId, VectorPoint, VectorQuery, best_k, cosine_similarity,
-    dot, rank_exact, unit,
+    dot, dot_i8, quantize, rank_exact, unit,
 };
 
 /// A value the caller sent that breaks a rule; `field` names the input field.

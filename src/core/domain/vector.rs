@@ -96,6 +96,40 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     lanes.iter().sum::<f32>() + tail
 }
 
+/// A vector as 8-bit integers and the scale that restores it
+/// (`x ≈ code · scale / 127`): a quarter of the memory to stream through
+/// in a scan, close enough (within about a percent of cosine) to pick the
+/// candidates an exact pass then orders.
+pub fn quantize(vector: &[f32]) -> (f32, Vec<i8>) {
+    let largest = vector.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+    if largest == 0.0 {
+        return (0.0, vec![0; vector.len()]);
+    }
+    let code = vector
+        .iter()
+        .map(|x| ((x / largest) * 127.0).round() as i8)
+        .collect();
+    (largest, code)
+}
+
+/// Dot product of two 8-bit codes in sixteen i32 lanes (SIMD-friendly).
+pub fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
+    let mut lanes = [0i32; 16];
+    let (a_chunks, b_chunks) = (a.chunks_exact(16), b.chunks_exact(16));
+    let tail: i32 = a_chunks
+        .remainder()
+        .iter()
+        .zip(b_chunks.remainder())
+        .map(|(x, y)| i32::from(*x) * i32::from(*y))
+        .sum();
+    for (x, y) in a_chunks.zip(b_chunks) {
+        for lane in 0..16 {
+            lanes[lane] += i32::from(x[lane]) * i32::from(y[lane]);
+        }
+    }
+    lanes.iter().sum::<i32>() + tail
+}
+
 /// The vector scaled to length 1 (zero stays zero), so cosine is a dot.
 pub fn unit(vector: &[f32]) -> Vec<f32> {
     let norm = dot(vector, vector).sqrt();
@@ -187,6 +221,16 @@ mod tests {
         );
         assert!(orthogonal.iter().all(|h| h.memory_id != a));
         assert_eq!(cosine_similarity(&[1.0], &[1.0, 2.0]), 0.0);
+    }
+
+    #[test]
+    fn quantized_codes_keep_the_cosine_within_a_percent() {
+        let a = unit(&(0..384).map(|i| (i as f32 * 0.37).sin()).collect::<Vec<_>>());
+        let b = unit(&(0..384).map(|i| (i as f32 * 0.11).cos()).collect::<Vec<_>>());
+        let ((sa, ca), (sb, cb)) = (quantize(&a), quantize(&b));
+        let approximate = dot_i8(&ca, &cb) as f32 * sa * sb / (127.0 * 127.0);
+        assert!((approximate - dot(&a, &b)).abs() < 0.01);
+        assert_eq!(quantize(&[0.0, 0.0]), (0.0, vec![0, 0]));
     }
 
     #[test]
