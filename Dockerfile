@@ -14,6 +14,8 @@ RUN cargo chef prepare --recipe-path recipe.json
 
 FROM chef AS builder
 COPY --from=planner /app/recipe.json recipe.json
+# The build flags (x86-64-v2) before the dependencies, so both builds share them.
+COPY .cargo .cargo
 # Only this layer rebuilds when dependencies change.
 RUN cargo chef cook --release --locked --recipe-path recipe.json
 COPY . .

@@ -12,8 +12,8 @@
 //! hundred lines it replaces, for no better ranking.
 
 use crate::core::domain::{
-    IndexHits, MemoryKind, ScoredId, TenantId, VectorPoint, VectorQuery, best_k, dot, dot_i8,
-    idf, quantize, term_weight, unit,
+    IndexHits, MemoryKind, ScoredId, TenantId, VectorPoint, VectorQuery, best_k, dot, hamming, idf,
+    sign_bits, term_weight, unit,
 };
 use crate::core::ports::{VectorError, VectorMemory};
 use async_trait::async_trait;
@@ -23,67 +23,99 @@ use uuid::Uuid;
 
 type Scope = (TenantId, Uuid);
 
-/// How many more candidates than asked the 8-bit scan hands to the exact
-/// pass (its ranking is within about a percent of cosine).
-const RERANK_FACTOR: usize = 4;
-const RERANK_MIN: usize = 32;
+/// The exact pass orders at least this many candidates (all of a smaller
+/// character), or ten times what was asked, whichever is more.
+const EXACT_POOL_MIN: usize = 300;
+const EXACT_POOL_FACTOR: usize = 10;
 
 struct Entry {
     memory_id: Uuid,
     kind: MemoryKind,
     user_id: Option<String>,
     unit: Vec<f32>,
-    /// `unit` in 8 bits: what the scan reads (a quarter of the bytes).
-    code: Vec<i8>,
-    scale: f32,
     /// The memory's distinct words (to unlink its postings) and its length.
     words: Vec<String>,
     length: u32,
 }
 
-/// One character's memories.
+/// One character's memories, in slots that are reused, so postings can
+/// name a slot (an index) rather than hash an id per posting.
 #[derive(Default)]
 struct Partition {
-    entries: Vec<Entry>,
-    position: HashMap<Uuid, usize>,
-    /// Word → the memories holding it, with how often.
-    postings: HashMap<String, Vec<(Uuid, u32)>>,
+    slots: Vec<Option<Entry>>,
+    free: Vec<u32>,
+    position: HashMap<Uuid, u32>,
+    /// Word → the slots holding it, with how often.
+    postings: HashMap<String, Vec<(u32, u32)>>,
+    /// The sign bits of every slot's vector, `sign_words` words each, side
+    /// by side: what the scan of a large character reads (1/32 of the
+    /// bytes of the vectors, in one sequential sweep).
+    signs: Vec<u64>,
+    sign_words: usize,
 }
 
 impl Partition {
+    fn live(&self) -> impl Iterator<Item = (u32, &Entry)> {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(slot, entry)| Some((slot as u32, entry.as_ref()?)))
+    }
+
+    fn len(&self) -> usize {
+        self.position.len()
+    }
+
     fn insert(&mut self, point: &VectorPoint) {
+        let slot = match self.free.pop() {
+            Some(slot) => slot,
+            None => {
+                self.slots.push(None);
+                (self.slots.len() - 1) as u32
+            }
+        };
         for (word, count) in &point.terms.counts {
             self.postings
                 .entry(word.clone())
                 .or_default()
-                .push((point.memory_id, *count));
+                .push((slot, *count));
         }
-        self.position.insert(point.memory_id, self.entries.len());
+        self.position.insert(point.memory_id, slot);
         let unit = unit(&point.embedding);
-        let (scale, code) = quantize(&unit);
-        self.entries.push(Entry {
+        let signs = sign_bits(&unit);
+        if self.sign_words == 0 {
+            self.sign_words = signs.len();
+        }
+        let at = slot as usize * self.sign_words;
+        if self.signs.len() < at + self.sign_words {
+            self.signs.resize(at + self.sign_words, 0);
+        }
+        // A vector of another size (another model, until a reindex) is
+        // never a candidate of this size's queries; its bits stay zero.
+        if signs.len() == self.sign_words {
+            self.signs[at..at + self.sign_words].copy_from_slice(&signs);
+        }
+        self.slots[slot as usize] = Some(Entry {
             memory_id: point.memory_id,
             kind: point.kind,
             user_id: point.user_id.clone(),
             unit,
-            code,
-            scale,
             words: point.terms.counts.keys().cloned().collect(),
             length: point.terms.length,
         });
     }
 
     fn remove(&mut self, memory_id: Uuid) {
-        let Some(at) = self.position.remove(&memory_id) else {
+        let Some(slot) = self.position.remove(&memory_id) else {
             return;
         };
-        let entry = self.entries.swap_remove(at);
-        if let Some(moved) = self.entries.get(at) {
-            self.position.insert(moved.memory_id, at);
-        }
+        let Some(entry) = self.slots[slot as usize].take() else {
+            return;
+        };
+        self.free.push(slot);
         for word in entry.words {
             if let Some(list) = self.postings.get_mut(&word) {
-                list.retain(|(id, _)| *id != memory_id);
+                list.retain(|(s, _)| *s != slot);
                 if list.is_empty() {
                     self.postings.remove(&word);
                 }
@@ -91,35 +123,48 @@ impl Partition {
         }
     }
 
+    fn entries(&self) -> impl Iterator<Item = &Entry> {
+        self.slots.iter().flatten()
+    }
+
     fn admits(query: &VectorQuery, entry: &Entry) -> bool {
         query.kind.is_none_or(|k| k == entry.kind) && query.scope.admits(entry.user_id.as_deref())
     }
 
-    /// Scans the 8-bit codes for the best few candidates, then orders
-    /// those by their full vectors: exact cosine order at a quarter of the
-    /// memory traffic of a full scan.
+    /// Exact cosine over a pool of candidates: every memory the query may
+    /// see when they are few; for a large character, those whose sign bits
+    /// agree most with the query's (a Hamming scan over 1/32 of the
+    /// bytes), ten times as many as asked. Exact for characters up to the
+    /// pool's size, approximate (like an HNSW index) above it.
     fn vector_hits(&self, query: &VectorQuery) -> Vec<ScoredId> {
         let wanted = unit(&query.embedding);
-        let (query_scale, query_code) = quantize(&wanted);
-        let rescale = query_scale / (127.0 * 127.0);
-        let approximate = self
-            .entries
-            .iter()
-            .filter(|e| Self::admits(query, e) && e.unit.len() == wanted.len())
-            .map(|e| ScoredId {
-                memory_id: e.memory_id,
-                // Slightly above zero, so near-orthogonal memories the
-                // rounding pushed below it still reach the exact pass.
-                score: dot_i8(&query_code, &e.code) as f32 * rescale * e.scale + 0.02,
-            })
-            .collect();
-        let candidates = best_k(approximate, (query.k * RERANK_FACTOR).max(RERANK_MIN));
-        let exact = candidates
+        let pool = (query.k * EXACT_POOL_FACTOR).max(EXACT_POOL_MIN);
+        let admitted = self
+            .live()
+            .filter(|(_, e)| Self::admits(query, e) && e.unit.len() == wanted.len());
+        let signs = sign_bits(&wanted);
+        let slots: Vec<u32> = if self.len() <= pool || signs.len() != self.sign_words {
+            admitted.map(|(slot, _)| slot).collect()
+        } else {
+            let words = self.sign_words;
+            let mut nearest: Vec<(u32, u32)> = admitted
+                .map(|(slot, _)| {
+                    let at = slot as usize * words;
+                    (hamming(&signs, &self.signs[at..at + words]), slot)
+                })
+                .collect();
+            if nearest.len() > pool {
+                nearest.select_nth_unstable(pool - 1);
+                nearest.truncate(pool);
+            }
+            nearest.into_iter().map(|(_, slot)| slot).collect()
+        };
+        let exact = slots
             .into_iter()
-            .filter_map(|c| {
-                let entry = &self.entries[*self.position.get(&c.memory_id)?];
+            .filter_map(|slot| {
+                let entry = self.slots[slot as usize].as_ref()?;
                 Some(ScoredId {
-                    memory_id: c.memory_id,
+                    memory_id: entry.memory_id,
                     score: dot(&wanted, &entry.unit),
                 })
             })
@@ -133,36 +178,42 @@ impl Partition {
             return Vec::new();
         }
         let (documents, total_length) = self
-            .entries
-            .iter()
+            .entries()
             .filter(|e| Self::admits(query, e))
-            .fold((0u64, 0u64), |(n, sum), e| (n + 1, sum + u64::from(e.length)));
+            .fold((0u64, 0u64), |(n, sum), e| {
+                (n + 1, sum + u64::from(e.length))
+            });
         if documents == 0 {
             return Vec::new();
         }
         let average = total_length as f32 / documents as f32;
-        let mut scores: HashMap<Uuid, f32> = HashMap::new();
+        let mut scores: HashMap<u32, f32> = HashMap::new();
         for word in query.terms.counts.keys() {
             let Some(list) = self.postings.get(word) else {
                 continue;
             };
-            let holding: Vec<(&Entry, u32)> = list
+            let holding: Vec<(u32, &Entry, u32)> = list
                 .iter()
-                .filter_map(|(id, count)| {
-                    let entry = &self.entries[*self.position.get(id)?];
-                    Self::admits(query, entry).then_some((entry, *count))
+                .filter_map(|(slot, count)| {
+                    let entry = self.slots[*slot as usize].as_ref()?;
+                    Self::admits(query, entry).then_some((*slot, entry, *count))
                 })
                 .collect();
             let weight = idf(documents, holding.len() as u64);
-            for (entry, count) in holding {
-                *scores.entry(entry.memory_id).or_insert(0.0) +=
+            for (slot, entry, count) in holding {
+                *scores.entry(slot).or_insert(0.0) +=
                     weight * term_weight(count, entry.length, average);
             }
         }
         best_k(
             scores
                 .into_iter()
-                .map(|(memory_id, score)| ScoredId { memory_id, score })
+                .filter_map(|(slot, score)| {
+                    Some(ScoredId {
+                        memory_id: self.slots[slot as usize].as_ref()?.memory_id,
+                        score,
+                    })
+                })
                 .collect(),
             query.k,
         )
@@ -269,7 +320,7 @@ impl VectorMemory for ExactVectorMemory {
     ) -> Result<(), VectorError> {
         let mut index = self.index.write().unwrap_or_else(|e| e.into_inner());
         if let Some(partition) = index.by_scope.remove(&(tenant.clone(), character_id)) {
-            for entry in partition.entries {
+            for entry in partition.slots.into_iter().flatten() {
                 index.scope_of.remove(&entry.memory_id);
             }
         }
@@ -285,7 +336,7 @@ impl VectorMemory for ExactVectorMemory {
         if let Some(e) = index
             .by_scope
             .values()
-            .flat_map(|p| &p.entries)
+            .flat_map(|p| p.entries())
             .find(|e| e.unit.len() != dimensions)
         {
             return Ok(Some(format!(
@@ -335,7 +386,7 @@ mod tests {
     /// Entries over every scope: must always equal `len()`.
     fn entries(index: &ExactVectorMemory) -> usize {
         let index = index.index.read().unwrap();
-        index.by_scope.values().map(|p| p.entries.len()).sum()
+        index.by_scope.values().map(|p| p.entries().count()).sum()
     }
 
     fn ids_in(index: &ExactVectorMemory, tenant: &TenantId, character: Uuid) -> Vec<Uuid> {
@@ -343,7 +394,7 @@ mod tests {
         index
             .by_scope
             .get(&(tenant.clone(), character))
-            .map(|p| p.entries.iter().map(|e| e.memory_id).collect())
+            .map(|p| p.entries().map(|e| e.memory_id).collect())
             .unwrap_or_default()
     }
 
@@ -363,8 +414,7 @@ mod tests {
         {
             let inner = index.index.read().unwrap();
             let entry = inner.by_scope[&(tenant.clone(), ada)]
-                .entries
-                .iter()
+                .entries()
                 .find(|e| e.memory_id == moving.memory_id)
                 .unwrap();
             assert_eq!(entry.unit, [0.6, 0.8]);
@@ -378,8 +428,14 @@ mod tests {
         {
             // The words moved with it: one posting each, in the new partition.
             let inner = index.index.read().unwrap();
-            assert_eq!(inner.by_scope[&(tenant.clone(), bob)].postings["river"].len(), 1);
-            assert_eq!(inner.by_scope[&(tenant.clone(), ada)].postings["river"].len(), 1);
+            assert_eq!(
+                inner.by_scope[&(tenant.clone(), bob)].postings["river"].len(),
+                1
+            );
+            assert_eq!(
+                inner.by_scope[&(tenant.clone(), ada)].postings["river"].len(),
+                1
+            );
         }
         index.delete(&[moving.memory_id]).await.unwrap();
         assert_eq!((index.len(), entries(&index)), (1, 1));
@@ -391,5 +447,65 @@ mod tests {
         );
         index.delete_character(&tenant, ada).await.unwrap();
         assert_eq!((index.len(), entries(&index)), (0, 0));
+    }
+}
+
+#[cfg(test)]
+mod timing {
+    use super::*;
+    use crate::core::domain::{ScopeFilter, SearchMode, Terms};
+
+    /// `cargo test --release --lib exact_vectors::timing -- --ignored --nocapture`
+    #[tokio::test]
+    #[ignore = "a timing probe, not a test"]
+    async fn search_at_100k() {
+        let index = ExactVectorMemory::new();
+        let tenant = TenantId::parse("t").unwrap();
+        let character = Uuid::now_v7();
+        let mut seed = 7u64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let points: Vec<VectorPoint> = (0..100_000)
+            .map(|i| VectorPoint {
+                memory_id: Uuid::now_v7(),
+                tenant: tenant.clone(),
+                character_id: character,
+                kind: MemoryKind::Episodic,
+                user_id: None,
+                embedding: (0..1024)
+                    .map(|_| (next() % 2000) as f32 / 1000.0 - 1.0)
+                    .collect(),
+                terms: Terms::of(&format!(
+                    "memory {i} w{} w{} storm",
+                    next() % 5000,
+                    next() % 300
+                )),
+            })
+            .collect();
+        index.upsert(&points).await.unwrap();
+        for mode in [SearchMode::Vector, SearchMode::Lexical, SearchMode::Hybrid] {
+            let query = VectorQuery {
+                tenant: tenant.clone(),
+                character_id: character,
+                kind: None,
+                scope: ScopeFilter::Any,
+                mode,
+                embedding: points[5].embedding.clone(),
+                terms: Terms::of("the storm over the lighthouse w17"),
+                k: 30,
+            };
+            let started = std::time::Instant::now();
+            for _ in 0..20 {
+                index.search(&query).await.unwrap();
+            }
+            println!(
+                "{mode:?}: {:.2} ms per search",
+                started.elapsed().as_secs_f64() * 1000.0 / 20.0
+            );
+        }
     }
 }

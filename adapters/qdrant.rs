@@ -214,12 +214,7 @@ pub fn search_request(
     query: &VectorQuery,
     key: &TermKey,
 ) -> (QueryBatchPoints, Vec<List>) {
-    let filter = scope_filter(
-        &query.tenant,
-        query.character_id,
-        query.kind,
-        &query.scope,
-    );
+    let filter = scope_filter(&query.tenant, query.character_id, query.kind, &query.scope);
     let mut queries = Vec::new();
     let mut lists = Vec::new();
     if query.mode.uses_vector() && !query.embedding.is_empty() {
@@ -247,7 +242,10 @@ pub fn search_request(
         );
         lists.push(List::Lexical);
     }
-    (QueryBatchPointsBuilder::new(collection, queries).build(), lists)
+    (
+        QueryBatchPointsBuilder::new(collection, queries).build(),
+        lists,
+    )
 }
 
 /// A Qdrant hit as ours; `None` for a hit scoring nothing (like the exact

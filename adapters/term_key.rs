@@ -44,8 +44,8 @@ impl TermKey {
 
     /// Words as keyed hashes under a key derived from `encryption_key`.
     pub fn keyed(encryption_key: &[u8; 32]) -> Self {
-        let mut derive = HmacSha256::new_from_slice(encryption_key)
-            .expect("HMAC takes a key of any length");
+        let mut derive =
+            HmacSha256::new_from_slice(encryption_key).expect("HMAC takes a key of any length");
         derive.update(b"virlife/lexical-terms/v1");
         let derived = derive.finalize().into_bytes();
         let id = Sha256::digest(derived.as_slice())[..4]
@@ -118,7 +118,10 @@ mod tests {
         assert_eq!(tag.len(), TAG_BYTES * 2);
         assert_ne!(tag, TermKey::keyed(&[8; 32]).tag("pottery"));
         assert_ne!(key.id(), TermKey::keyed(&[8; 32]).id());
-        assert_eq!(format!("{key:?}"), format!("TermKey {{ id: {:?} }}", key.id()));
+        assert_eq!(
+            format!("{key:?}"),
+            format!("TermKey {{ id: {:?} }}", key.id())
+        );
         let plain = TermKey::plain();
         assert_eq!(plain.tag("pottery"), "pottery");
         assert_eq!(plain.index("pottery"), plain.index("pottery"));

@@ -8,7 +8,8 @@ ALTER TABLE memory_vectors
     ADD COLUMN lexemes tsvector,
     ADD COLUMN terms integer,
     ADD COLUMN term_key text;
-CREATE INDEX memory_vectors_lexemes ON memory_vectors USING gin (lexemes);
+-- No pending list (fastupdate): a search never scans unmerged entries.
+CREATE INDEX memory_vectors_lexemes ON memory_vectors USING gin (lexemes) WITH (fastupdate = off);
 
 -- A fact cognition extracted names the turn memories it rests on.
 ALTER TABLE memories ADD COLUMN evidence uuid[] NOT NULL DEFAULT '{}';

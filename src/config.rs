@@ -84,7 +84,10 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("HISTORY_TURNS", "history_turns"),
     ("RECALL_RECENCY_WEIGHT", "recall_recency_weight"),
     ("RECALL_IMPORTANCE_WEIGHT", "recall_importance_weight"),
-    ("RECALL_RECENCY_HALF_LIFE_DAYS", "recall_recency_half_life_days"),
+    (
+        "RECALL_RECENCY_HALF_LIFE_DAYS",
+        "recall_recency_half_life_days",
+    ),
     ("JOB_RETRY_BACKOFF_MS", "job_retry_backoff_ms"),
     ("MAX_BODY_BYTES", "max_body_bytes"),
     ("SHUTDOWN_GRACE_SECONDS", "shutdown_grace_seconds"),
@@ -409,7 +412,8 @@ impl Settings {
         if !(self.recall_recency_half_life_days.is_finite()
             && self.recall_recency_half_life_days > 0.0)
         {
-            problems.push("RECALL_RECENCY_HALF_LIFE_DAYS: must be a positive number of days".into());
+            problems
+                .push("RECALL_RECENCY_HALF_LIFE_DAYS: must be a positive number of days".into());
         }
         if self.llm_context_tokens < 512 {
             problems.push("LLM_CONTEXT_TOKENS: must be at least 512".into());

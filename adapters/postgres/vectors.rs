@@ -19,12 +19,12 @@
 //! number of positions). With `ENCRYPTION_KEY` the words are keyed hashes
 //! (`TermKey`), never plaintext.
 
-use crate::adapters::cipher::Cipher;
 use super::{PostgresStore, Within, open_marked_text};
+use crate::adapters::cipher::Cipher;
 use crate::adapters::term_key::TermKey;
 use crate::core::domain::{
-    BM25_B, BM25_K1, IndexHits, MemoryKind, ScoredId, TenantId, Terms, VectorPoint, VectorQuery,
-    best_k, dot, unit,
+    IndexHits, MemoryKind, ScoredId, TenantId, Terms, VectorPoint, VectorQuery, best_k, dot, idf,
+    term_weight, unit,
 };
 use crate::core::ports::{StoreError, VectorError, VectorMemory};
 use async_trait::async_trait;
@@ -38,8 +38,19 @@ use uuid::Uuid;
 
 /// How long a character's BM25 statistics (count and average length) are
 /// reused: they move slowly, and counting a large character costs more
-/// than the rest of a search. Writes through this instance clear them.
+/// than the rest of a search. Writes through this instance clear those of
+/// small characters, where one memory matters.
 const STATS_TTL: Duration = Duration::from_secs(30);
+
+/// When counted, how many memories, and their average length in words.
+type Stats = (Instant, f64, f64);
+
+/// A memory holding some of the query's words: its id, its length, and
+/// each such word with how often it occurs.
+type Holding<'a> = (Uuid, u32, Vec<(&'a str, u32)>);
+
+/// Below this many memories, a write counts the statistics again.
+const SMALL_CHARACTER: f64 = 1000.0;
 
 /// Tenant, character, kind, person: the memories one search may see.
 type StatsKey = (String, Uuid, Option<MemoryKind>, Option<String>);
@@ -70,7 +81,21 @@ pub struct PostgresVectors {
     cipher: Option<Arc<Cipher>>,
     term_key: TermKey,
     /// Count and average length of the memories a search may see.
-    stats: Arc<Mutex<HashMap<StatsKey, (Instant, f64, f64)>>>,
+    stats: Arc<Mutex<HashMap<StatsKey, Stats>>>,
+}
+
+/// The words of a `ts_filter`ed tsvector's text (`'storm':1A 'map':3A,7A`)
+/// with how often each occurs (its number of positions).
+fn word_counts(text: &str) -> Vec<(&str, u32)> {
+    text.split(' ')
+        .filter_map(|entry| {
+            let (word, positions) = entry.rsplit_once("':")?;
+            Some((
+                word.trim_start_matches('\''),
+                positions.split(',').count() as u32,
+            ))
+        })
+        .collect()
 }
 
 /// A tsvector in PostgreSQL's input form: each word (as the index holds
@@ -266,8 +291,17 @@ impl PostgresVectors {
             after = last.0;
             let mut points = Vec::with_capacity(rows.len());
             let mut models = Vec::with_capacity(rows.len());
-            for (memory_id, tenant, character_id, kind, user_id, model, embedding, content, sealed) in
-                rows
+            for (
+                memory_id,
+                tenant,
+                character_id,
+                kind,
+                user_id,
+                model,
+                embedding,
+                content,
+                sealed,
+            ) in rows
             {
                 let (Ok(tenant), Some(kind)) = (TenantId::parse(&tenant), MemoryKind::parse(&kind))
                 else {
@@ -390,19 +424,22 @@ impl PostgresVectors {
         .within(self.query_timeout)
         .await
         .map_err(unavailable)?;
-        self.forget_stats(|(tenant, character, _, _)| {
-            points
-                .iter()
-                .any(|p| p.character_id == *character && p.tenant.as_str() == tenant)
+        // A few memories more barely move the statistics of many; of few
+        // they do, so those are counted again.
+        self.forget_stats(|(tenant, character, _, _), n| {
+            n < SMALL_CHARACTER
+                && points
+                    .iter()
+                    .any(|p| p.character_id == *character && p.tenant.as_str() == tenant)
         });
         Ok(())
     }
 
-    fn forget_stats(&self, matching: impl Fn(&StatsKey) -> bool) {
+    fn forget_stats(&self, matching: impl Fn(&StatsKey, f64) -> bool) {
         self.stats
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .retain(|key, _| !matching(key));
+            .retain(|key, (_, n, _)| !matching(key, *n));
     }
 
     /// How many memories the query may see and their average length in
@@ -450,9 +487,12 @@ impl PostgresVectors {
         Ok((n, average))
     }
 
-    /// BM25 over the memories holding any of the query's words (the GIN
-    /// index finds them), document frequency counted among those the
-    /// query may see.
+    /// BM25 over the memories holding any of the query's words: the GIN
+    /// index finds them, and each row brings back only the query's words
+    /// with their positions (`setweight` marks them, `ts_filter` keeps
+    /// them), so PostgreSQL does no per-word work; term and document
+    /// frequencies and the score are counted here, with the same formula
+    /// as every other path.
     async fn lexical(&self, query: &VectorQuery) -> Result<Vec<ScoredId>, VectorError> {
         if query.terms.is_empty() || query.k == 0 {
             return Ok(Vec::new());
@@ -472,27 +512,14 @@ impl PostgresVectors {
             .map(|w| format!("'{w}'"))
             .collect::<Vec<_>>()
             .join(" | ");
-        let rows: Vec<(Uuid, f32)> = sqlx::query_as(
-            "WITH matched AS (
-                 SELECT a.memory_id, a.terms, l.lexeme, cardinality(l.positions) AS tf
-                 FROM memory_vectors a CROSS JOIN LATERAL unnest(a.lexemes) AS l
-                 WHERE a.tenant = $1 AND a.character_id = $2
-                   AND ($3::text IS NULL OR a.kind = $3)
-                   AND ($4::text IS NULL OR a.user_id IS NULL OR a.user_id = $4)
-                   AND a.term_key = $5
-                   AND a.lexemes @@ $6::tsquery
-                   AND l.lexeme = ANY($7::text[])
-             ), counted AS (
-                 SELECT memory_id, terms, tf, count(*) OVER (PARTITION BY lexeme) AS df
-                 FROM matched
-             )
-             SELECT memory_id, sum(
-                     ln(1 + (greatest($8::float8, df) - df + 0.5) / (df + 0.5))
-                     * tf * ($10::float8 + 1)
-                     / (tf + $10::float8 * (1 - $11::float8 + $11::float8 * terms / $9::float8))
-                 )::real AS score
-             FROM counted GROUP BY memory_id
-             ORDER BY score DESC, memory_id LIMIT $12",
+        let rows: Vec<(Uuid, i32, String)> = sqlx::query_as(
+            "SELECT memory_id, terms, ts_filter(setweight(lexemes, 'A', $7::text[]), '{a}')::text
+             FROM memory_vectors
+             WHERE tenant = $1 AND character_id = $2
+               AND ($3::text IS NULL OR kind = $3)
+               AND ($4::text IS NULL OR user_id IS NULL OR user_id = $4)
+               AND term_key = $5
+               AND lexemes @@ $6::tsquery",
         )
         .bind(query.tenant.as_str())
         .bind(query.character_id)
@@ -501,20 +528,35 @@ impl PostgresVectors {
         .bind(self.term_key.id())
         .bind(any_word)
         .bind(&words)
-        .bind(n)
-        .bind(if average > 0.0 { average } else { 1.0 })
-        .bind(f64::from(BM25_K1))
-        .bind(f64::from(BM25_B))
-        .bind(query.k as i64)
         .fetch_all(&self.pool)
         .within(self.query_timeout)
         .await
         .map_err(unavailable)?;
-        Ok(rows
-            .into_iter()
-            .map(|(memory_id, score)| ScoredId { memory_id, score })
-            .filter(|hit| hit.score > 0.0)
-            .collect())
+        let holding: Vec<Holding> = rows
+            .iter()
+            .map(|(id, length, found)| (*id, (*length).max(0) as u32, word_counts(found)))
+            .collect();
+        let mut containing: HashMap<&str, u64> = HashMap::new();
+        for (_, _, counts) in &holding {
+            for (word, _) in counts {
+                *containing.entry(word).or_insert(0) += 1;
+            }
+        }
+        let documents = (n as u64).max(holding.len() as u64);
+        let average = if average > 0.0 { average as f32 } else { 1.0 };
+        let scored = holding
+            .iter()
+            .map(|(memory_id, length, counts)| ScoredId {
+                memory_id: *memory_id,
+                score: counts
+                    .iter()
+                    .map(|(word, tf)| {
+                        idf(documents, containing[word]) * term_weight(*tf, *length, average)
+                    })
+                    .sum(),
+            })
+            .collect();
+        Ok(best_k(scored, query.k))
     }
 
     /// The vector list: pgvector's index where there is one, exact otherwise.
@@ -689,7 +731,7 @@ impl VectorMemory for PostgresVectors {
             .within(self.query_timeout)
             .await
             .map_err(unavailable)?;
-        self.forget_stats(|_| true);
+        self.forget_stats(|_, _| true);
         Ok(())
     }
 
@@ -705,7 +747,7 @@ impl VectorMemory for PostgresVectors {
             .within(self.query_timeout)
             .await
             .map_err(unavailable)?;
-        self.forget_stats(|(t, c, _, _)| *c == character_id && t == tenant.as_str());
+        self.forget_stats(|(t, c, _, _), _| *c == character_id && t == tenant.as_str());
         Ok(())
     }
 
@@ -737,7 +779,7 @@ impl VectorMemory for PostgresVectors {
             .within(self.query_timeout)
             .await
             .map_err(unavailable)?;
-        self.forget_stats(|_| true);
+        self.forget_stats(|_, _| true);
         Ok(())
     }
 }
@@ -769,6 +811,11 @@ mod tests {
             tsvector_literal(&terms, &TermKey::plain()),
             "'class':1 'pottery':2,3"
         );
+        assert_eq!(
+            word_counts("'class':1A 'pottery':2A,3A"),
+            [("class", 1), ("pottery", 2)]
+        );
+        assert!(word_counts("").is_empty());
         let hidden = tsvector_literal(&terms, &TermKey::keyed(&[1; 32]));
         assert!(!hidden.contains("pottery") && hidden.contains(":2,3"));
         assert_eq!(tsvector_literal(&Terms::default(), &TermKey::plain()), "");

@@ -1,9 +1,9 @@
 //! Unit tests of the Qdrant adapter: the filters and ids it sends.
 
 use super::*;
-use qdrant_client::qdrant::vectors::VectorsOptions;
 use qdrant_client::qdrant::condition::ConditionOneOf;
 use qdrant_client::qdrant::r#match::MatchValue;
+use qdrant_client::qdrant::vectors::VectorsOptions;
 
 fn keyword(condition: &Condition) -> (String, String) {
     match &condition.condition_one_of {
@@ -73,10 +73,7 @@ fn every_search_is_scoped_to_tenant_and_character() {
         },
         &TermKey::plain(),
     );
-    assert_eq!(
-        any.query_points[0].clone().filter.unwrap().must.len(),
-        3
-    );
+    assert_eq!(any.query_points[0].clone().filter.unwrap().must.len(), 3);
     // A mode asks only for its list; words that are all stop words, none.
     let (_, lists) = search_request(
         "memories",

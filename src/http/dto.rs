@@ -5,8 +5,8 @@ use crate::core::domain::{
     ApiKey, Character, Job, JobStatus, Memory, MemoryKind, MemorySource, Message, Page, Role,
     Session, Usage,
 };
-use crate::core::use_cases::{ScoredMemory, TurnOutcome};
 use crate::core::domain::{ListRank, RankScores, SearchMode};
+use crate::core::use_cases::{ScoredMemory, TurnOutcome};
 use chrono::{DateTime, Utc};
 use poem_openapi::{Enum, Object};
 use uuid::Uuid;

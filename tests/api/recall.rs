@@ -53,7 +53,13 @@ async fn each_mode_ranks_by_its_lists_and_says_which_scores_made_each_rank() {
         "Maya went to a class about painting",
         "We talked about the weather at the harbour",
     ] {
-        remember(&app, &key, &character, json!({"kind": "episodic", "content": text})).await;
+        remember(
+            &app,
+            &key,
+            &character,
+            json!({"kind": "episodic", "content": text}),
+        )
+        .await;
     }
 
     let lexical = search(
@@ -88,12 +94,21 @@ async fn each_mode_ranks_by_its_lists_and_says_which_scores_made_each_rank() {
     }
 
     // Hybrid is the default: both lists, fused; agreement ranks first.
-    let hybrid = search(&app, &key, &character, json!({"query": "Maya's pottery class"})).await;
+    let hybrid = search(
+        &app,
+        &key,
+        &character,
+        json!({"query": "Maya's pottery class"}),
+    )
+    .await;
     assert_eq!(hybrid["mode"], "hybrid");
     let first = &hybrid["results"][0];
     assert!(contents(&hybrid)[0].contains("pottery"), "{hybrid}");
     assert_eq!(first["scores"]["lexical"]["rank"], 1, "{first}");
-    assert!(first["scores"]["vector"]["rank"].as_u64().is_some(), "{first}");
+    assert!(
+        first["scores"]["vector"]["rank"].as_u64().is_some(),
+        "{first}"
+    );
     let results = hybrid["results"].as_array().unwrap();
     for pair in results.windows(2) {
         assert!(pair[0]["score"].as_f64() >= pair[1]["score"].as_f64());
@@ -104,7 +119,10 @@ async fn each_mode_ranks_by_its_lists_and_says_which_scores_made_each_rank() {
         let total = s["relevance"].as_f64().unwrap()
             + 0.1 * s["recency"].as_f64().unwrap()
             + 0.1 * s["importance"].as_f64().unwrap();
-        assert!((total - hit["score"].as_f64().unwrap()).abs() < 1e-3, "{hit}");
+        assert!(
+            (total - hit["score"].as_f64().unwrap()).abs() < 1e-3,
+            "{hit}"
+        );
     }
 
     // A mode that is none of the three is the caller's mistake, named.
@@ -152,7 +170,10 @@ async fn importance_and_recency_break_ties_of_relevance() {
     assert_eq!(results[0]["memory"]["importance"], 1.0, "{found}");
     let old = &results[2];
     assert!(
-        old["memory"]["created_at"].as_str().unwrap().starts_with("2019"),
+        old["memory"]["created_at"]
+            .as_str()
+            .unwrap()
+            .starts_with("2019"),
         "{found}"
     );
     assert!(old["scores"]["recency"].as_f64().unwrap() < 0.01, "{old}");
@@ -205,7 +226,13 @@ async fn without_embeddings_hybrid_recalls_by_words_and_says_so() {
     .await;
     llm.down.store(true, Ordering::Release);
 
-    let found = search(&app, &key, &character, json!({"query": "what did Bartholomew chew?"})).await;
+    let found = search(
+        &app,
+        &key,
+        &character,
+        json!({"query": "what did Bartholomew chew?"}),
+    )
+    .await;
     assert_eq!(found["mode"], "lexical");
     assert_eq!(found["degraded"], true);
     assert!(contents(&found)[0].contains("Bartholomew"));
@@ -241,11 +268,21 @@ async fn a_turn_recalls_as_many_memories_as_its_context_budget_holds() {
         let key = app.tenant_key("acme").await;
         let character = app.character(&key).await;
         for text in &texts {
-            remember(&app, &key, &character, json!({"kind": "episodic", "content": text})).await;
+            remember(
+                &app,
+                &key,
+                &character,
+                json!({"kind": "episodic", "content": text}),
+            )
+            .await;
         }
         let session = app.session(&key, &character).await;
         let turn = app
-            .say(&key, &session, "Tell me about the sailing trips past the lighthouse")
+            .say(
+                &key,
+                &session,
+                "Tell me about the sailing trips past the lighthouse",
+            )
             .await;
         used.push(turn["memories_used"].as_array().unwrap().len());
     }

@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use uuid::Uuid;
 use virlife::adapters::exact_vectors::ExactVectorMemory;
 use virlife::core::domain::{
-    CharacterName, Importance, MemoryContent, MemoryKind, MemorySource, Persona, IndexHits, SearchMode, Terms,
-    TenantId, VectorPoint, VectorQuery,
+    CharacterName, Importance, IndexHits, MemoryContent, MemoryKind, MemorySource, Persona,
+    SearchMode, TenantId, Terms, VectorPoint, VectorQuery,
 };
 use virlife::core::ports::{VectorError, VectorMemory};
 use virlife::core::use_cases::{NewMemory, RecallQuery, SearchOutcome, UseCases};
@@ -173,7 +173,7 @@ async fn writes_missed_while_the_index_was_down_are_repaired_with_nothing_orphan
         .search(
             &tenant,
             ada,
-            "outage",
+            "written during the outage",
             &RecallQuery {
                 k: 5,
                 ..Default::default()

@@ -573,24 +573,57 @@ async fn by_words(index: &V, query: &VectorQuery) -> Vec<Uuid> {
 
 pub async fn words_rank_rare_shared_words_first(index: V) {
     let character = Uuid::now_v7();
-    let both = worded("a", character, EPISODIC, "Maya started her pottery class with Mrs Okonkwo");
+    let both = worded(
+        "a",
+        character,
+        EPISODIC,
+        "Maya started her pottery class with Mrs Okonkwo",
+    );
     let rare = worded("a", character, EPISODIC, "Okonkwo teaches on Tuesdays");
-    let common = worded("a", character, EPISODIC, "the class was full, a class of thirty");
+    let common = worded(
+        "a",
+        character,
+        EPISODIC,
+        "the class was full, a class of thirty",
+    );
     let unrelated = worded("a", character, EPISODIC, "a walk by the river at dusk");
     let filler: Vec<VectorPoint> = (0..6)
-        .map(|i| worded("a", character, EPISODIC, &format!("another class day number {i}")))
+        .map(|i| {
+            worded(
+                "a",
+                character,
+                EPISODIC,
+                &format!("another class day number {i}"),
+            )
+        })
         .collect();
-    let mut all = vec![both.clone(), rare.clone(), common.clone(), unrelated.clone()];
+    let mut all = vec![
+        both.clone(),
+        rare.clone(),
+        common.clone(),
+        unrelated.clone(),
+    ];
     all.extend(filler);
     index.upsert(&all).await.unwrap();
     let hits = by_words(&index, &words("a", character, "Okonkwo pottery class", 3)).await;
     assert_eq!(hits, ids(&[&both, &rare, &common]));
     let hits = by_words(&index, &words("a", character, "Okonkwo pottery class", 50)).await;
-    assert!(!hits.contains(&unrelated.memory_id), "no shared word, no hit");
+    assert!(
+        !hits.contains(&unrelated.memory_id),
+        "no shared word, no hit"
+    );
     assert_eq!(hits.len(), 9);
     // Words that are all stop words, or found nowhere, find nothing.
-    assert!(by_words(&index, &words("a", character, "what was it", 10)).await.is_empty());
-    assert!(by_words(&index, &words("a", character, "zeppelin", 10)).await.is_empty());
+    assert!(
+        by_words(&index, &words("a", character, "what was it", 10))
+            .await
+            .is_empty()
+    );
+    assert!(
+        by_words(&index, &words("a", character, "zeppelin", 10))
+            .await
+            .is_empty()
+    );
 }
 
 pub async fn words_are_scoped_like_vectors(index: V) {
@@ -616,37 +649,61 @@ pub async fn words_are_scoped_like_vectors(index: V) {
     sam.sort();
     let mut expected = ids(&[&sams, &world]);
     expected.sort();
-    assert_eq!(sam, expected, "the world's and Sam's, never Alex's or another character's");
+    assert_eq!(
+        sam, expected,
+        "the world's and Sam's, never Alex's or another character's"
+    );
     assert_eq!(by_words(&index, &as_person("nobody")).await, ids(&[&world]));
     let facts = VectorQuery {
         kind: Some(FACT),
         ..words("a", ada, "ferret Bartholomew", 10)
     };
     assert_eq!(by_words(&index, &facts).await, ids(&[&world]));
-    assert_eq!(by_words(&index, &words("a", ada, "ferret Bartholomew", 10)).await.len(), 3);
+    assert_eq!(
+        by_words(&index, &words("a", ada, "ferret Bartholomew", 10))
+            .await
+            .len(),
+        3
+    );
     // Deleting a memory removes its words too.
     index.delete(&[alexs.memory_id]).await.unwrap();
-    assert_eq!(by_words(&index, &words("a", ada, "router", 10)).await, Vec::<Uuid>::new());
+    assert_eq!(
+        by_words(&index, &words("a", ada, "router", 10)).await,
+        Vec::<Uuid>::new()
+    );
     // Replacing a memory replaces its words.
     let mut changed = sams.clone();
     changed.terms = Terms::of("a parrot called Quentin");
     index.upsert(std::slice::from_ref(&changed)).await.unwrap();
-    assert_eq!(by_words(&index, &words("a", ada, "Quentin", 10)).await, ids(&[&changed]));
-    assert!(!by_words(&index, &words("a", ada, "silly", 10)).await.contains(&sams.memory_id));
+    assert_eq!(
+        by_words(&index, &words("a", ada, "Quentin", 10)).await,
+        ids(&[&changed])
+    );
+    assert!(
+        !by_words(&index, &words("a", ada, "silly", 10))
+            .await
+            .contains(&sams.memory_id)
+    );
 }
 
 pub async fn hybrid_fills_both_lists(index: V) {
     let character = Uuid::now_v7();
     let near = point("a", character, EPISODIC, [1.0, 0.0, 0.0, 0.0]);
     let worded_far = worded("a", character, EPISODIC, "Okonkwo's pottery class");
-    index.upsert(&[near.clone(), worded_far.clone()]).await.unwrap();
+    index
+        .upsert(&[near.clone(), worded_far.clone()])
+        .await
+        .unwrap();
     let hybrid = VectorQuery {
         mode: SearchMode::Hybrid,
         terms: Terms::of("pottery"),
         ..query("a", character, None, 10)
     };
     let hits = index.search(&hybrid).await.unwrap();
-    assert_eq!(hits.vector.first().map(|h| h.memory_id), Some(near.memory_id));
+    assert_eq!(
+        hits.vector.first().map(|h| h.memory_id),
+        Some(near.memory_id)
+    );
     assert_eq!(
         hits.lexical.iter().map(|h| h.memory_id).collect::<Vec<_>>(),
         [worded_far.memory_id]
@@ -671,9 +728,32 @@ pub async fn hybrid_fills_both_lists(index: V) {
 pub async fn word_ranking_agrees_with_the_reference_bm25(index: V) {
     let character = Uuid::now_v7();
     let vocabulary = [
-        "pottery", "class", "ferret", "router", "Okonkwo", "Maya", "march", "garden", "tomato",
-        "violin", "lesson", "Lisbon", "trip", "sister", "wedding", "bakery", "sourdough", "marathon",
-        "knee", "doctor", "rent", "landlord", "kitten", "Bartholomew", "chess", "tournament",
+        "pottery",
+        "class",
+        "ferret",
+        "router",
+        "Okonkwo",
+        "Maya",
+        "march",
+        "garden",
+        "tomato",
+        "violin",
+        "lesson",
+        "Lisbon",
+        "trip",
+        "sister",
+        "wedding",
+        "bakery",
+        "sourdough",
+        "marathon",
+        "knee",
+        "doctor",
+        "rent",
+        "landlord",
+        "kitten",
+        "Bartholomew",
+        "chess",
+        "tournament",
     ];
     // A fixed pseudo-random corpus: varied lengths and word mixes.
     let mut seed = 0x2545_f491_u64;
@@ -686,7 +766,9 @@ pub async fn word_ranking_agrees_with_the_reference_bm25(index: V) {
     let points: Vec<VectorPoint> = (0..300)
         .map(|_| {
             let length = 3 + next(12);
-            let text: Vec<&str> = (0..length).map(|_| vocabulary[next(vocabulary.len())]).collect();
+            let text: Vec<&str> = (0..length)
+                .map(|_| vocabulary[next(vocabulary.len())])
+                .collect();
             worded("a", character, EPISODIC, &text.join(" "))
         })
         .collect();

@@ -22,11 +22,11 @@ const MAX_TERM_CHARS: usize = 40;
 const STOPWORDS: &[&str] = &[
     "a", "about", "after", "again", "all", "also", "am", "an", "and", "any", "are", "as", "at",
     "be", "been", "before", "being", "but", "by", "can", "could", "did", "do", "does", "doing",
-    "for", "from", "had", "has", "have", "having", "he", "her", "here", "hers", "him", "his", "how",
-    "i", "if", "in", "into", "is", "it", "its", "just", "me", "my", "myself", "no", "nor", "not",
-    "of", "on", "or", "our", "ours", "she", "so", "some", "such", "than", "that", "the", "their",
-    "them", "then", "there", "these", "they", "this", "those", "to", "too", "very", "was", "we",
-    "were", "what", "when", "where", "which", "while", "who", "whom", "why", "will", "with",
+    "for", "from", "had", "has", "have", "having", "he", "her", "here", "hers", "him", "his",
+    "how", "i", "if", "in", "into", "is", "it", "its", "just", "me", "my", "myself", "no", "nor",
+    "not", "of", "on", "or", "our", "ours", "she", "so", "some", "such", "than", "that", "the",
+    "their", "them", "then", "there", "these", "they", "this", "those", "to", "too", "very", "was",
+    "we", "were", "what", "when", "where", "which", "while", "who", "whom", "why", "will", "with",
     "would", "you", "your", "yours",
 ];
 
@@ -85,7 +85,8 @@ fn fold_plural(word: String) -> String {
     {
         return word[..len - 2].to_owned();
     }
-    if word.ends_with("es") && !(word.ends_with("aes") || word.ends_with("ees") || word.ends_with("oes"))
+    if word.ends_with("es")
+        && !(word.ends_with("aes") || word.ends_with("ees") || word.ends_with("oes"))
     {
         return word[..len - 1].to_owned();
     }

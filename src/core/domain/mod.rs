@@ -16,20 +16,18 @@ mod vector;
 pub use api_key::{ApiKey, ApiKeyName, ApiKeySecret, KeyHash};
 pub use character::{Character, CharacterName, CharacterPatch, Persona, Traits};
 pub use job::{Job, JobKind, JobOutcome, JobStatus, LEASE_EXPIRED_REASON, lease_expired};
-pub use memory::{Importance, MAX_MEMORY_CHARS, Memory, MemoryContent, MemoryKind, MemorySource};
 pub use lexical::{BM25_B, BM25_K1, Terms, idf, rank_lexical, term_weight};
+pub use memory::{Importance, MAX_MEMORY_CHARS, Memory, MemoryContent, MemoryKind, MemorySource};
 pub use page::{Cursor, Page, PageRequest};
 pub use person::{Erasure, MAX_USER_ID_CHARS, ScopeFilter, UserId};
-pub use ranking::{
-    IndexHits, ListRank, RRF_K, RankScores, RankWeights, SearchMode, finish, fuse,
-};
+pub use ranking::{IndexHits, ListRank, RRF_K, RankScores, RankWeights, SearchMode, finish, fuse};
 pub use session::{
     HistoryEntry, IdempotencyRecord, Message, MessageContent, Role, Session, Usage, UserName,
 };
 pub use tenant::TenantId;
 pub use vector::{
     PendingVector, PendingVectorRow, ScoredId, VectorPoint, VectorQuery, best_k, cosine_similarity,
-    dot, dot_i8, quantize, rank_exact, unit,
+    dot, hamming, rank_exact, sign_bits, unit,
 };
 
 /// A value the caller sent that breaks a rule; `field` names the input field.

@@ -4,12 +4,11 @@
 //! in-process index rank the same candidates the same way, and every hit
 //! can say which scores made its rank.
 //!
-//! `score = rrf / rrf_max + recency_weight · 0.5^(age / half_life)
-//!          + importance_weight · importance`
-//!
-//! where `rrf = Σ 1 / (60 + rank)` over the lists the mode uses (ranks from
-//! 1) and `rrf_max` is that sum for a memory first in every list, so the
-//! relevance part lies in (0, 1] whatever the mode.
+//! `score = rrf / rrf_max + recency_weight · 0.5^(age / half_life) +
+//! importance_weight · importance`, where `rrf = Σ 1 / (60 + rank)` over
+//! the lists the mode uses (ranks from 1) and `rrf_max` is that sum for a
+//! memory first in every list, so the relevance part lies in (0, 1]
+//! whatever the mode.
 
 use super::ScoredId;
 use chrono::{DateTime, Utc};

@@ -1,8 +1,7 @@
 //! Memories: add (embedded, stored, indexed), list, search, delete.
 
 use super::support::{
-    MemoryDraft, MemoryWriter, Recall, RecallQuery, SearchOutcome, VectorSync,
-    require_character,
+    MemoryDraft, MemoryWriter, Recall, RecallQuery, SearchOutcome, VectorSync, require_character,
 };
 use crate::core::domain::{
     Importance, Memory, MemoryContent, MemoryKind, MemorySource, Page, PageRequest, TenantId,
