@@ -26,7 +26,8 @@ bash "$out.sh" >"$out" 2>&1 || { cat "$out"; echo "README walk-through failed"; 
 check() {
     grep -q -- "$1" "$out" || { cat "$out"; echo "README walk-through: expected '$1'"; exit 1; }
 }
-check 'I remember: Sam: My name is Sam and I love sailing'
+# The remembered turn comes with the day it happened.
+check 'I remember: \[[0-9-]*\] Sam: My name is Sam and I love sailing'
 check 'event: delta'
 check 'event: done'
 check '"status": "done"'

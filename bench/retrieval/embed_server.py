@@ -158,11 +158,6 @@ class Serialised:
 def make_handler(model, model_name):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive: VirLife's client reuses connections
-        # Headers and body go out in two writes; with Nagle's algorithm the
-        # body waits for the client's delayed ACK of the headers (~40 ms a
-        # request on Linux loopback), which dominated one-at-a-time callers
-        # such as VirLife's import (it embeds memory after memory).
-        disable_nagle_algorithm = True
 
         def log_message(self, *args):
             pass

@@ -505,20 +505,20 @@ def main():
           + (f", Python baselines {baseline_s:.1f}s (embedding included)" if baseline_s is not None else ""))
 
     if args.out:
-        def miss(q, hits):
-            entry = {"question": q["id"], "style": q["style"], "evidence": q["evidence"], "top5": hits[:5]}
-            if shareable:
-                entry["text"] = q["question"]
-            return entry
-
-        misses = {m: [miss(q, ranked[m][q["id"]]) for q in questions
-                      if q["id"] in ranked[m] and recall(ranked[m][q["id"]], q["evidence"], 10) < 1]
-                  for m in usable + (list(BASELINES) if args.embed_url else [])}
         report = {"base_url": args.base_url, "dataset": data.get("meta"), "k": args.k, "modes": modes,
                   "scores": scores, "hybrid_vs_vector_at_10": gain, "notes": notes, "weak_answers": weak,
                   "timing_s": {"ingest": round(ingest_s, 2), "search": round(search_s, 2),
-                               "baselines": round(baseline_s, 2) if baseline_s is not None else None},
-                  "misses_at_10": misses}
+                               "baselines": round(baseline_s, 2) if baseline_s is not None else None}}
+        if shareable:
+            report["misses_at_10"] = {
+                m: [{"question": q["id"], "style": q["style"], "text": q["question"], "evidence": q["evidence"],
+                     "top5": ranked[m][q["id"]][:5]}
+                    for q in questions if q["id"] in ranked[m] and recall(ranked[m][q["id"]], q["evidence"], 10) < 1]
+                for m in usable}
+        else:
+            # Ids alone are unreadable without the data, and the data may not
+            # travel with the results; --rankings keeps every list locally.
+            report["misses_at_10"] = "left out: the dataset may not be redistributed (see --rankings)"
         if import_checks:
             report["imports"] = import_checks
         if args.embed_url:

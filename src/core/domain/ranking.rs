@@ -100,20 +100,17 @@ pub fn fuse(hits: &IndexHits, mode: SearchMode) -> HashMap<Uuid, RankScores> {
     let mut fused: HashMap<Uuid, RankScores> = HashMap::new();
     let lists = u8::from(mode.uses_vector()) + u8::from(mode.uses_lexical());
     let best = f32::from(lists) / (RRF_K + 1.0);
-    if mode.uses_vector() {
-        for (i, hit) in hits.vector.iter().enumerate() {
-            let entry = fused.entry(hit.memory_id).or_default();
-            entry.vector = Some(ListRank {
-                rank: i as u32 + 1,
-                score: hit.score,
-            });
-            entry.relevance += 1.0 / (RRF_K + i as f32 + 1.0) / best;
+    let lists: [(bool, &[ScoredId], fn(&mut RankScores) -> &mut Option<ListRank>); 2] = [
+        (mode.uses_vector(), &hits.vector, |s| &mut s.vector),
+        (mode.uses_lexical(), &hits.lexical, |s| &mut s.lexical),
+    ];
+    for (used, list, place) in lists {
+        if !used {
+            continue;
         }
-    }
-    if mode.uses_lexical() {
-        for (i, hit) in hits.lexical.iter().enumerate() {
+        for (i, hit) in list.iter().enumerate() {
             let entry = fused.entry(hit.memory_id).or_default();
-            entry.lexical = Some(ListRank {
+            *place(entry) = Some(ListRank {
                 rank: i as u32 + 1,
                 score: hit.score,
             });
