@@ -95,12 +95,15 @@ pub struct RankScores {
     pub score: f32,
 }
 
+/// Where a list's rank is written in a memory's scores.
+type Place = fn(&mut RankScores) -> &mut Option<ListRank>;
+
 /// Fuses the lists the mode uses: each memory's relevance, keyed by id.
 pub fn fuse(hits: &IndexHits, mode: SearchMode) -> HashMap<Uuid, RankScores> {
     let mut fused: HashMap<Uuid, RankScores> = HashMap::new();
     let lists = u8::from(mode.uses_vector()) + u8::from(mode.uses_lexical());
     let best = f32::from(lists) / (RRF_K + 1.0);
-    let lists: [(bool, &[ScoredId], fn(&mut RankScores) -> &mut Option<ListRank>); 2] = [
+    let lists: [(bool, &[ScoredId], Place); 2] = [
         (mode.uses_vector(), &hits.vector, |s| &mut s.vector),
         (mode.uses_lexical(), &hits.lexical, |s| &mut s.lexical),
     ];
