@@ -513,9 +513,13 @@ impl PostgresVectors {
             .collect::<Vec<_>>()
             .join(" | ");
         let rows: Vec<(Uuid, i32, String)> = sqlx::query_as(
+            // `IS TRUE` keeps the tenant and character out of the btree's
+            // reach, so the planner takes the GIN index: without statistics
+            // (right after a bulk load) it would walk the character's btree
+            // entries and test every row (91 ms against 13 ms at 100,000).
             "SELECT memory_id, terms, ts_filter(setweight(lexemes, 'A', $7::text[]), '{a}')::text
              FROM memory_vectors
-             WHERE tenant = $1 AND character_id = $2
+             WHERE (tenant = $1) IS TRUE AND (character_id = $2) IS TRUE
                AND ($3::text IS NULL OR kind = $3)
                AND ($4::text IS NULL OR user_id IS NULL OR user_id = $4)
                AND term_key = $5
