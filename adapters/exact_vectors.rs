@@ -124,7 +124,7 @@ impl Partition {
     }
 
     fn entries(&self) -> impl Iterator<Item = &Entry> {
-        self.slots.iter().flatten()
+        self.live().map(|(_, entry)| entry)
     }
 
     fn admits(query: &VectorQuery, entry: &Entry) -> bool {

@@ -15,7 +15,7 @@
 //! the block or pose as another speaker.
 
 use crate::core::domain::{HistoryEntry, Role};
-use crate::core::ports::{ReflectRequest, RenderRequest};
+use crate::core::ports::{ReflectRequest, RenderRequest, estimate_tokens};
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ChatMessage {
@@ -30,12 +30,6 @@ impl ChatMessage {
             content: content.into(),
         }
     }
-}
-
-/// Rough token count (about four characters a token for English); good
-/// enough to keep well inside a model's context window.
-pub fn estimate_tokens(text: &str) -> usize {
-    text.chars().count().div_ceil(4) + 4
 }
 
 fn role_name(role: Role) -> &'static str {

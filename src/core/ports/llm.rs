@@ -6,6 +6,13 @@ use futures_util::stream::BoxStream;
 use std::time::Duration;
 use uuid::Uuid;
 
+/// Rough token count (about four characters a token for English); good
+/// enough to keep well inside a model's context window. Shared by the core
+/// (how many memories a turn recalls) and the renderers (what fits).
+pub fn estimate_tokens(text: &str) -> usize {
+    text.chars().count().div_ceil(4) + 4
+}
+
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum LlmError {
     #[error("model call timed out")]

@@ -34,7 +34,7 @@ pub use idempotency::IdempotencyStore;
 pub use jobs::JobStore;
 pub use llm::{
     ChunkStream, Completion, Llm, LlmDescription, LlmError, ReflectRequest, RenderRequest,
-    StreamChunk,
+    StreamChunk, estimate_tokens,
 };
 pub use memories::MemoryStore;
 pub use sessions::SessionStore;

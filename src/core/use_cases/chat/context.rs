@@ -5,7 +5,7 @@ use super::ChatTurns;
 use super::begin::UserTurn;
 use crate::core::domain::{HistoryEntry, Memory, MemoryKind, Message, Role, ScopeFilter, TenantId};
 use crate::core::error::Result;
-use crate::core::ports::RenderRequest;
+use crate::core::ports::{RenderRequest, estimate_tokens};
 use crate::core::use_cases::sessions::history_key;
 use crate::core::use_cases::support::{RecallQuery, ScoredMemory};
 use uuid::Uuid;
@@ -16,11 +16,6 @@ const TYPICAL_MEMORY_TOKENS: usize = 60;
 /// Bounds on how many memories one turn recalls.
 const MIN_MEMORIES: usize = 3;
 const MAX_MEMORIES: usize = 24;
-
-/// The same rough count the renderer uses: four characters a token.
-fn estimate_tokens(text: &str) -> usize {
-    text.chars().count().div_ceil(4) + 4
-}
 
 /// How the model sees a memory: what happened, with the day it happened
 /// (a question about "last spring" needs it); facts as they are.
