@@ -1,9 +1,10 @@
 //! Adapters: one module per outside system. The in-memory ones are always
-//! compiled; each real one sits behind its Cargo feature. Beside them, the
+//! compiled; each real one sits behind its Cargo feature (`sql` holds what
+//! the PostgreSQL and SQLite stores share). Beside them, the
 //! decorators the composition root wraps the optional ports in (`resilience`,
 //! `namespace`) and the rate-limit arithmetic the caches share (`gcra`).
 
-#[cfg(feature = "postgres")]
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
 pub mod cipher;
 pub mod exact_vectors;
 pub mod gcra;
@@ -21,4 +22,8 @@ pub mod qdrant;
 pub mod redis_cache;
 pub mod resilience;
 pub mod split_llm;
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+pub mod sql;
+#[cfg(feature = "sqlite")]
+pub mod sqlite;
 pub mod term_key;

@@ -1,4 +1,5 @@
-//! The `virlife` command: serve (default), openapi, check, healthcheck.
+//! The `virlife` command: serve (default), migrate, reindex, openapi,
+//! check, healthcheck, and SQLite's backup and restore.
 
 use crate::composition::{self, Application};
 use crate::config::Settings;
@@ -33,6 +34,34 @@ enum Command {
     Check,
     /// GET /health/live on this machine's port; exit 0 if it answers 200 (for Docker HEALTHCHECK).
     Healthcheck,
+    /// Write a tenant's data (or every tenant's) as JSON lines: to move a
+    /// world to another store (`virlife import` there).
+    Export {
+        /// Only this tenant (default: every tenant).
+        #[arg(long)]
+        tenant: Option<String>,
+        /// The file to write (default: stdout).
+        #[arg(long, short)]
+        output: Option<std::path::PathBuf>,
+    },
+    /// Read a dump of `virlife export` into the configured store (records it
+    /// already has are skipped, so it can be run again).
+    Import {
+        /// The dump to read (default: stdin).
+        path: Option<std::path::PathBuf>,
+    },
+    /// SQLite: write a consistent copy of the database, also while it serves
+    /// (default: a new file in BACKUP_DIR).
+    Backup {
+        /// Where to write the copy (must not exist yet).
+        path: Option<std::path::PathBuf>,
+    },
+    /// SQLite: replace the database with a backup; the service must be
+    /// stopped, and the current file is kept beside it.
+    Restore {
+        /// The backup to restore.
+        path: std::path::PathBuf,
+    },
 }
 
 pub fn run() -> ExitCode {
@@ -46,7 +75,207 @@ pub fn run() -> ExitCode {
         Command::Migrate => migrate(),
         Command::Reindex => reindex(),
         Command::Healthcheck => healthcheck(),
+        Command::Export { tenant, output } => export(tenant, output),
+        Command::Import { path } => import(path),
+        Command::Backup { path } => backup(path),
+        Command::Restore { path } => restore(path),
     }
+}
+
+/// JSON lines, one record each, through a buffer.
+struct JsonLines<W: Write + Send>(W);
+
+impl<W: Write + Send> crate::core::use_cases::DumpSink for JsonLines<W> {
+    fn write(&mut self, record: &crate::core::domain::DumpRecord) -> Result<(), String> {
+        serde_json::to_writer(&mut self.0, record).map_err(|e| e.to_string())?;
+        self.0.write_all(b"\n").map_err(|e| e.to_string())
+    }
+}
+
+fn export(tenant: Option<String>, output: Option<std::path::PathBuf>) -> ExitCode {
+    let tenant = match tenant
+        .as_deref()
+        .map(crate::core::domain::TenantId::parse)
+        .transpose()
+    {
+        Ok(tenant) => tenant,
+        Err(err) => {
+            eprintln!("--tenant: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    with_use_cases(|use_cases| async move {
+        let writer: Box<dyn Write + Send> = match &output {
+            Some(path) => match std::fs::File::create(path) {
+                Ok(file) => Box::new(file),
+                Err(err) => {
+                    eprintln!("cannot write {}: {err}", path.display());
+                    return ExitCode::FAILURE;
+                }
+            },
+            None => Box::new(std::io::stdout()),
+        };
+        let mut sink = JsonLines(std::io::BufWriter::new(writer));
+        let counts = use_cases.dumps.export(tenant.as_ref(), &mut sink).await;
+        let flushed = sink.0.flush();
+        match (counts, flushed) {
+            (Ok(c), Ok(())) => {
+                eprintln!(
+                    "exported {} API keys, {} characters, {} sessions, {} messages, {} memories",
+                    c.api_keys, c.characters, c.sessions, c.messages, c.memories
+                );
+                ExitCode::SUCCESS
+            }
+            (Err(err), _) => {
+                eprintln!("export failed: {err}");
+                ExitCode::FAILURE
+            }
+            (_, Err(err)) => {
+                eprintln!("export failed: {err}");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
+
+fn import(path: Option<std::path::PathBuf>) -> ExitCode {
+    use std::io::BufRead;
+    let input: Box<dyn BufRead + Send> = match &path {
+        Some(path) => match std::fs::File::open(path) {
+            Ok(file) => Box::new(std::io::BufReader::new(file)),
+            Err(err) => {
+                eprintln!("cannot read {}: {err}", path.display());
+                return ExitCode::FAILURE;
+            }
+        },
+        None => Box::new(std::io::BufReader::new(std::io::stdin())),
+    };
+    with_use_cases(|use_cases| async move {
+        let store = &use_cases.ports.store;
+        if store.kind() == "in-memory" {
+            eprintln!(
+                "import needs a DATABASE_URL (postgres:// or sqlite:); memory: keeps nothing"
+            );
+            return ExitCode::FAILURE;
+        }
+        if let Err(err) = store.migrate().await {
+            eprintln!("the database is not ready: {err}");
+            return ExitCode::FAILURE;
+        }
+        let mut import = use_cases.dumps.importer();
+        for (number, line) in input.lines().enumerate() {
+            let line = match line {
+                Ok(line) if line.trim().is_empty() => continue,
+                Ok(line) => line,
+                Err(err) => {
+                    eprintln!("cannot read line {}: {err}", number + 1);
+                    return ExitCode::FAILURE;
+                }
+            };
+            let record = match serde_json::from_str(&line) {
+                Ok(record) => record,
+                Err(err) => {
+                    eprintln!("line {}: not a dump record: {err}", number + 1);
+                    return ExitCode::FAILURE;
+                }
+            };
+            if let Err(err) = import.add(record).await {
+                eprintln!("line {}: {err}", number + 1);
+                return ExitCode::FAILURE;
+            }
+        }
+        match import.finish().await {
+            Ok(outcome) => {
+                let (i, s) = (outcome.imported, outcome.skipped);
+                println!(
+                    "imported {} API keys, {} characters, {} sessions, {} messages, {} memories",
+                    i.api_keys, i.characters, i.sessions, i.messages, i.memories
+                );
+                println!(
+                    "skipped (already there) {} API keys, {} characters, {} sessions, {} messages, {} memories",
+                    s.api_keys, s.characters, s.sessions, s.messages, s.memories
+                );
+                if outcome.other_model > 0 {
+                    println!(
+                        "{} memories were embedded by another model: run `virlife reindex` to search them",
+                        outcome.other_model
+                    );
+                }
+                ExitCode::SUCCESS
+            }
+            Err(err) => {
+                eprintln!("import failed: {err}");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
+
+/// Loads the settings and runs one async task on a runtime.
+#[cfg(feature = "sqlite")]
+fn with_settings<F, Fut>(task: F) -> ExitCode
+where
+    F: FnOnce(Settings) -> Fut,
+    Fut: Future<Output = ExitCode>,
+{
+    let settings = match load_settings() {
+        Ok(settings) => settings,
+        Err(code) => return code,
+    };
+    crate::telemetry::init_for_command(&settings);
+    match runtime(&settings) {
+        Ok(runtime) => runtime.block_on(task(settings)),
+        Err(err) => {
+            eprintln!("cannot start the runtime: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(feature = "sqlite")]
+fn backup(path: Option<std::path::PathBuf>) -> ExitCode {
+    with_settings(|settings| async move {
+        match composition::backup_sqlite(&settings, path).await {
+            Ok((path, bytes)) => {
+                println!("backup written: {} ({bytes} bytes)", path.display());
+                ExitCode::SUCCESS
+            }
+            Err(err) => {
+                eprintln!("backup failed: {err}");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
+
+#[cfg(feature = "sqlite")]
+fn restore(path: std::path::PathBuf) -> ExitCode {
+    with_settings(|settings| async move {
+        match composition::restore_sqlite(&settings, &path).await {
+            Ok(kept) => {
+                println!("restored from {}", path.display());
+                if let Some(kept) = kept {
+                    println!("the database it replaced is kept as {}", kept.display());
+                }
+                ExitCode::SUCCESS
+            }
+            Err(err) => {
+                eprintln!("restore failed: {err}");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
+
+#[cfg(not(feature = "sqlite"))]
+fn backup(_path: Option<std::path::PathBuf>) -> ExitCode {
+    eprintln!("this binary was built without the `sqlite` feature");
+    ExitCode::FAILURE
+}
+
+#[cfg(not(feature = "sqlite"))]
+fn restore(_path: std::path::PathBuf) -> ExitCode {
+    backup(None)
 }
 
 fn load_settings() -> Result<Settings, ExitCode> {
@@ -116,7 +345,7 @@ where
         Ok(settings) => settings,
         Err(code) => return code,
     };
-    crate::telemetry::init(&settings);
+    crate::telemetry::init_for_command(&settings);
     let runtime = match runtime(&settings) {
         Ok(runtime) => runtime,
         Err(err) => {
@@ -138,8 +367,8 @@ where
 fn migrate() -> ExitCode {
     with_use_cases(|use_cases| async move {
         let store = &use_cases.ports.store;
-        if store.kind() != "postgres" {
-            eprintln!("DATABASE_URL is not set: the in-memory store has no schema to migrate");
+        if store.kind() == "in-memory" {
+            eprintln!("DATABASE_URL is memory:, and the in-memory store has no schema to migrate");
             return ExitCode::FAILURE;
         }
         match store.migrate().await {
@@ -203,6 +432,13 @@ fn check() -> ExitCode {
             Ok(runtime) => runtime.block_on(async {
                 match composition::compose(settings) {
                     Ok(use_cases) => {
+                        // A SQLite file gets its schema from whoever opens it
+                        // first; `serve` would do the same.
+                        if use_cases.ports.store.kind() == "sqlite"
+                            && let Err(err) = use_cases.ports.store.migrate().await
+                        {
+                            rows.push(("  schema".into(), false, err.to_string()));
+                        }
                         let report = use_cases.health.report().await;
                         let services = [
                             ("database", &report.database),
@@ -212,6 +448,24 @@ fn check() -> ExitCode {
                         ];
                         for (name, service) in services {
                             rows.push((name.into(), service_ok(service), describe(service)));
+                        }
+                        if let Some(storage) = &report.storage {
+                            let used = storage.disk.used_fraction() * 100.0;
+                            let free_gib =
+                                storage.disk.available_bytes as f64 / (1u64 << 30) as f64;
+                            let volume = match storage.disk.on_volume {
+                                Some(true) => ", on a mounted volume",
+                                Some(false) => ", not on a mounted volume",
+                                None => "",
+                            };
+                            rows.push((
+                                "  disk".into(),
+                                !storage.nearly_full,
+                                format!("{used:.0} % used, {free_gib:.1} GiB free{volume}"),
+                            ));
+                            for warning in &storage.warnings {
+                                rows.push(("  warning".into(), true, warning.clone()));
+                            }
                         }
                         let llm = use_cases.ports.llm.describe();
                         rows.push((
@@ -239,7 +493,11 @@ fn check() -> ExitCode {
         .unwrap_or(0);
     let all_fine = rows.iter().all(|(_, ok, _)| *ok);
     for (name, ok, detail) in &rows {
-        let mark = if *ok { "ok  " } else { "FAIL" };
+        let mark = match (ok, name.trim()) {
+            (false, _) => "FAIL",
+            (true, "warning") => "warn",
+            (true, _) => "ok  ",
+        };
         println!("{mark}  {name:width$}  {detail}");
     }
     println!(

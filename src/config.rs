@@ -8,6 +8,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
+use std::path::PathBuf;
 use std::time::Duration;
 
 const DEFAULT_TOML: &str = include_str!("../config/default.toml");
@@ -25,6 +26,10 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("WORKERS", "workers"),
     ("DATABASE_URL", "database_url"),
     ("DATABASE_MAX_CONNECTIONS", "database_max_connections"),
+    ("BACKUP_DIR", "backup_dir"),
+    ("BACKUP_INTERVAL_HOURS", "backup_interval_hours"),
+    ("BACKUP_RETENTION_DAYS", "backup_retention_days"),
+    ("DISK_ALERT_PERCENT", "disk_alert_percent"),
     (
         "DATABASE_ACQUIRE_TIMEOUT_SECONDS",
         "database_acquire_timeout_seconds",
@@ -152,6 +157,13 @@ pub struct Settings {
     pub database_max_connections: u32,
     pub database_acquire_timeout_seconds: u64,
     pub database_query_timeout_seconds: u64,
+    /// Scheduled SQLite backups: where (default: `backups/` beside the
+    /// database), how often (0 = never) and for how long they are kept.
+    pub backup_dir: Option<String>,
+    pub backup_interval_hours: u64,
+    pub backup_retention_days: u64,
+    /// SQLite: `/health` turns degraded when the data disk is fuller than this.
+    pub disk_alert_percent: u8,
     pub redis_url: Option<SecretString>,
     pub redis_timeout_ms: u64,
     pub redis_pool_size: usize,
@@ -205,6 +217,35 @@ pub struct Settings {
     pub encryption_key: Option<SecretString>,
     /// Earlier keys, comma-separated: still read, never written.
     pub encryption_previous_keys: Option<SecretString>,
+}
+
+/// Where the data lives, as `DATABASE_URL` says.
+#[derive(Debug, Clone)]
+pub enum Database {
+    /// `memory:`: gone at exit (tests, throwaway runs).
+    Memory,
+    /// `sqlite://path`: one file, one process.
+    Sqlite(PathBuf),
+    /// `postgres://…`: shared by replicas.
+    Postgres(SecretString),
+}
+
+/// Development's database when `DATABASE_URL` is unset.
+pub const DEFAULT_SQLITE_URL: &str = "sqlite://data/virlife.db";
+
+/// The file a `sqlite:` URL names: `sqlite://data/virlife.db` and
+/// `sqlite:data/virlife.db` are relative to the working directory,
+/// `sqlite:///var/data/virlife.db` is absolute. Query parameters are ignored.
+pub fn sqlite_path(url: &str) -> Option<PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let rest = rest.split('?').next().unwrap_or_default();
+    (!rest.is_empty()).then(|| PathBuf::from(rest))
+}
+
+fn is_memory_url(url: &str) -> bool {
+    matches!(url.trim(), "memory:" | "memory://" | "memory")
 }
 
 fn default_environment() -> Environment {
@@ -318,7 +359,11 @@ impl Settings {
                 *secret = None;
             }
         }
-        for value in [&mut self.qdrant_url, &mut self.embedding_model_id] {
+        for value in [
+            &mut self.qdrant_url,
+            &mut self.embedding_model_id,
+            &mut self.backup_dir,
+        ] {
             if value.as_ref().is_some_and(|s| s.trim().is_empty()) {
                 *value = None;
             }
@@ -330,7 +375,13 @@ impl Settings {
         let strict = self.environment != Environment::Development;
         if strict && !is_set(&self.database_url) {
             problems.push(format!(
-                "DATABASE_URL: required in {} (the in-memory store loses everything on restart)",
+                "DATABASE_URL: required in {} (postgres://…, or sqlite:///path/on/a/volume.db for one replica)",
+                self.environment.as_str()
+            ));
+        }
+        if strict && matches!(self.database(), Database::Memory) {
+            problems.push(format!(
+                "DATABASE_URL: memory: is refused in {} (it loses everything on restart)",
                 self.environment.as_str()
             ));
         }
@@ -365,12 +416,18 @@ impl Settings {
         }
         if let Some(url) = &self.database_url {
             let url = url.expose_secret();
-            if !["postgres://", "postgresql://", "postgresql+asyncpg://"]
+            let postgres = ["postgres://", "postgresql://", "postgresql+asyncpg://"]
                 .iter()
-                .any(|scheme| url.starts_with(scheme))
-            {
+                .any(|scheme| url.starts_with(scheme));
+            let sqlite = url.starts_with("sqlite:");
+            if sqlite && sqlite_path(url).is_none() {
                 problems.push(
-                    "DATABASE_URL: must start with postgres://, postgresql:// or postgresql+asyncpg://"
+                    "DATABASE_URL: sqlite: needs a file, as in sqlite://data/virlife.db".into(),
+                );
+            } else if !(postgres || sqlite || is_memory_url(url)) {
+                problems.push(
+                    "DATABASE_URL: must start with postgres://, postgresql://, postgresql+asyncpg:// \
+                     or sqlite:, or be memory:"
                         .into(),
                 );
             }
@@ -485,6 +542,12 @@ impl Settings {
         {
             problems.push("CACHE_NAMESPACE: must be letters, digits, '-' or '_'".into());
         }
+        if !(1..=100).contains(&self.disk_alert_percent) {
+            problems.push("DISK_ALERT_PERCENT: must be between 1 and 100".into());
+        }
+        if self.backup_retention_days == 0 {
+            problems.push("BACKUP_RETENTION_DAYS: must be at least 1".into());
+        }
         if self.max_body_bytes < 1024 {
             problems.push("MAX_BODY_BYTES: must be at least 1024".into());
         }
@@ -542,6 +605,40 @@ impl Settings {
         Duration::from_secs(self.workflow_timeout_seconds)
     }
 
+    /// Where the data lives: `DATABASE_URL`, or in development without it
+    /// a SQLite file in `data/` (the volatile store where this binary was
+    /// built without SQLite).
+    pub fn database(&self) -> Database {
+        match &self.database_url {
+            None if self.environment == Environment::Development && cfg!(feature = "sqlite") => {
+                Database::Sqlite(sqlite_path(DEFAULT_SQLITE_URL).unwrap_or_default())
+            }
+            None => Database::Memory,
+            Some(url) => {
+                let text = url.expose_secret();
+                if is_memory_url(text) {
+                    Database::Memory
+                } else if let Some(path) = sqlite_path(text) {
+                    Database::Sqlite(path)
+                } else {
+                    Database::Postgres(url.clone())
+                }
+            }
+        }
+    }
+
+    /// Where scheduled backups of a SQLite database go.
+    pub fn backup_dir_for(&self, database: &std::path::Path) -> PathBuf {
+        match &self.backup_dir {
+            Some(dir) => PathBuf::from(dir),
+            None => database
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(std::path::Path::new("."))
+                .join("backups"),
+        }
+    }
+
     /// The current encryption key, decoded (validated at load).
     pub fn encryption_key_bytes(&self) -> Option<[u8; 32]> {
         self.encryption_key
@@ -570,7 +667,15 @@ impl Settings {
         vec![
             ("ENVIRONMENT", self.environment.as_str().to_owned()),
             ("PORT", self.port.to_string()),
-            ("DATABASE_URL", secret(&self.database_url)),
+            (
+                "DATABASE_URL",
+                match self.database() {
+                    // A file path is no secret; a PostgreSQL URL holds a password.
+                    Database::Sqlite(path) => format!("sqlite://{}", path.display()),
+                    Database::Memory => "memory:".into(),
+                    Database::Postgres(_) => "***".into(),
+                },
+            ),
             ("REDIS_URL", secret(&self.redis_url)),
             (
                 "QDRANT_URL",
@@ -622,6 +727,7 @@ pub fn is_loopback(host: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
         pairs
@@ -726,6 +832,74 @@ mod tests {
         assert_eq!(settings.app_name, "VirLife Backend");
         assert_eq!(settings.port, 8000);
         assert!(settings.database_url.is_none());
+    }
+
+    #[test]
+    fn the_database_is_sqlite_by_default_in_development_and_named_by_its_url() {
+        let default = Settings::load(&vars(&[])).unwrap();
+        match default.database() {
+            Database::Sqlite(path) if cfg!(feature = "sqlite") => {
+                assert_eq!(path, PathBuf::from("data/virlife.db"));
+                assert_eq!(default.backup_dir_for(&path), PathBuf::from("data/backups"));
+            }
+            Database::Memory if !cfg!(feature = "sqlite") => {}
+            other => panic!("{other:?}"),
+        }
+        let memory = Settings::load(&vars(&[("DATABASE_URL", "memory:")])).unwrap();
+        assert!(matches!(memory.database(), Database::Memory));
+        let absolute = Settings::load(&vars(&[
+            ("DATABASE_URL", "sqlite:///data/world.db"),
+            ("BACKUP_DIR", "/backups"),
+        ]))
+        .unwrap();
+        assert!(
+            matches!(absolute.database(), Database::Sqlite(p) if p == Path::new("/data/world.db"))
+        );
+        assert_eq!(
+            absolute.backup_dir_for(Path::new("/data/world.db")),
+            PathBuf::from("/backups")
+        );
+        let postgres = Settings::load(&vars(&[("DATABASE_URL", "postgres://u:p@h/db")])).unwrap();
+        assert!(matches!(postgres.database(), Database::Postgres(_)));
+        // A file path is no secret; a PostgreSQL URL is.
+        let shown = |s: &Settings| {
+            s.redacted_summary()
+                .into_iter()
+                .find(|(name, _)| *name == "DATABASE_URL")
+                .unwrap()
+                .1
+        };
+        assert_eq!(shown(&absolute), "sqlite:///data/world.db");
+        assert_eq!(shown(&postgres), "***");
+    }
+
+    #[test]
+    fn production_refuses_memory_and_a_sqlite_url_without_a_file() {
+        let production = |url: &str| {
+            Settings::load(&vars(&[
+                ("ENVIRONMENT", "production"),
+                ("DATABASE_URL", url),
+                ("MASTER_API_KEY", "0123456789abcdef0123456789abcdef"),
+                ("VENICE_API_KEY", "sk-test"),
+                ("ALLOWED_ORIGINS", "https://game.example"),
+            ]))
+        };
+        let problems = production("memory:").unwrap_err().problems;
+        assert!(
+            problems.iter().any(|p| p.contains("memory: is refused")),
+            "{problems:?}"
+        );
+        let problems = production("sqlite://").unwrap_err().problems;
+        assert!(
+            problems.iter().any(|p| p.contains("needs a file")),
+            "{problems:?}"
+        );
+        let problems = production("mysql://h/db").unwrap_err().problems;
+        assert!(
+            problems.iter().any(|p| p.starts_with("DATABASE_URL")),
+            "{problems:?}"
+        );
+        assert!(production("sqlite:///data/virlife.db").is_ok());
     }
 
     /// The variables the README's table names (backticked, upper case).

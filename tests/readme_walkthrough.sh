@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
 # Runs the README's curl walk-through, as written, against a freshly started
-# service (the README must stay true). Uses DATABASE_URL when it is set.
+# service (the README must stay true). Uses DATABASE_URL when it is set;
+# without it, the default SQLite file, in a fresh folder.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-binary=${VIRLIFE_BINARY:-target/debug/virlife}
+root=$(pwd)
+binary=$root/${VIRLIFE_BINARY:-target/debug/virlife}
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 out=$(mktemp)
-PORT=$port API_HOST=127.0.0.1 LOG_FORMAT=json "$binary" >"$out.log" 2>&1 &
+home=$(mktemp -d)
+# The CI machine's own disk is not under test (/health degrades above 80 %).
+(cd "$home" && PORT=$port API_HOST=127.0.0.1 LOG_FORMAT=json DISK_ALERT_PERCENT=100 \
+    exec "$binary" >"$out.log" 2>&1) &
 server=$!
-trap 'kill $server 2>/dev/null || true; rm -f "$out" "$out.log" "$out.sh"' EXIT
+trap 'kill $server 2>/dev/null || true; rm -rf "$out" "$out.log" "$out.sh" "$home"' EXIT
 for _ in $(seq 100); do
     curl -sf "http://127.0.0.1:$port/health/ready" >/dev/null && break
     sleep 0.1
@@ -33,4 +38,7 @@ check 'event: done'
 check '"status": "done"'
 check 'Sam said: \\"My name is Sam and I love sailing'
 check '"status": "ok"'
+if [ -z "${DATABASE_URL:-}" ]; then
+    [ -f "$home/data/virlife.db" ] || { echo "README walk-through: no data/virlife.db (the default SQLite file)"; exit 1; }
+fi
 echo "README walk-through: ok"

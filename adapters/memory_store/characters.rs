@@ -6,6 +6,7 @@ use crate::core::domain::{Character, PageRequest, TenantId};
 use crate::core::ports::CharacterStore;
 use crate::core::ports::StoreError;
 use async_trait::async_trait;
+use std::ops::Bound;
 use uuid::Uuid;
 
 #[async_trait]
@@ -90,5 +91,20 @@ impl CharacterStore for InMemoryStore {
         tables.memories.retain(|_, m| m.character_id != id);
         tables.jobs.retain(|_, j| j.character_id != id);
         Ok(true)
+    }
+
+    async fn characters_after(
+        &self,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<Character>, StoreError> {
+        let start = after.map_or(Bound::Unbounded, Bound::Excluded);
+        Ok(self
+            .read()
+            .characters
+            .range((start, Bound::Unbounded))
+            .map(|(_, c)| c.clone())
+            .take(limit as usize)
+            .collect())
     }
 }

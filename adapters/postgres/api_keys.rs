@@ -1,7 +1,7 @@
 //! API keys in PostgreSQL.
 
-use super::rows::*;
 use super::{PostgresStore, Within};
+use crate::adapters::sql::*;
 use crate::core::domain::{ApiKey, KeyHash};
 use crate::core::ports::ApiKeyStore;
 use crate::core::ports::StoreError;

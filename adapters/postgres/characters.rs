@@ -1,7 +1,7 @@
 //! Characters in PostgreSQL; deleting one cascades through foreign keys.
 
-use super::rows::*;
 use super::{PostgresStore, Within};
+use crate::adapters::sql::*;
 use crate::core::domain::{Character, PageRequest, TenantId};
 use crate::core::ports::CharacterStore;
 use crate::core::ports::StoreError;
@@ -102,5 +102,21 @@ impl CharacterStore for PostgresStore {
             .within(self.query_timeout)
             .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    async fn characters_after(
+        &self,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<Character>, StoreError> {
+        let rows = sqlx::query_as::<_, CharacterRow>(
+            "SELECT * FROM characters WHERE ($1::uuid IS NULL OR id > $1) ORDER BY id LIMIT $2",
+        )
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .within(self.query_timeout)
+        .await?;
+        convert(rows)
     }
 }

@@ -1,7 +1,7 @@
 //! Idempotency keys in PostgreSQL; stored turns are sealed to their row.
 
-use super::rows::*;
 use super::{PostgresStore, Within};
+use crate::adapters::sql::*;
 use crate::core::domain::{IdempotencyRecord, TenantId};
 use crate::core::ports::IdempotencyStore;
 use crate::core::ports::StoreError;
@@ -45,7 +45,10 @@ impl IdempotencyStore for PostgresStore {
             claimed_at: row.claimed_at,
             response: row
                 .response
-                .map(|r| self.open_response(r.0, &idempotency_row(tenant, key)))
+                .map(|r| {
+                    self.sealer
+                        .open_response(r.0, &idempotency_row(tenant, key))
+                })
                 .transpose()?,
         }))
     }
@@ -60,7 +63,8 @@ impl IdempotencyStore for PostgresStore {
             .bind(tenant.as_str())
             .bind(key)
             .bind(Json(
-                self.seal_response(response, &idempotency_row(tenant, key)),
+                self.sealer
+                    .seal_response(response, &idempotency_row(tenant, key)),
             ))
             .execute(&self.pool)
             .within(self.query_timeout)

@@ -1,7 +1,7 @@
 //! The job queue in PostgreSQL (`FOR UPDATE SKIP LOCKED`).
 
-use super::rows::*;
 use super::{PostgresStore, Within};
+use crate::adapters::sql::*;
 use crate::core::domain::{Job, JobOutcome, LEASE_EXPIRED_REASON, TenantId};
 use crate::core::ports::JobStore;
 use crate::core::ports::StoreError;

@@ -2,7 +2,7 @@
 
 use super::rows::*;
 use super::{PostgresStore, Within};
-use super::{corrupt, tenant_of};
+use crate::adapters::sql::*;
 use crate::core::domain::{
     Memory, MemoryKind, PageRequest, PendingVector, PendingVectorRow, ScopeFilter, TenantId, new_id,
 };
@@ -25,13 +25,13 @@ impl MemoryStore for PostgresStore {
         .bind(m.session_id)
         .bind(m.kind.as_str())
         .bind(source_str(m.source))
-        .bind(self.seal(&m.content, m.id))
+        .bind(self.sealer.seal(&m.content, m.id))
         .bind(m.importance)
         .bind(&m.embedding)
         .bind(&m.embedding_model)
         .bind(m.embedding.len() as i32)
         .bind(m.created_at)
-        .bind(self.sealing())
+        .bind(self.sealer.sealing())
         .bind(&m.user_id)
         .bind(&m.evidence)
         .execute(&self.pool)

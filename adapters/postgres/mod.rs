@@ -2,17 +2,17 @@
 //! needs no database. Driver errors are translated here; the core never
 //! sees a `sqlx::Error`.
 
-use super::cipher::{Cipher, open_without_key};
-use crate::core::domain::{Memory, Message, TenantId};
+use super::cipher::Cipher;
+use super::sql::Sealer;
+use crate::core::domain::Memory;
 use crate::core::ports::{StoreAdmin, StoreError};
 use async_trait::async_trait;
-use rows::{MemoryRow, MessageRow};
+use rows::MemoryRow;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
-use uuid::Uuid;
 
 mod api_keys;
 mod characters;
@@ -26,7 +26,7 @@ mod vectors;
 pub use vectors::{PostgresVectors, compact};
 
 /// The schema, embedded in the binary.
-pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// Key of the advisory lock that makes one replica run each retention pass.
 const RETENTION_LOCK: i64 = 0x5669_724c_6966_6501;
@@ -46,33 +46,7 @@ pub struct PostgresStore {
     pool: PgPool,
     migrated: AtomicBool,
     query_timeout: Duration,
-    cipher: Option<Arc<Cipher>>,
-}
-
-/// Opens sealed text with `cipher`, or refuses it without the key; text
-/// without the envelope passes.
-fn open_text(cipher: Option<&Cipher>, stored: &str, row: &[u8]) -> Result<String, StoreError> {
-    let opened = match cipher {
-        Some(cipher) => cipher.open(stored, row),
-        None => open_without_key(stored),
-    };
-    opened.map_err(|err| {
-        tracing::error!(error = %err, "cannot decrypt stored text");
-        StoreError::Undecryptable(err.to_string())
-    })
-}
-
-/// `open_text`, trusting the row's `sealed` marker where it has one.
-fn open_marked_text(
-    cipher: Option<&Cipher>,
-    stored: &str,
-    row: &[u8],
-    sealed: Option<bool>,
-) -> Result<String, StoreError> {
-    match sealed {
-        Some(false) => Ok(stored.to_owned()),
-        Some(true) | None => open_text(cipher, stored, row),
-    }
+    sealer: Sealer,
 }
 
 /// Bounds a sqlx future and translates its error at the adapter's edge.
@@ -134,21 +108,6 @@ fn map_err(err: sqlx::Error) -> StoreError {
     }
 }
 
-fn corrupt(what: &str, value: &str) -> StoreError {
-    StoreError::Internal(format!("unexpected {what} '{value}' in the database"))
-}
-
-fn tenant_of(value: String) -> Result<TenantId, StoreError> {
-    TenantId::parse(&value).map_err(|_| corrupt("tenant", &value))
-}
-
-fn object_of(value: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
-    match value {
-        serde_json::Value::Object(map) => map,
-        _ => serde_json::Map::new(),
-    }
-}
-
 impl PostgresStore {
     /// Creates the pool without connecting, so a database that is down at
     /// boot does not block start-up; readiness reports it instead.
@@ -169,7 +128,7 @@ impl PostgresStore {
             pool,
             migrated: AtomicBool::new(false),
             query_timeout: options.query_timeout,
-            cipher: options.cipher.clone(),
+            sealer: Sealer::new(options.cipher.clone()),
         })
     }
 
@@ -177,84 +136,11 @@ impl PostgresStore {
         &self.pool
     }
 
-    /// Text as it is written: sealed to its row when a key is set.
-    fn seal(&self, text: &str, row: Uuid) -> String {
-        self.seal_to(text, row.as_bytes())
-    }
-
-    fn seal_to(&self, text: &str, row: &[u8]) -> String {
-        match &self.cipher {
-            Some(cipher) => cipher.seal(text, row),
-            None => text.to_owned(),
-        }
-    }
-
-    /// Opens sealed text, or refuses it if we lack the key; text without the
-    /// envelope passes.
-    fn open_from(&self, stored: &str, row: &[u8]) -> Result<String, StoreError> {
-        open_text(self.cipher.as_deref(), stored, row)
-    }
-
-    /// Whether text written now is sealed (stored beside it, in `sealed`).
-    fn sealing(&self) -> bool {
-        self.cipher.is_some()
-    }
-
-    /// Text as it is read: opened when its row says it was sealed (refused
-    /// if we lack the key), verbatim when it says it was not; rows older
-    /// than the marker are told apart by the envelope's prefix, as before.
-    fn open_marked(
-        &self,
-        stored: &str,
-        row: &[u8],
-        sealed: Option<bool>,
-    ) -> Result<String, StoreError> {
-        open_marked_text(self.cipher.as_deref(), stored, row, sealed)
-    }
-
-    /// A stored turn holds message text, so it is sealed as one string, to
-    /// its row (tenant and key).
-    fn seal_response(&self, response: &serde_json::Value, row: &[u8]) -> serde_json::Value {
-        match &self.cipher {
-            Some(_) => serde_json::Value::String(self.seal_to(&response.to_string(), row)),
-            None => response.clone(),
-        }
-    }
-
-    fn open_response(
-        &self,
-        stored: serde_json::Value,
-        row: &[u8],
-    ) -> Result<serde_json::Value, StoreError> {
-        match stored {
-            serde_json::Value::String(sealed) => {
-                let text = self.open_from(&sealed, row)?;
-                serde_json::from_str(&text)
-                    .map_err(|e| StoreError::Internal(format!("stored turn unreadable: {e}")))
-            }
-            plain => Ok(plain),
-        }
-    }
-
-    fn open_messages(&self, rows: Vec<MessageRow>) -> Result<Vec<Message>, StoreError> {
-        rows.into_iter()
-            .map(|row| {
-                let sealed = row.sealed;
-                let mut message = Message::try_from(row)?;
-                message.content =
-                    self.open_marked(&message.content, message.id.as_bytes(), sealed)?;
-                Ok(message)
-            })
-            .collect()
-    }
-
     fn open_memories(&self, rows: Vec<MemoryRow>) -> Result<Vec<Memory>, StoreError> {
         rows.into_iter()
             .map(|row| {
                 let sealed = row.sealed;
-                let mut memory = Memory::try_from(row)?;
-                memory.content = self.open_marked(&memory.content, memory.id.as_bytes(), sealed)?;
-                Ok(memory)
+                self.sealer.open_memory(Memory::try_from(row)?, sealed)
             })
             .collect()
     }

@@ -1,8 +1,8 @@
 //! Sessions and messages in PostgreSQL, with the retention sweep.
 
 use super::RETENTION_LOCK;
-use super::rows::*;
 use super::{PostgresStore, Within};
+use crate::adapters::sql::*;
 use crate::core::domain::{Erasure, Message, PageRequest, Role, Session, TenantId};
 use crate::core::ports::SessionStore;
 use crate::core::ports::StoreError;
@@ -143,13 +143,13 @@ impl SessionStore for PostgresStore {
         .bind(m.tenant.as_str())
         .bind(m.session_id)
         .bind(role_str(m.role))
-        .bind(self.seal(&m.content, m.id))
+        .bind(self.sealer.seal(&m.content, m.id))
         .bind(m.usage.map(|u| u.prompt_tokens as i32))
         .bind(m.usage.map(|u| u.completion_tokens as i32))
         .bind(m.incomplete)
         .bind(m.created_at)
         .bind(m.latency_ms.map(|ms| ms.min(i32::MAX as u32) as i32))
-        .bind(self.sealing())
+        .bind(self.sealer.sealing())
         .execute(&self.pool)
         .within(self.query_timeout)
         .await?;
@@ -173,7 +173,7 @@ impl SessionStore for PostgresStore {
             .fetch_optional(&self.pool)
             .within(self.query_timeout)
             .await?
-            .map(|row| Ok(self.open_messages(vec![row])?.remove(0)))
+            .map(|row| Ok(self.sealer.open_messages(vec![row])?.remove(0)))
             .transpose()
     }
 
@@ -193,7 +193,7 @@ impl SessionStore for PostgresStore {
         .fetch_all(&self.pool)
         .within(self.query_timeout)
         .await?;
-        self.open_messages(rows)
+        self.sealer.open_messages(rows)
     }
 
     async fn recent_messages(
@@ -213,7 +213,7 @@ impl SessionStore for PostgresStore {
         .fetch_all(&self.pool)
         .within(self.query_timeout)
         .await?;
-        self.open_messages(rows)
+        self.sealer.open_messages(rows)
     }
 
     async fn count_messages(

@@ -19,8 +19,9 @@
 //! number of positions). With `ENCRYPTION_KEY` the words are keyed hashes
 //! (`TermKey`), never plaintext.
 
-use super::{PostgresStore, Within, open_marked_text};
+use super::{PostgresStore, Within};
 use crate::adapters::cipher::Cipher;
+use crate::adapters::sql::open_marked_text;
 use crate::adapters::term_key::TermKey;
 use crate::core::domain::{
     IndexHits, MemoryKind, ScoredId, TenantId, Terms, VectorPoint, VectorQuery, best_k, dot, idf,
@@ -162,7 +163,7 @@ impl PostgresStore {
             dimensions,
             path: AtomicU8::new(UNKNOWN),
             detecting: Arc::default(),
-            cipher: self.cipher.clone(),
+            cipher: self.sealer.cipher().cloned(),
             term_key,
             stats: Arc::default(),
         }

@@ -2,8 +2,12 @@
 //! wraps the optional ones in their decorators, and serves the HTTP app
 //! (`server.rs`: the listener, shutdown and background loops).
 
+#[cfg(feature = "sqlite")]
+mod local;
 mod server;
 
+#[cfg(feature = "sqlite")]
+pub use local::{backup as backup_sqlite, restore as restore_sqlite};
 pub use server::{Application, NoDelay, shutdown_signal};
 
 use crate::adapters::namespace::NamespacedCache;
@@ -12,7 +16,7 @@ use crate::adapters::{
     exact_vectors::ExactVectorMemory, memory_cache::InMemoryCache, memory_store::InMemoryStore,
     offline_llm::OfflineLlm,
 };
-use crate::config::{Environment, Settings};
+use crate::config::{Database, Environment, Settings};
 use crate::core::domain::KeyHash;
 use crate::core::ports::PortHealth;
 use crate::core::ports::{Cache, Llm, Store, VectorMemory};
@@ -54,6 +58,7 @@ fn core_settings(settings: &Settings) -> CoreSettings {
         },
         authentication_enabled: settings.master_api_key.is_some(),
         job_retry_backoff: Duration::from_millis(settings.job_retry_backoff_ms),
+        disk_alert_fraction: f64::from(settings.disk_alert_percent) / 100.0,
         max_concurrent_turns: match settings.max_concurrent_turns {
             0 => 1024 * std::thread::available_parallelism().map_or(1, usize::from),
             bound => bound,
@@ -63,6 +68,7 @@ fn core_settings(settings: &Settings) -> CoreSettings {
 
 /// How search indexes write a memory's words: keyed hashes when text is
 /// encrypted at rest, so no index holds plaintext words.
+#[cfg(any(feature = "postgres", feature = "qdrant"))]
 fn term_key(settings: &Settings) -> crate::adapters::term_key::TermKey {
     settings
         .encryption_key_bytes()
@@ -74,10 +80,10 @@ fn term_key(settings: &Settings) -> crate::adapters::term_key::TermKey {
 /// no Qdrant).
 type StoreWithSearch = (Arc<dyn Store>, Arc<dyn VectorMemory>);
 
-#[cfg(feature = "postgres")]
-fn postgres_store(url: &str, settings: &Settings) -> Result<StoreWithSearch, String> {
-    use crate::adapters::postgres::{PostgresOptions, PostgresStore};
-    let cipher = settings.encryption_key_bytes().map(|key| {
+/// The key that seals text at rest, when `ENCRYPTION_KEY` is set.
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+fn cipher(settings: &Settings) -> Option<Arc<crate::adapters::cipher::Cipher>> {
+    settings.encryption_key_bytes().map(|key| {
         let previous = settings.encryption_previous_keys().unwrap_or_default();
         let cipher = crate::adapters::cipher::Cipher::new(&key, &previous);
         tracing::info!(
@@ -85,7 +91,39 @@ fn postgres_store(url: &str, settings: &Settings) -> Result<StoreWithSearch, Str
             "message and memory text encrypted at rest"
         );
         Arc::new(cipher)
-    });
+    })
+}
+
+/// The SQLite store a process owns, opened (folder and file created) but
+/// not yet migrated.
+#[cfg(feature = "sqlite")]
+pub fn sqlite_store(
+    path: &std::path::Path,
+    settings: &Settings,
+) -> Result<Arc<crate::adapters::sqlite::SqliteStore>, String> {
+    use crate::adapters::sqlite::{SqliteOptions, SqliteStore};
+    let store = SqliteStore::open(&SqliteOptions {
+        path: path.to_owned(),
+        cipher: cipher(settings),
+        readers: settings.database_max_connections,
+        acquire_timeout: Duration::from_secs(settings.database_acquire_timeout_seconds),
+        query_timeout: Duration::from_secs(settings.database_query_timeout_seconds),
+        volume: std::env::var_os("RAILWAY_VOLUME_MOUNT_PATH").map(Into::into),
+    })
+    .map_err(|err| format!("DATABASE_URL: {err}"))?;
+    tracing::info!(path = %path.display(), "store: SQLite");
+    Ok(Arc::new(store))
+}
+
+#[cfg(not(feature = "sqlite"))]
+fn sqlite_store(_path: &std::path::Path, _settings: &Settings) -> Result<Arc<dyn Store>, String> {
+    Err("DATABASE_URL is sqlite:, but this binary was built without the `sqlite` feature".into())
+}
+
+#[cfg(feature = "postgres")]
+fn postgres_store(url: &str, settings: &Settings) -> Result<StoreWithSearch, String> {
+    use crate::adapters::postgres::{PostgresOptions, PostgresStore};
+    let cipher = cipher(settings);
     let store = PostgresStore::connect_lazy(&PostgresOptions {
         url: url.to_owned(),
         cipher,
@@ -211,33 +249,52 @@ fn postgres_store(_url: &str, _settings: &Settings) -> Result<StoreWithSearch, S
 
 /// Builds the use cases over the adapters the settings call for.
 pub fn compose(settings: &Settings) -> Result<UseCases, StartupError> {
+    compose_with_store(settings, None)
+}
+
+/// `compose`, over a store already opened (the SQLite file `serve` has
+/// locked) when one is given.
+fn compose_with_store(
+    settings: &Settings,
+    given: Option<Arc<dyn Store>>,
+) -> Result<UseCases, StartupError> {
     let mut problems = Vec::new();
     let strict = settings.environment != Environment::Development;
 
     // The authoritative store: never a fake outside development.
     let mut store_search: Option<Arc<dyn VectorMemory>> = None;
-    let store: Arc<dyn Store> = match &settings.database_url {
-        Some(url) => match postgres_store(url.expose_secret(), settings) {
-            Ok((store, search)) => {
-                store_search = Some(search);
-                store
+    let store: Arc<dyn Store> = match (given, settings.database()) {
+        (Some(store), _) => store,
+        (None, database) => match database {
+            Database::Postgres(url) => match postgres_store(url.expose_secret(), settings) {
+                Ok((store, search)) => {
+                    store_search = Some(search);
+                    store
+                }
+                Err(problem) => {
+                    problems.push(problem);
+                    Arc::new(InMemoryStore::new())
+                }
+            },
+            Database::Sqlite(path) => match sqlite_store(&path, settings) {
+                Ok(store) => store,
+                Err(problem) => {
+                    problems.push(problem);
+                    Arc::new(InMemoryStore::new())
+                }
+            },
+            Database::Memory if strict => {
+                problems.push(format!(
+                    "DATABASE_URL: {} never runs on the in-memory store",
+                    settings.environment.as_str()
+                ));
+                Arc::new(InMemoryStore::new())
             }
-            Err(problem) => {
-                problems.push(problem);
+            Database::Memory => {
+                tracing::info!("store: in-memory (data is lost on restart)");
                 Arc::new(InMemoryStore::new())
             }
         },
-        None if strict => {
-            problems.push(format!(
-                "DATABASE_URL: {} never runs on the in-memory store",
-                settings.environment.as_str()
-            ));
-            Arc::new(InMemoryStore::new())
-        }
-        None => {
-            tracing::info!("store: in-memory (data is lost on restart)");
-            Arc::new(InMemoryStore::new())
-        }
     };
 
     let cache_health = Arc::new(PortHealth::with_circuit());
@@ -279,8 +336,9 @@ pub fn compose(settings: &Settings) -> Result<UseCases, StartupError> {
                 (Arc::new(ExactVectorMemory::new()), Arc::default())
             }
         },
-        // Without Qdrant the store answers search itself (shared by every
-        // replica, kept across restarts); in memory, an exact index.
+        // Without Qdrant PostgreSQL answers search itself (shared by every
+        // replica, kept across restarts); on SQLite and in memory, an exact
+        // index in process (loaded from SQLite at start-up).
         None => match store_search {
             Some(search) => {
                 tracing::info!("vector memory: PostgreSQL (pgvector where available, else exact)");

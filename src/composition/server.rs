@@ -2,6 +2,8 @@
 //! graceful shutdown, and the supervised background loops (migrations,
 //! retention sweep, vector repair, the job worker).
 
+#[cfg(feature = "sqlite")]
+use super::local::{self, OwnedDatabase};
 use super::{StartupError, compose, http_app};
 use crate::config::Settings;
 use crate::core::ports::Store;
@@ -49,10 +51,24 @@ pub struct Application {
     /// The vector index lives in this process but the store outlives it
     /// (and other replicas share it): the index must be filled from it.
     in_process_index_over_shared_store: bool,
+    /// The SQLite file this process serves: locked, and backed up.
+    #[cfg(feature = "sqlite")]
+    owned: Option<OwnedDatabase>,
 }
 
 impl Application {
     pub async fn build(settings: &Settings) -> Result<Self, StartupError> {
+        #[cfg(feature = "sqlite")]
+        if let crate::config::Database::Sqlite(path) = settings.database() {
+            // The lock first: a second `serve` stops here, before touching the file.
+            let fail = |problem| StartupError::Composition(vec![problem]);
+            let lock = local::lock_database(&path).map_err(fail)?;
+            let store = super::sqlite_store(&path, settings).map_err(fail)?;
+            let use_cases = super::compose_with_store(settings, Some(store.clone()))?;
+            let mut application = Self::with_use_cases(settings, use_cases).await?;
+            application.owned = Some(OwnedDatabase::new(store, lock, settings));
+            return Ok(application);
+        }
         let use_cases = compose(settings)?;
         Self::with_use_cases(settings, use_cases).await
     }
@@ -69,8 +85,25 @@ impl Application {
             .iter()
             .find_map(|addr| addr.as_socket_addr().map(|a| a.port()))
             .unwrap_or(settings.port);
+        // A store this process owns alone (SQLite): its schema and the
+        // in-process index are brought up to date before the first request,
+        // and nothing else writes to it afterwards.
+        let owns_store = use_cases.ports.store.kind() == "sqlite";
+        if owns_store {
+            use_cases.ports.store.migrate().await.map_err(|err| {
+                StartupError::Composition(vec![format!("DATABASE_URL: cannot migrate: {err}")])
+            })?;
+            if use_cases.ports.vectors.kind() == "in-memory" {
+                use_cases.vector_index.catch_up(None).await.map_err(|err| {
+                    StartupError::Composition(vec![format!(
+                        "DATABASE_URL: cannot load memories for search: {err}"
+                    )])
+                })?;
+            }
+        }
         let in_process_index_over_shared_store = use_cases.ports.vectors.kind() == "in-memory"
-            && use_cases.ports.store.kind() != "in-memory";
+            && use_cases.ports.store.kind() != "in-memory"
+            && !owns_store;
         Ok(Self {
             acceptor,
             port,
@@ -80,6 +113,8 @@ impl Application {
             sweep_every: Duration::from_secs(settings.retention_sweep_interval_seconds),
             repair_every: Duration::from_secs(settings.vector_repair_interval_seconds.max(1)),
             in_process_index_over_shared_store,
+            #[cfg(feature = "sqlite")]
+            owned: None,
         })
     }
 
@@ -134,6 +169,24 @@ impl Application {
                 move || catch_up_periodically(index.clone(), every, stopped.clone())
             }));
         }
+        #[cfg(feature = "sqlite")]
+        let owned = self.owned;
+        #[cfg(feature = "sqlite")]
+        if let Some(owned) = &owned
+            && let Some(schedule) = &owned.schedule
+        {
+            tracing::info!(
+                dir = %schedule.dir.display(),
+                every_hours = schedule.every.as_secs() / 3600,
+                keep_days = schedule.keep.num_days(),
+                "SQLite backups scheduled"
+            );
+            background.push(supervised("backups", stopped.clone(), {
+                let (store, schedule, stopped) =
+                    (owned.store.clone(), schedule.clone(), stopped.clone());
+                move || local::back_up_on_schedule(store.clone(), schedule.clone(), stopped.clone())
+            }));
+        }
         tracing::info!(port = self.port, "listening");
         // Remember when the signal came: the grace period counts from there.
         let signalled = Arc::new(std::sync::OnceLock::new());
@@ -166,6 +219,9 @@ impl Application {
             }
         }
         tracing::info!("stopped");
+        // The database lock goes last, once nothing writes any more.
+        #[cfg(feature = "sqlite")]
+        drop(owned);
         result
     }
 }

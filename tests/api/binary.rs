@@ -8,8 +8,14 @@ fn virlife() -> Command {
     command
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default());
-    // No .env from the repository must leak in.
-    command.current_dir(std::env::temp_dir());
+    // No .env from the repository must leak in, and the default SQLite
+    // file (data/virlife.db) is each run's own.
+    let folder =
+        std::env::temp_dir().join(format!("virlife-binary-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&folder).unwrap();
+    command.current_dir(folder);
+    // The test machine's own disk is not under test.
+    command.env("DISK_ALERT_PERCENT", "100");
     command
 }
 
@@ -78,7 +84,13 @@ fn check_prints_the_health_report_and_fails_on_an_unreachable_qdrant() {
     // The same report /health builds: the cache's breaker state is in it.
     assert!(line("cache").starts_with("ok"), "{stdout}");
     assert!(line("cache").contains("circuit closed"), "{stdout}");
-    assert!(line("database").contains("in-memory"), "{stdout}");
+    // The default store: the SQLite file, created and migrated by `check`.
+    let database = if cfg!(feature = "sqlite") {
+        "sqlite: connected"
+    } else {
+        "in-memory"
+    };
+    assert!(line("database").contains(database), "{stdout}");
 }
 
 #[test]

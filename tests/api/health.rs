@@ -17,8 +17,9 @@ async fn health_reports_status_environment_version_uptime_and_every_service() {
     assert_eq!(body["version"], env!("CARGO_PKG_VERSION"));
     assert!(body["uptime_seconds"].is_u64());
     assert_eq!(body["authentication"], "enabled");
-    let on_postgres = std::env::var("VIRLIFE_TEST_STORE").as_deref() == Ok("postgres");
-    let database = if on_postgres {
+    let store = std::env::var("VIRLIFE_TEST_STORE").unwrap_or_default();
+    let on_postgres = store == "postgres";
+    let database = if on_postgres || store == "sqlite" {
         "connected"
     } else {
         "in-memory"

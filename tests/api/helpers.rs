@@ -21,6 +21,13 @@ pub struct TestApp {
     pub variables: HashMap<String, String>,
 }
 
+/// A SQLite database file of its own, in a fresh temporary folder.
+pub fn fresh_sqlite_url() -> String {
+    let folder =
+        std::env::temp_dir().join(format!("virlife-test-{}", uuid::Uuid::new_v4().simple()));
+    format!("sqlite://{}", folder.join("virlife.db").display())
+}
+
 /// A running service with a master key and otherwise development defaults.
 pub async fn spawn_app() -> TestApp {
     spawn_with(&[], None).await
@@ -33,13 +40,19 @@ pub async fn spawn_with(variables: &[(&str, &str)], llm: Option<Arc<dyn Llm>>) -
         ("API_HOST", "127.0.0.1"),
         ("MASTER_API_KEY", MASTER_KEY),
         ("EMBEDDING_DIMENSIONS", "256"),
+        // The test machine's own disk is not under test.
+        ("DISK_ALERT_PERCENT", "100"),
     ]
     .iter()
     .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
     .collect();
-    if std::env::var("VIRLIFE_TEST_STORE").as_deref() == Ok("postgres") {
-        env.insert("DATABASE_URL".into(), fresh_database().await);
-    }
+    // The store under test: volatile unless the run asks for a real one.
+    let database = match std::env::var("VIRLIFE_TEST_STORE").as_deref() {
+        Ok("postgres") => fresh_database().await,
+        Ok("sqlite") => fresh_sqlite_url(),
+        _ => "memory:".to_owned(),
+    };
+    env.insert("DATABASE_URL".into(), database);
     // Each app its own namespace, so apps sharing a Redis do not share limits.
     env.insert(
         "CACHE_NAMESPACE".into(),

@@ -1,4 +1,5 @@
-//! API tests: real HTTP against the service on 127.0.0.1 (in-memory adapters).
+//! API tests: real HTTP against the service on 127.0.0.1 (in-memory adapters
+//! unless VIRLIFE_TEST_STORE names postgres or sqlite).
 
 mod admin;
 mod binary;
@@ -22,5 +23,7 @@ mod qdrant_down;
 mod recall;
 #[cfg(feature = "redis")]
 mod redis;
+#[cfg(feature = "sqlite")]
+mod sqlite;
 mod streaming;
 mod tenancy;

@@ -280,42 +280,56 @@ async fn erasing_from_one_character_leaves_the_others_and_bad_ids_are_problems()
     assert_eq!(session["user_id"], anonymous.as_str());
 }
 
+/// What no database may hold of Sam's once erased.
+#[allow(dead_code)]
+const SAM_GONE: [&str; 4] = [
+    "SELECT count(*) FROM memories WHERE user_id = 'sam-1'",
+    "SELECT count(*) FROM sessions WHERE user_id = 'sam-1'",
+    "SELECT count(*) FROM messages WHERE content LIKE '%treasure lies under%'",
+    "SELECT count(*) FROM memories WHERE content LIKE '%treasure lies under%'",
+];
+/// What it must still hold of Alex's, so the checks above can fail.
+#[allow(dead_code)]
+const ALEX_KEPT: &str = "SELECT count(*) FROM memories WHERE user_id = 'alex-2'";
+
 /// Looks into each configured store itself: no row, cached history or
 /// vector of Sam's is left. Each check also finds Alex's, so it can fail.
 // Without the adapters' features there is nothing to look into.
 #[allow(unused_mut, unused_variables)]
 async fn assert_nothing_of_sams_is_stored(app: &TestApp, sam_session: &str) {
     let mut checked: Vec<&str> = Vec::new();
+    let database = app
+        .variables
+        .get("DATABASE_URL")
+        .cloned()
+        .unwrap_or_default();
     #[cfg(feature = "postgres")]
-    if let Some(url) = app.variables.get("DATABASE_URL") {
-        let pool = sqlx::PgPool::connect(url).await.unwrap();
-        let count = |sql: &'static str| {
-            let pool = pool.clone();
-            async move {
-                sqlx::query_scalar::<_, i64>(sql)
-                    .fetch_one(&pool)
-                    .await
-                    .unwrap()
-            }
-        };
-        assert_eq!(
-            count("SELECT count(*) FROM memories WHERE user_id = 'sam-1'").await,
-            0
-        );
-        assert_eq!(
-            count("SELECT count(*) FROM sessions WHERE user_id = 'sam-1'").await,
-            0
-        );
-        assert_eq!(
-            count("SELECT count(*) FROM messages WHERE content LIKE '%treasure lies under%'").await,
-            0
-        );
-        assert_eq!(
-            count("SELECT count(*) FROM memories WHERE content LIKE '%treasure lies under%'").await,
-            0
-        );
-        assert!(count("SELECT count(*) FROM memories WHERE user_id = 'alex-2'").await > 0);
+    if database.starts_with("postgres") {
+        let pool = sqlx::PgPool::connect(&database).await.unwrap();
+        for sql in SAM_GONE {
+            let count: i64 = sqlx::query_scalar(sql).fetch_one(&pool).await.unwrap();
+            assert_eq!(count, 0, "{sql}");
+        }
+        let alex: i64 = sqlx::query_scalar(ALEX_KEPT)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert!(alex > 0);
         checked.push("postgres");
+    }
+    #[cfg(feature = "sqlite")]
+    if database.starts_with("sqlite:") {
+        let pool = sqlx::SqlitePool::connect(&database).await.unwrap();
+        for sql in SAM_GONE {
+            let count: i64 = sqlx::query_scalar(sql).fetch_one(&pool).await.unwrap();
+            assert_eq!(count, 0, "{sql}");
+        }
+        let alex: i64 = sqlx::query_scalar(ALEX_KEPT)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert!(alex > 0);
+        checked.push("sqlite");
     }
     #[cfg(feature = "redis")]
     if let Some(url) = app.variables.get("REDIS_URL") {
@@ -359,15 +373,18 @@ async fn assert_nothing_of_sams_is_stored(app: &TestApp, sam_session: &str) {
         assert!(count("user:alex-2").await > 0);
         checked.push("qdrant");
     }
-    let configured: Vec<&str> = [
-        ("DATABASE_URL", "postgres"),
-        ("REDIS_URL", "redis"),
-        ("QDRANT_URL", "qdrant"),
-    ]
-    .into_iter()
-    .filter(|(variable, _)| app.variables.contains_key(*variable))
-    .map(|(_, store)| store)
-    .collect();
+    let mut configured: Vec<&str> = Vec::new();
+    if database.starts_with("postgres") {
+        configured.push("postgres");
+    } else if database.starts_with("sqlite:") {
+        configured.push("sqlite");
+    }
+    configured.extend(
+        [("REDIS_URL", "redis"), ("QDRANT_URL", "qdrant")]
+            .into_iter()
+            .filter(|(variable, _)| app.variables.contains_key(*variable))
+            .map(|(_, store)| store),
+    );
     assert_eq!(
         checked, configured,
         "every configured store was looked into"

@@ -623,7 +623,9 @@ async fn a_database_from_before_people_migrates_forward_with_scopes() {
     // ones from people on.
     let folder = std::env::temp_dir().join(format!("virlife-migrations-{}", uuid::Uuid::now_v7()));
     std::fs::create_dir(&folder).unwrap();
-    for entry in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations")).unwrap() {
+    for entry in
+        std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/postgres")).unwrap()
+    {
         let path = entry.unwrap().path();
         let name = path.file_name().unwrap().to_str().unwrap().to_owned();
         if name.as_str() < "20261202000002" {

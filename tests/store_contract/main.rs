@@ -1,5 +1,5 @@
 //! The Store contract: one suite, run against every Store implementation,
-//! so the in-memory fake cannot drift from PostgreSQL's behaviour.
+//! so the in-memory fake and SQLite cannot drift from PostgreSQL's behaviour.
 
 mod suite;
 
@@ -52,6 +52,51 @@ macro_rules! contract {
             )*
         }
 
+        #[cfg(feature = "sqlite")]
+        mod sqlite {
+            /// A fresh database file, migrated, in a folder of its own.
+            pub async fn store_with(
+                cipher: Option<std::sync::Arc<virlife::adapters::cipher::Cipher>>,
+            ) -> std::sync::Arc<dyn virlife::core::ports::Store> {
+                use virlife::adapters::sqlite::{SqliteOptions, SqliteStore};
+                use virlife::core::ports::StoreAdmin;
+                let folder = std::env::temp_dir()
+                    .join(format!("virlife-contract-{}", uuid::Uuid::new_v4().simple()));
+                let store = SqliteStore::open(&SqliteOptions {
+                    path: folder.join("virlife.db"),
+                    cipher,
+                    readers: 4,
+                    acquire_timeout: std::time::Duration::from_secs(5),
+                    query_timeout: std::time::Duration::from_secs(10),
+                    volume: None,
+                })
+                .unwrap();
+                store.migrate().await.expect("migrations apply to an empty file");
+                store.ping().await.expect("ready after migrating");
+                std::sync::Arc::new(store)
+            }
+
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    crate::suite::$test(store_with(None).await).await;
+                }
+            )*
+        }
+
+        /// SQLite with text encrypted at rest.
+        #[cfg(feature = "sqlite")]
+        mod sqlite_encrypted {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    let cipher = virlife::adapters::cipher::Cipher::new(&[42u8; 32], &[]);
+                    let store = crate::sqlite::store_with(Some(std::sync::Arc::new(cipher))).await;
+                    crate::suite::$test(store).await;
+                }
+            )*
+        }
+
         /// The same contract with text encrypted at rest.
         #[cfg(feature = "postgres")]
         mod postgres_encrypted {
@@ -69,6 +114,7 @@ macro_rules! contract {
 
 contract!(
     characters_are_scoped_by_tenant_and_paged_in_creation_order,
+    characters_of_every_tenant_come_back_in_order_for_an_export,
     updates_and_deletes_respect_the_tenant,
     deleting_a_character_cascades_to_everything_it_owns,
     deleting_a_session_removes_messages_and_detaches_memories,

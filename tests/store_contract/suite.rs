@@ -136,6 +136,22 @@ pub async fn characters_are_scoped_by_tenant_and_paged_in_creation_order(store: 
     assert!(store.get_character(&b, mine[0]).await.unwrap().is_none());
 }
 
+/// A whole-store export walks every tenant's characters in id order.
+pub async fn characters_of_every_tenant_come_back_in_order_for_an_export(store: S) {
+    let (a, b) = (tenant("a"), tenant("b"));
+    let mut all = Vec::new();
+    for i in 0..3 {
+        all.push(character(&store, &a, &format!("A{i}")).await.id);
+        all.push(character(&store, &b, &format!("B{i}")).await.id);
+    }
+    let first = store.characters_after(None, 4).await.unwrap();
+    assert_eq!(first.iter().map(|c| c.id).collect::<Vec<_>>(), all[..4]);
+    let rest = store.characters_after(Some(all[3]), 4).await.unwrap();
+    assert_eq!(rest.iter().map(|c| c.id).collect::<Vec<_>>(), all[4..]);
+    assert_eq!(rest[0].tenant, a);
+    assert!(store.characters_after(Some(all[5]), 4).await.unwrap().is_empty());
+}
+
 pub async fn updates_and_deletes_respect_the_tenant(store: S) {
     let (a, b) = (tenant("a"), tenant("b"));
     let mut c = character(&store, &a, "Ada").await;

@@ -3,6 +3,7 @@
 
 mod api_key;
 mod character;
+mod dump;
 mod job;
 mod lexical;
 mod memory;
@@ -15,6 +16,7 @@ mod vector;
 
 pub use api_key::{ApiKey, ApiKeyName, ApiKeySecret, KeyHash};
 pub use character::{Character, CharacterName, CharacterPatch, Persona, Traits};
+pub use dump::{DUMP_FORMAT, DUMP_VERSION, DumpHeader, DumpRecord};
 pub use job::{Job, JobKind, JobOutcome, JobStatus, LEASE_EXPIRED_REASON, lease_expired};
 pub use lexical::{BM25_B, BM25_K1, Terms, idf, rank_lexical, term_weight};
 pub use memory::{Importance, MAX_MEMORY_CHARS, Memory, MemoryContent, MemoryKind, MemorySource};

@@ -40,4 +40,11 @@ pub trait CharacterStore: Send + Sync + 'static {
     /// Returns false when the character does not exist for this tenant.
     async fn update_character(&self, character: &Character) -> Result<bool, StoreError>;
     async fn delete_character(&self, tenant: &TenantId, id: Uuid) -> Result<bool, StoreError>;
+    /// Characters of every tenant with ids after `after`, oldest first, at
+    /// most `limit`: for a whole-store export.
+    async fn characters_after(
+        &self,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<Character>, StoreError>;
 }

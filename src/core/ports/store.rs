@@ -112,6 +112,11 @@ mod double {
         ) -> Result<Option<Character>, StoreError>;
         async fn update_character(&self, character: &Character) -> Result<bool, StoreError>;
         async fn delete_character(&self, tenant: &TenantId, id: Uuid) -> Result<bool, StoreError>;
+        async fn characters_after(
+            &self,
+            after: Option<Uuid>,
+            limit: u32,
+        ) -> Result<Vec<Character>, StoreError>;
         }
         #[async_trait]
         impl SessionStore for Store {

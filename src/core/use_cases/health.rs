@@ -3,7 +3,9 @@
 //! degrade).
 
 use super::{CoreSettings, Ports};
-use crate::core::ports::{Cache, Llm, PortHealth, StoreAdmin, StoreError, VectorMemory};
+use crate::core::ports::{
+    Cache, Llm, PortHealth, StorageReport, StoreAdmin, StoreError, VectorMemory,
+};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -44,6 +46,45 @@ pub struct HealthReport {
     pub cache: ServiceReport,
     pub vector_memory: ServiceReport,
     pub llm: ServiceReport,
+    /// The disk under a file-backed store (SQLite); `None` otherwise.
+    pub storage: Option<StorageHealth>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StorageHealth {
+    pub disk: StorageReport,
+    /// Why it needs attention: a disk fuller than `DISK_ALERT_PERCENT`, or
+    /// (in production) a database that is not on a mounted volume.
+    pub warnings: Vec<String>,
+    /// Whether the disk is fuller than allowed (the service is then degraded).
+    pub nearly_full: bool,
+}
+
+impl StorageHealth {
+    fn of(disk: StorageReport, settings: &CoreSettings) -> Self {
+        let mut warnings = Vec::new();
+        let used = disk.used_fraction();
+        let nearly_full = used > settings.disk_alert_fraction;
+        if nearly_full {
+            warnings.push(format!(
+                "the data volume is {:.0} % full (over {:.0} %)",
+                used * 100.0,
+                settings.disk_alert_fraction * 100.0
+            ));
+        }
+        if settings.environment == "production" && disk.on_volume == Some(false) {
+            warnings.push(
+                "the SQLite database is not on a mounted volume: a redeploy loses it \
+                 (mount a volume and point DATABASE_URL into it)"
+                    .to_owned(),
+            );
+        }
+        Self {
+            disk,
+            warnings,
+            nearly_full,
+        }
+    }
 }
 
 /// A store failure's class, without connection strings or hosts.
@@ -229,9 +270,15 @@ impl Health {
             circuit: self.llm_health.circuit_state(),
         };
 
+        let storage = self
+            .store
+            .storage()
+            .map(|disk| StorageHealth::of(disk, &self.settings));
+        let disk_full = storage.as_ref().is_some_and(|s| s.nearly_full);
         let status = if database.status == "unavailable" {
             OverallStatus::Unavailable
-        } else if cache_down || vector_down || vector_memory.status == "model-mismatch" {
+        } else if cache_down || vector_down || vector_memory.status == "model-mismatch" || disk_full
+        {
             OverallStatus::Degraded
         } else {
             OverallStatus::Ok
@@ -242,6 +289,7 @@ impl Health {
             cache,
             vector_memory,
             llm,
+            storage,
         }
     }
 

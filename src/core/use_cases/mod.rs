@@ -6,6 +6,7 @@
 mod api_keys;
 mod characters;
 mod chat;
+mod dump;
 mod health;
 mod jobs;
 mod memories;
@@ -21,7 +22,8 @@ mod vector_index;
 pub use api_keys::ApiKeys;
 pub use characters::Characters;
 pub use chat::{ChatTurns, TurnEvent, TurnInput, TurnOutcome};
-pub use health::{Health, HealthReport, OverallStatus, ServiceReport};
+pub use dump::{DumpCounts, DumpImport, DumpSink, Dumps, ImportOutcome};
+pub use health::{Health, HealthReport, OverallStatus, ServiceReport, StorageHealth};
 pub use jobs::{Jobs, MAX_ATTEMPTS};
 pub use memories::{Memories, NewMemory};
 pub use people::{ErasureReport, People};
@@ -83,6 +85,7 @@ pub struct UseCases {
     pub memories: Memories,
     pub people: People,
     pub portability: Portability,
+    pub dumps: Dumps,
     pub reflection: Reflection,
     pub jobs: Jobs,
     pub api_keys: ApiKeys,
@@ -135,6 +138,7 @@ impl UseCases {
         );
         Self {
             portability,
+            dumps: Dumps::new(store.clone(), sync.clone(), ports.llm.describe()),
             chat: ChatTurns::new(
                 store.clone(),
                 store.clone(),

@@ -25,6 +25,9 @@ pub struct CoreSettings {
     pub job_retry_backoff: Duration,
     /// Turns running at once; more answer `Error::Overloaded` at once.
     pub max_concurrent_turns: usize,
+    /// Share of the data disk in use (0–1) above which a file-backed store
+    /// makes the service `degraded` (`DISK_ALERT_PERCENT`).
+    pub disk_alert_fraction: f64,
 }
 
 impl Default for CoreSettings {
@@ -44,6 +47,7 @@ impl Default for CoreSettings {
             authentication_enabled: true,
             job_retry_backoff: Duration::from_secs(2),
             max_concurrent_turns: 1024,
+            disk_alert_fraction: 0.8,
         }
     }
 }

@@ -1,5 +1,5 @@
 use super::ApiTags;
-use crate::core::use_cases::{OverallStatus, ServiceReport};
+use crate::core::use_cases::{OverallStatus, ServiceReport, StorageHealth};
 use crate::http::AppState;
 use chrono::{DateTime, Utc};
 use poem::web::Data;
@@ -50,9 +50,36 @@ pub struct ServicesHealth {
     pub llm: ServiceHealth,
 }
 
+/// The disk under the SQLite database.
+#[derive(Debug, Object)]
+pub struct DiskHealth {
+    pub total_bytes: u64,
+    pub available_bytes: u64,
+    /// Share of the disk in use, in percent; over `DISK_ALERT_PERCENT` (80) the service is degraded.
+    pub used_percent: f64,
+    /// Whether the database is on a mounted volume (absent where that cannot be told).
+    #[oai(skip_serializing_if_is_none)]
+    pub on_volume: Option<bool>,
+    /// What needs attention: a nearly full disk, or (in production) no volume.
+    pub warnings: Vec<String>,
+}
+
+impl From<StorageHealth> for DiskHealth {
+    fn from(storage: StorageHealth) -> Self {
+        Self {
+            total_bytes: storage.disk.total_bytes,
+            available_bytes: storage.disk.available_bytes,
+            used_percent: (storage.disk.used_fraction() * 1000.0).round() / 10.0,
+            on_volume: storage.disk.on_volume,
+            warnings: storage.warnings,
+        }
+    }
+}
+
 #[derive(Debug, Object)]
 pub struct Health {
-    /// ok, degraded (an optional service is down) or unavailable (PostgreSQL is down).
+    /// ok, degraded (an optional service is down, or the data disk nearly full) or
+    /// unavailable (the database is down).
     pub status: String,
     pub app_name: String,
     pub environment: String,
@@ -62,6 +89,9 @@ pub struct Health {
     /// enabled, or disabled (development without `MASTER_API_KEY`).
     pub authentication: String,
     pub services: ServicesHealth,
+    /// SQLite only: the data volume's disk.
+    #[oai(skip_serializing_if_is_none)]
+    pub disk: Option<DiskHealth>,
 }
 
 #[derive(Debug, Object)]
@@ -93,7 +123,8 @@ pub struct HealthApi;
 impl HealthApi {
     /// Service health
     ///
-    /// 200 while PostgreSQL answers (`degraded` if Redis or Qdrant do not), 503 when it does not.
+    /// 200 while the database answers (`degraded` if Redis or Qdrant do not, or the SQLite
+    /// data volume is over 80 % full), 503 when it does not.
     #[oai(path = "/health", method = "get", operation_id = "getHealth")]
     async fn health(&self, state: Data<&Arc<AppState>>) -> HealthResponse {
         let report = state.health.report().await;
@@ -118,6 +149,7 @@ impl HealthApi {
                 vector_memory: report.vector_memory.into(),
                 llm: report.llm.into(),
             },
+            disk: report.storage.map(DiskHealth::from),
         };
         match report.status {
             OverallStatus::Unavailable => HealthResponse::Unavailable(Json(body)),

@@ -1,0 +1,122 @@
+//! Characters in SQLite; deleting one cascades through foreign keys.
+
+use super::{SqliteStore, Within, micros};
+use crate::adapters::sql::*;
+use crate::core::domain::{Character, PageRequest, TenantId};
+use crate::core::ports::CharacterStore;
+use crate::core::ports::StoreError;
+use async_trait::async_trait;
+use sqlx::types::Json;
+use uuid::Uuid;
+
+#[async_trait]
+impl CharacterStore for SqliteStore {
+    async fn insert_character(&self, c: &Character) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO characters (id, tenant, name, persona, traits, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(c.id)
+        .bind(c.tenant.as_str())
+        .bind(&c.name)
+        .bind(&c.persona)
+        .bind(Json(&c.traits))
+        .bind(micros(c.created_at))
+        .bind(micros(c.updated_at))
+        .execute(&self.writer)
+        .within(self.query_timeout)
+        .await?;
+        Ok(())
+    }
+
+    async fn get_character(
+        &self,
+        tenant: &TenantId,
+        id: Uuid,
+    ) -> Result<Option<Character>, StoreError> {
+        sqlx::query_as::<_, CharacterRow>("SELECT * FROM characters WHERE id = $1 AND tenant = $2")
+            .bind(id)
+            .bind(tenant.as_str())
+            .fetch_optional(&self.reader)
+            .within(self.query_timeout)
+            .await?
+            .map(Character::try_from)
+            .transpose()
+    }
+
+    async fn list_characters(
+        &self,
+        tenant: &TenantId,
+        page: &PageRequest,
+    ) -> Result<Vec<Character>, StoreError> {
+        let rows = sqlx::query_as::<_, CharacterRow>(
+            "SELECT * FROM characters WHERE tenant = $1 AND ($2 IS NULL OR id > $2) ORDER BY id LIMIT $3",
+        )
+        .bind(tenant.as_str())
+        .bind(page.after)
+        .bind(limit_of(page))
+        .fetch_all(&self.reader)
+        .within(self.query_timeout)
+        .await?;
+        convert(rows)
+    }
+
+    async fn find_character_by_name(
+        &self,
+        tenant: &TenantId,
+        name: &str,
+    ) -> Result<Option<Character>, StoreError> {
+        sqlx::query_as::<_, CharacterRow>(
+            "SELECT * FROM characters WHERE tenant = $1 AND name = $2 ORDER BY id LIMIT 1",
+        )
+        .bind(tenant.as_str())
+        .bind(name)
+        .fetch_optional(&self.reader)
+        .within(self.query_timeout)
+        .await?
+        .map(Character::try_from)
+        .transpose()
+    }
+
+    async fn update_character(&self, c: &Character) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE characters SET name = $3, persona = $4, traits = $5, updated_at = $6 WHERE id = $1 AND tenant = $2",
+        )
+        .bind(c.id)
+        .bind(c.tenant.as_str())
+        .bind(&c.name)
+        .bind(&c.persona)
+        .bind(Json(&c.traits))
+        .bind(micros(c.updated_at))
+        .execute(&self.writer)
+        .within(self.query_timeout)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn delete_character(&self, tenant: &TenantId, id: Uuid) -> Result<bool, StoreError> {
+        // Foreign keys cascade to sessions, messages, memories and jobs.
+        let done = sqlx::query("DELETE FROM characters WHERE id = $1 AND tenant = $2")
+            .bind(id)
+            .bind(tenant.as_str())
+            .execute(&self.writer)
+            .within(self.query_timeout)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn characters_after(
+        &self,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<Character>, StoreError> {
+        let rows = sqlx::query_as::<_, CharacterRow>(
+            "SELECT * FROM characters WHERE ($1 IS NULL OR id > $1) ORDER BY id LIMIT $2",
+        )
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .within(self.query_timeout)
+        .await?;
+        convert(rows)
+    }
+}
