@@ -167,8 +167,15 @@ def scenario_health(binary, args, llm):
         service.stop()
 
 
-def scenario_turn(binary, args, llm, cache_enabled):
-    service = Service(binary, {"CACHE_ENABLED": "true" if cache_enabled else "false"}, llm)
+def sqlite_env():
+    """The single-service shape: a SQLite file of its own, no Redis."""
+    folder = tempfile.mkdtemp(prefix="virlife-bench-sqlite-")
+    return {"DATABASE_URL": f"sqlite://{folder}/virlife.db", "REDIS_URL": "", "BACKUP_INTERVAL_HOURS": "0"}
+
+
+def scenario_turn(binary, args, llm, cache_enabled, store_env=None):
+    env = {"CACHE_ENABLED": "true" if cache_enabled else "false", **(store_env or {})}
+    service = Service(binary, env, llm)
     try:
         key, _, sessions = setup_sessions(service, args.connections)
         return measured(service, service.base + "/", turn_script(key, sessions, "Tell me about the storm last night."), args)
@@ -176,8 +183,8 @@ def scenario_turn(binary, args, llm, cache_enabled):
         service.stop()
 
 
-def scenario_memory_add(binary, args, llm):
-    service = Service(binary, {}, llm)
+def scenario_memory_add(binary, args, llm, store_env=None):
+    service = Service(binary, store_env or {}, llm)
     try:
         key, character, _ = setup_sessions(service, 1)
         lua = f"""
@@ -487,6 +494,8 @@ def main():
             ("turn_cache_warm", lambda: scenario_turn(args.binary, args, llm, True)),
             ("turn_cache_off", lambda: scenario_turn(args.binary, args, llm, False)),
             ("memory_add", lambda: scenario_memory_add(args.binary, args, llm)),
+            ("sqlite_turn", lambda: scenario_turn(args.binary, args, llm, True, sqlite_env())),
+            ("sqlite_memory_add", lambda: scenario_memory_add(args.binary, args, llm, sqlite_env())),
             *search_steps(args, llm),
             ("stream", lambda: scenario_stream(args.binary, args, args.mock_llm)),
             ("concurrent_streams", lambda: scenario_concurrent_streams(args.binary, args, args.mock_llm)),
@@ -535,6 +544,11 @@ def main():
     stream = rows.get("stream")
     if stream:
         print(f"streamed turn (20 tokens, 10 ms apart): first delta p50 {stream['first_delta_p50_ms']} ms, p99 {stream['first_delta_p99_ms']} ms; done p50 {stream['total_p50_ms']} ms")
+    if "sqlite_turn" in rows and "turn_cache_warm" in rows:
+        sqlite_ratio = {"sqlite_turn_rps_over_postgres": round(rows["sqlite_turn"]["rps"] / max(rows["turn_cache_warm"]["rps"], 0.001), 2)}
+        if "sqlite_memory_add" in rows and "memory_add" in rows:
+            sqlite_ratio["sqlite_memory_add_rps_over_postgres"] = round(rows["sqlite_memory_add"]["rps"] / max(rows["memory_add"]["rps"], 0.001), 2)
+        print("SQLite alone / PostgreSQL + Redis (same run): " + ", ".join(f"{k} x{v}" for k, v in sqlite_ratio.items()))
     if "idle" in rows:
         print(f"cold start to ready: {rows['idle']['ready_s']} s, idle RSS: {rows['idle']['idle_rss_mb']} MB")
     ratio = {}
@@ -544,6 +558,8 @@ def main():
         print(f"warm renderer-context cache vs none: p50 x{ratio['turn_p50_warm_over_off']}, throughput x{ratio['turn_rps_warm_over_off']}")
     if "reference_turn" in rows and "turn_cache_warm" in rows:
         ratio.update(ratio_ref)
+    if "sqlite_turn" in rows and "turn_cache_warm" in rows:
+        ratio.update(sqlite_ratio)
 
     os.makedirs(os.path.dirname(args.output), exist_ok=True)
     with open(args.output, "w") as out:

@@ -44,6 +44,13 @@ async fn health_reports_status_environment_version_uptime_and_every_service() {
     assert_eq!(body["services"]["vector_memory"]["status"], vectors);
     assert_eq!(body["services"]["vector_memory"]["backend"], backend);
     assert_eq!(body["services"]["llm"]["status"], "offline");
+    // Only a file-backed store has a disk to report.
+    if store == "sqlite" {
+        assert!(body["disk"]["total_bytes"].as_u64().unwrap() > 0, "{body}");
+        assert!(body["disk"]["used_percent"].is_number(), "{body}");
+    } else {
+        assert!(body.get("disk").is_none(), "{body}");
+    }
 }
 
 #[tokio::test]

@@ -697,3 +697,32 @@ async fn a_world_exported_from_sqlite_and_imported_into_postgres_answers_the_sam
     server.stop();
     let _ = std::fs::remove_dir_all(&folder);
 }
+
+#[tokio::test]
+async fn a_data_disk_fuller_than_the_alert_level_makes_the_service_degraded_and_says_why() {
+    let database = crate::helpers::fresh_sqlite_url();
+    // Any real disk is fuller than 1 %.
+    let app = crate::helpers::spawn_with(
+        &[("DATABASE_URL", &database), ("DISK_ALERT_PERCENT", "1")],
+        None,
+    )
+    .await;
+    let response = app
+        .client
+        .get(format!("{}/health", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let body = json_of(response).await;
+    assert_eq!(body["status"], "degraded", "{body}");
+    assert_eq!(body["services"]["database"]["status"], "connected");
+    let warnings = body["disk"]["warnings"].as_array().unwrap();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.as_str().unwrap().contains("% full (over 1 %)")),
+        "{body}"
+    );
+    assert!(body["disk"]["available_bytes"].as_u64().unwrap() > 0);
+}

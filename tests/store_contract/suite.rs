@@ -149,7 +149,13 @@ pub async fn characters_of_every_tenant_come_back_in_order_for_an_export(store: 
     let rest = store.characters_after(Some(all[3]), 4).await.unwrap();
     assert_eq!(rest.iter().map(|c| c.id).collect::<Vec<_>>(), all[4..]);
     assert_eq!(rest[0].tenant, a);
-    assert!(store.characters_after(Some(all[5]), 4).await.unwrap().is_empty());
+    assert!(
+        store
+            .characters_after(Some(all[5]), 4)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 pub async fn updates_and_deletes_respect_the_tenant(store: S) {
