@@ -299,6 +299,9 @@ fn serve() -> ExitCode {
         Err(code) => return code,
     };
     crate::telemetry::init(&settings);
+    for unknown in crate::config::unknown_variables(&std::env::vars().collect()) {
+        tracing::warn!(variable = %unknown.name, closest = unknown.closest, "{unknown}");
+    }
     let runtime = match runtime(&settings) {
         Ok(runtime) => runtime,
         Err(err) => {
@@ -424,6 +427,9 @@ fn check() -> ExitCode {
             None
         }
     };
+    for unknown in crate::config::unknown_variables(&std::env::vars().collect()) {
+        rows.push(("  warning".into(), true, unknown.to_string()));
+    }
     if let Some(settings) = &settings {
         for (name, value) in settings.redacted_summary() {
             rows.push((format!("  {name}"), true, value));

@@ -23,6 +23,7 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("API_PORT", "port"),
     ("PORT", "port"),
     ("API_HOST", "api_host"),
+    ("MAX_WORKERS", "workers"),
     ("WORKERS", "workers"),
     ("DATABASE_URL", "database_url"),
     ("DATABASE_MAX_CONNECTIONS", "database_max_connections"),
@@ -39,6 +40,7 @@ pub const VARIABLES: &[(&str, &str)] = &[
         "database_query_timeout_seconds",
     ),
     ("REDIS_URL", "redis_url"),
+    ("REDIS_ENABLED", "redis_enabled"),
     ("REDIS_TIMEOUT_MS", "redis_timeout_ms"),
     ("REDIS_POOL_SIZE", "redis_pool_size"),
     ("CACHE_ENABLED", "cache_enabled"),
@@ -120,6 +122,30 @@ impl Environment {
         }
     }
 
+    /// The profile from `ENVIRONMENT`, or else from Railway's own
+    /// `RAILWAY_ENVIRONMENT` (the name of a Railway environment: one that
+    /// is not a profile's name is `production` when it says "prod", else
+    /// `staging`, which is as strict).
+    pub fn of(variables: &HashMap<String, String>) -> Result<Self, String> {
+        let set = |name: &str| {
+            variables
+                .get(name)
+                .map(|v| v.trim())
+                .filter(|v| !v.is_empty())
+        };
+        match (set("ENVIRONMENT"), set("RAILWAY_ENVIRONMENT")) {
+            (Some(value), _) => Self::parse(Some(value)),
+            (None, Some(railway)) => Ok(Self::parse(Some(railway)).unwrap_or_else(|_| {
+                if railway.to_ascii_lowercase().contains("prod") {
+                    Self::Production
+                } else {
+                    Self::Staging
+                }
+            })),
+            (None, None) => Ok(Self::Development),
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Development => "development",
@@ -165,6 +191,8 @@ pub struct Settings {
     /// SQLite: `/health` turns degraded when the data disk is fuller than this.
     pub disk_alert_percent: u8,
     pub redis_url: Option<SecretString>,
+    /// `false` keeps the cache in process even where `REDIS_URL` is set.
+    pub redis_enabled: bool,
     pub redis_timeout_ms: u64,
     pub redis_pool_size: usize,
     pub cache_enabled: bool,
@@ -252,6 +280,64 @@ fn default_environment() -> Environment {
     Environment::Development
 }
 
+/// Variables read outside `VARIABLES`: the profile, Railway's name for
+/// it, and tracing's filter.
+pub const READ_ELSEWHERE: &[&str] = &["ENVIRONMENT", "RAILWAY_ENVIRONMENT", "RUST_LOG"];
+
+/// A variable that looks like one of ours (it shares a known name's first
+/// word, as `REDIS_` or `LLM_`) but is not one, with the closest known name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownVariable {
+    pub name: String,
+    pub closest: Option<&'static str>,
+}
+
+impl fmt::Display for UnknownVariable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.closest {
+            Some(known) => write!(
+                f,
+                "{} is not a VirLife variable (did you mean {known}?)",
+                self.name
+            ),
+            None => write!(f, "{} is not a VirLife variable; it is ignored", self.name),
+        }
+    }
+}
+
+/// The variables in `variables` that carry one of our prefixes but are
+/// not read: a misspelt name is otherwise silently ignored.
+pub fn unknown_variables(variables: &HashMap<String, String>) -> Vec<UnknownVariable> {
+    let known = || {
+        VARIABLES
+            .iter()
+            .map(|(name, _)| *name)
+            .chain(READ_ELSEWHERE.iter().copied())
+    };
+    let prefixes: Vec<String> = known()
+        .filter_map(|name| name.split_once('_').map(|(first, _)| format!("{first}_")))
+        .filter(|prefix| prefix != "RAILWAY_")
+        .collect();
+    let mut unknown: Vec<UnknownVariable> = variables
+        .keys()
+        .filter(|name| prefixes.iter().any(|p| name.starts_with(p.as_str())))
+        .filter(|name| !known().any(|k| k == name.as_str()))
+        .map(|name| {
+            let closest = known()
+                .map(|k| (strsim::levenshtein(name, k), k))
+                .min()
+                .filter(|(distance, _)| *distance <= (name.len() / 3).max(2))
+                .map(|(_, k)| k);
+            UnknownVariable {
+                name: name.clone(),
+                closest,
+            }
+        })
+        .collect();
+    unknown.sort_by(|a, b| a.name.cmp(&b.name));
+    unknown
+}
+
 /// Every problem found in the configuration, each naming its variable.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
@@ -291,9 +377,7 @@ impl Settings {
     /// Loads from the process environment (and `.env` in development).
     pub fn from_process_env() -> Result<Self, ConfigError> {
         let environment: HashMap<String, String> = std::env::vars().collect();
-        if Environment::parse(environment.get("ENVIRONMENT").map(String::as_str))
-            == Ok(Environment::Development)
-        {
+        if Environment::of(&environment) == Ok(Environment::Development) {
             // Fills only variables not already set, as dotenv tools do.
             let _ = dotenvy::dotenv();
             return Self::load(&std::env::vars().collect());
@@ -303,10 +387,9 @@ impl Settings {
 
     /// Loads from the given variables: a pure function, so tests need no globals.
     pub fn load(variables: &HashMap<String, String>) -> Result<Self, ConfigError> {
-        let environment = Environment::parse(variables.get("ENVIRONMENT").map(String::as_str))
-            .map_err(|problem| ConfigError {
-                problems: vec![problem],
-            })?;
+        let environment = Environment::of(variables).map_err(|problem| ConfigError {
+            problems: vec![problem],
+        })?;
         let mut overrides = BTreeMap::new();
         for (variable, setting) in VARIABLES {
             // Empty means unset (a copied .env.example, an unset Railway reference).
@@ -924,8 +1007,7 @@ mod tests {
 
     #[test]
     fn every_variable_read_is_documented_and_every_documented_one_is_read() {
-        // Read outside the table: the profile itself, and tracing's filter.
-        let read_elsewhere = ["ENVIRONMENT", "RUST_LOG"];
+        let read_elsewhere = READ_ELSEWHERE;
         let read: Vec<&str> = VARIABLES.iter().map(|(name, _)| *name).collect();
         let documented = readme_variables();
         for name in &read {
@@ -966,6 +1048,61 @@ mod tests {
             "{message}"
         );
         assert!(Settings::load(&vars(&[("API_HOST", "::1")])).is_ok());
+    }
+
+    #[test]
+    fn the_seeds_variables_are_honoured() {
+        let settings = Settings::load(&vars(&[
+            ("MAX_WORKERS", "3"),
+            ("REDIS_ENABLED", "false"),
+            ("REDIS_URL", "redis://localhost:6379"),
+        ]))
+        .unwrap();
+        assert_eq!(settings.workers, 3);
+        assert!(!settings.redis_enabled);
+        // WORKERS wins over its alias.
+        let both = Settings::load(&vars(&[("MAX_WORKERS", "3"), ("WORKERS", "5")])).unwrap();
+        assert_eq!(both.workers, 5);
+        let railway = |name: &str, environment: Option<&str>| {
+            let mut variables = vars(&[("RAILWAY_ENVIRONMENT", name)]);
+            if let Some(environment) = environment {
+                variables.insert("ENVIRONMENT".into(), environment.into());
+            }
+            Environment::of(&variables).unwrap()
+        };
+        assert_eq!(railway("production", None), Environment::Production);
+        assert_eq!(railway("prod-eu", None), Environment::Production);
+        assert_eq!(railway("staging", None), Environment::Staging);
+        assert_eq!(railway("pr-42", None), Environment::Staging);
+        assert_eq!(
+            railway("production", Some("development")),
+            Environment::Development
+        );
+        assert_eq!(
+            Environment::of(&vars(&[])).unwrap(),
+            Environment::Development
+        );
+    }
+
+    #[test]
+    fn misspelt_variables_with_our_prefixes_are_named_with_the_closest_known_one() {
+        let unknown = unknown_variables(&vars(&[
+            ("REDIS_URLL", "x"),
+            ("DATABSE_URL", "x"),
+            ("LLM_MODEL", "x"),
+            ("PATH", "/bin"),
+            ("RAILWAY_SERVICE_NAME", "virlife"),
+            ("REDIS_URL", "redis://h"),
+        ]));
+        let named: Vec<String> = unknown.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            named,
+            [
+                "LLM_MODEL is not a VirLife variable; it is ignored",
+                "REDIS_URLL is not a VirLife variable (did you mean REDIS_URL?)",
+            ],
+            "DATABSE_URL has no prefix of ours; PATH and RAILWAY_* are not ours"
+        );
     }
 
     #[test]

@@ -23,10 +23,12 @@ fi
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 master="fuzz-master-key-$(python3 -c 'import secrets; print(secrets.token_hex(16))')"
 log=$(mktemp)
-PORT=$port API_HOST=127.0.0.1 MASTER_API_KEY=$master LOG_LEVEL=WARNING DATABASE_URL= REDIS_URL= \
-    "$binary" >"$log" 2>&1 &
+# On the default store, SQLite, in a file of its own.
+data=$(mktemp -d)
+PORT=$port API_HOST=127.0.0.1 MASTER_API_KEY=$master LOG_LEVEL=WARNING DATABASE_URL="sqlite://$data/fuzz.db" \
+    REDIS_URL= DISK_ALERT_PERCENT=100 "$binary" >"$log" 2>&1 &
 server=$!
-trap 'kill $server 2>/dev/null || true; rm -f "$log" "$log.fuzz"' EXIT
+trap 'kill $server 2>/dev/null || true; rm -rf "$log" "$log.fuzz" "$data"' EXIT
 for _ in $(seq 100); do
     curl -sf "http://127.0.0.1:$port/health/ready" >/dev/null && break
     sleep 0.1

@@ -27,7 +27,7 @@ run() {
     master="openai-master-$(python3 -c 'import secrets; print(secrets.token_hex(16))')"
     log=$(mktemp)
     env PORT="$port" API_HOST=127.0.0.1 MASTER_API_KEY="$master" LOG_LEVEL=WARNING \
-        DATABASE_URL= REDIS_URL= QDRANT_URL= "$@" "$binary" >"$log" 2>&1 &
+        DATABASE_URL=memory: REDIS_URL= QDRANT_URL= "$@" "$binary" >"$log" 2>&1 &
     pids+=($!)
     for _ in $(seq 100); do
         curl -sf "http://127.0.0.1:$port/health/ready" >/dev/null && break

@@ -299,7 +299,14 @@ fn compose_with_store(
 
     let cache_health = Arc::new(PortHealth::with_circuit());
     let redis_timeout = Duration::from_millis(settings.redis_timeout_ms);
-    let inner_cache: Arc<dyn Cache> = match &settings.redis_url {
+    let redis_url = match &settings.redis_url {
+        Some(_) if !settings.redis_enabled => {
+            tracing::info!("REDIS_ENABLED=false: REDIS_URL is ignored");
+            None
+        }
+        url => url.as_ref(),
+    };
+    let inner_cache: Arc<dyn Cache> = match redis_url {
         Some(url) => match redis_cache(url.expose_secret(), settings) {
             Ok(cache) => cache,
             Err(problem) => {

@@ -53,6 +53,28 @@ fn check_passes_on_defaults_and_never_prints_secrets() {
     assert!(!stdout.contains("a-very-secret"));
 }
 
+#[test]
+fn check_names_a_misspelt_variable_and_honours_the_seeds_ones() {
+    let output = virlife()
+        .arg("check")
+        .env("REDIS_URLL", "redis://127.0.0.1:1")
+        .env("MAX_WORKERS", "2")
+        // Redis switched off: the URL (to nothing) is not tried.
+        .env("REDIS_ENABLED", "false")
+        .env("REDIS_URL", "redis://127.0.0.1:1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("warn    warning")
+            && stdout.contains("REDIS_URLL is not a VirLife variable (did you mean REDIS_URL?)"),
+        "{stdout}"
+    );
+    let cache = stdout.lines().find(|l| l.contains("cache ")).unwrap();
+    assert!(cache.contains("in-memory"), "{stdout}");
+}
+
 #[cfg(feature = "qdrant")]
 #[test]
 fn check_prints_the_health_report_and_fails_on_an_unreachable_qdrant() {
