@@ -222,6 +222,10 @@ impl Llm for ObservedLlm {
         self.observe("embed", started, &result);
         result
     }
+
+    async fn list_models(&self) -> Result<Vec<String>, LlmError> {
+        self.inner.list_models().await
+    }
 }
 
 /// Wraps any Cache: each call is bounded by `timeout`; failures become

@@ -46,4 +46,8 @@ impl Llm for SplitLlm {
     async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, LlmError> {
         self.embeddings.embed(texts).await
     }
+
+    async fn list_models(&self) -> Result<Vec<String>, LlmError> {
+        self.chat.list_models().await
+    }
 }

@@ -474,6 +474,9 @@ fn check() -> ExitCode {
                             }
                         }
                         let llm = use_cases.ports.llm.describe();
+                        if llm.kind != "offline" {
+                            rows.extend(provider_rows(&use_cases, settings).await);
+                        }
                         rows.push((
                             "  models".into(),
                             true,
@@ -519,6 +522,65 @@ fn check() -> ExitCode {
     } else {
         ExitCode::FAILURE
     }
+}
+
+/// `check` asks the provider itself: its model list (the key and base URL
+/// work; each configured model is listed) and one embedding (the model
+/// answers, with `EMBEDDING_DIMENSIONS` values). Each call is bounded.
+async fn provider_rows(use_cases: &UseCases, settings: &Settings) -> Vec<(String, bool, String)> {
+    let llm = &use_cases.ports.llm;
+    let described = llm.describe();
+    let bound = Duration::from_secs(settings.llm_timeout_seconds.clamp(1, 20));
+    let mut rows = Vec::new();
+    match tokio::time::timeout(bound, llm.list_models()).await {
+        Ok(Ok(models)) => {
+            rows.push((
+                "  provider".into(),
+                true,
+                format!("answered: {} models listed", models.len()),
+            ));
+            for (variable, model) in [
+                ("RENDERER_MODEL_ID", &described.renderer_model),
+                ("COGNITION_MODEL_ID", &described.cognition_model),
+                ("EMBEDDING_MODEL_ID", &described.embedding_model),
+            ] {
+                // Some providers list only part of what they serve: a warning.
+                if !models.is_empty() && !models.contains(model) {
+                    rows.push((
+                        "  warning".into(),
+                        true,
+                        format!("{variable} {model} is not among the provider's models"),
+                    ));
+                }
+            }
+        }
+        Ok(Err(err)) => rows.push(("  provider".into(), false, err.to_string())),
+        Err(_) => rows.push((
+            "  provider".into(),
+            false,
+            format!("no answer within {} s", bound.as_secs()),
+        )),
+    }
+    match tokio::time::timeout(bound, llm.embed(&["virlife check".to_owned()])).await {
+        Ok(Ok(vectors)) => {
+            let dimensions = vectors.first().map_or(0, Vec::len);
+            rows.push((
+                "  embeddings".into(),
+                dimensions == settings.embedding_dimensions,
+                format!(
+                    "{} answers {dimensions} dimensions (EMBEDDING_DIMENSIONS {})",
+                    described.embedding_model, settings.embedding_dimensions
+                ),
+            ));
+        }
+        Ok(Err(err)) => rows.push(("  embeddings".into(), false, err.to_string())),
+        Err(_) => rows.push((
+            "  embeddings".into(),
+            false,
+            format!("no answer within {} s", bound.as_secs()),
+        )),
+    }
+    rows
 }
 
 /// A service is fine for `check` unless the health report says it is down,

@@ -335,6 +335,34 @@ impl Llm for OpenAiLlm {
         }
         Ok(vectors)
     }
+
+    async fn list_models(&self) -> Result<Vec<String>, LlmError> {
+        // One try, bounded: this is `check` asking, not a user waiting.
+        let response = self
+            .client
+            .get(self.url("/models"))
+            .bearer_auth(self.options.api_key.expose_secret())
+            .timeout(self.options.request_timeout.min(Duration::from_secs(15)))
+            .send()
+            .await
+            .map_err(|e| transport_error(&e).error)?;
+        let response = classify(response).map_err(|e| e.error)?;
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| transport_error(&e).error)?;
+        #[derive(serde::Deserialize)]
+        struct Listed {
+            id: String,
+        }
+        #[derive(serde::Deserialize)]
+        struct Models {
+            data: Vec<Listed>,
+        }
+        let models: Models = serde_json::from_slice(&bytes)
+            .map_err(|e| LlmError::BadResponse(format!("malformed models list: {e}")))?;
+        Ok(models.data.into_iter().map(|m| m.id).collect())
+    }
 }
 
 #[cfg(test)]

@@ -479,3 +479,74 @@ fn terminate(pid: u32) {
         .unwrap();
     assert!(status.success());
 }
+
+/// `check` asks the provider itself: the models it lists and one embedding
+/// of the configured size; a wrong size or a refused key fails the check.
+#[cfg(feature = "openai")]
+#[tokio::test]
+async fn check_asks_the_provider_for_its_models_and_one_embedding() {
+    use crate::llm::mock_provider::{self, Reply};
+    use serde_json::{Value, json};
+    let provider = mock_provider::start(std::sync::Arc::new(|path: &str, _: &Value, _| {
+        if path.ends_with("/models") {
+            Reply::Json(json!({"data": [{"id": "mock-renderer"}, {"id": "mock-embedder"}]}))
+        } else if path.ends_with("/embeddings") {
+            Reply::Json(json!({"data": [{"index": 0, "embedding": vec![0.1f32; 64]}]}))
+        } else {
+            Reply::Status(500, vec![])
+        }
+    }))
+    .await;
+    let refusing = mock_provider::start(std::sync::Arc::new(|_: &str, _: &Value, _| {
+        Reply::Status(401, vec![])
+    }))
+    .await;
+    let check = |base: String, dimensions: &'static str| {
+        tokio::task::spawn_blocking(move || {
+            let output = virlife()
+                .arg("check")
+                .env("VENICE_API_KEY", "sk-mock")
+                .env("VENICE_BASE_URL", format!("{base}/v1"))
+                .env("RENDERER_MODEL_ID", "mock-renderer")
+                .env("COGNITION_MODEL_ID", "mock-cognition")
+                .env("EMBEDDING_MODEL_ID", "mock-embedder")
+                .env("EMBEDDING_DIMENSIONS", dimensions)
+                .env("LLM_MAX_RETRIES", "0")
+                .output()
+                .unwrap();
+            (
+                output.status.success(),
+                String::from_utf8_lossy(&output.stdout).into_owned(),
+            )
+        })
+    };
+    let (ok, stdout) = check(provider.base_url.clone(), "64").await.unwrap();
+    assert!(ok, "{stdout}");
+    let provider_line = stdout.lines().find(|l| l.contains("provider ")).unwrap();
+    assert!(
+        provider_line.starts_with("ok") && provider_line.contains("answered: 2 models listed"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("COGNITION_MODEL_ID mock-cognition is not among the provider's models"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("mock-embedder answers 64 dimensions"),
+        "{stdout}"
+    );
+
+    let (ok, stdout) = check(provider.base_url.clone(), "32").await.unwrap();
+    assert!(!ok, "{stdout}");
+    let embeddings = stdout.lines().find(|l| l.contains("embeddings")).unwrap();
+    assert!(
+        embeddings.starts_with("FAIL") && embeddings.contains("EMBEDDING_DIMENSIONS is 32"),
+        "{stdout}"
+    );
+
+    let (ok, stdout) = check(refusing.base_url.clone(), "64").await.unwrap();
+    assert!(!ok, "{stdout}");
+    let provider_line = stdout.lines().find(|l| l.contains("provider ")).unwrap();
+    assert!(provider_line.starts_with("FAIL"), "{stdout}");
+    assert!(!stdout.contains("sk-mock"), "{stdout}");
+}

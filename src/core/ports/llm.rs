@@ -96,4 +96,9 @@ pub trait Llm: Send + Sync + 'static {
     async fn reflect(&self, request: &ReflectRequest) -> Result<Completion, LlmError>;
     /// One vector per text, each of `describe().dimensions` values.
     async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, LlmError>;
+    /// The models the provider lists (`GET /models`), for `virlife check`;
+    /// empty where there is no provider to ask.
+    async fn list_models(&self) -> Result<Vec<String>, LlmError> {
+        Ok(Vec::new())
+    }
 }
