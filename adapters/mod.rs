@@ -1,8 +1,8 @@
 //! Adapters: one module per outside system. The in-memory ones are always
 //! compiled; each real one sits behind its Cargo feature (`sql` holds what
 //! the PostgreSQL and SQLite stores share). Beside them, the
-//! decorators the composition root wraps the optional ports in (`resilience`,
-//! `namespace`) and the rate-limit arithmetic the caches share (`gcra`).
+//! decorators the composition root wraps the ports in (`resilience`,
+//! `namespace`, `traced`) and the rate-limit arithmetic the caches share (`gcra`).
 
 #[cfg(any(feature = "postgres", feature = "sqlite"))]
 pub mod cipher;
@@ -27,3 +27,4 @@ pub mod sql;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 pub mod term_key;
+pub mod traced;

@@ -1,7 +1,7 @@
 //! Prefixes every cache key with `CACHE_NAMESPACE`, so environments (or
 //! test runs) that share one Redis never see each other's keys.
 
-use crate::core::ports::{Cache, CacheError, Throttle};
+use crate::core::ports::{Cache, CacheError, PoolReport, Throttle};
 use async_trait::async_trait;
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,6 +28,10 @@ impl NamespacedCache {
 impl Cache for NamespacedCache {
     fn kind(&self) -> &'static str {
         self.inner.kind()
+    }
+
+    fn connection_pool(&self) -> Option<PoolReport> {
+        self.inner.connection_pool()
     }
 
     async fn ping(&self) -> Result<(), CacheError> {

@@ -2,7 +2,7 @@
 //! connect, recycle and the command itself), so a dead or stalled Redis
 //! costs milliseconds; errors become `CacheError::Unavailable`.
 
-use crate::core::ports::{Cache, CacheError, Throttle};
+use crate::core::ports::{Cache, CacheError, PoolReport, Throttle};
 use async_trait::async_trait;
 use deadpool_redis::redis::{self, FromRedisValue, Script};
 use deadpool_redis::{Config, Pool, PoolConfig, Runtime, Timeouts};
@@ -68,9 +68,18 @@ impl RedisCache {
         })
     }
 
+    /// A pooled connection; the wait for it is measured.
+    async fn connection(&self) -> Result<deadpool_redis::Connection, CacheError> {
+        let started = std::time::Instant::now();
+        let connection = self.pool.get().await.map_err(unavailable);
+        metrics::histogram!("virlife_redis_pool_wait_seconds")
+            .record(started.elapsed().as_secs_f64());
+        connection
+    }
+
     async fn run<T: FromRedisValue>(&self, command: redis::Cmd) -> Result<T, CacheError> {
         let work = async {
-            let mut connection = self.pool.get().await.map_err(unavailable)?;
+            let mut connection = self.connection().await?;
             command
                 .query_async::<T>(&mut connection)
                 .await
@@ -100,6 +109,17 @@ pub fn set_command(key: &str, value: &str, ttl: Duration, only_if_absent: bool) 
 impl Cache for RedisCache {
     fn kind(&self) -> &'static str {
         "redis"
+    }
+
+    fn connection_pool(&self) -> Option<PoolReport> {
+        let status = self.pool.status();
+        let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        Some(PoolReport {
+            open: count(status.size),
+            idle: count(status.available),
+            max: count(status.max_size),
+            waiting: Some(count(status.waiting)),
+        })
     }
 
     async fn ping(&self) -> Result<(), CacheError> {
@@ -153,7 +173,7 @@ impl Cache for RedisCache {
             .arg("NX")
             .ignore();
         let work = async {
-            let mut connection = self.pool.get().await.map_err(unavailable)?;
+            let mut connection = self.connection().await?;
             let (count,): (i64,) = pipeline
                 .query_async(&mut connection)
                 .await
@@ -172,7 +192,7 @@ impl Cache for RedisCache {
         period: Duration,
     ) -> Result<Throttle, CacheError> {
         let work = async {
-            let mut connection = self.pool.get().await.map_err(unavailable)?;
+            let mut connection = self.connection().await?;
             let (allowed, value): (i64, i64) = self
                 .throttle
                 .key(key)

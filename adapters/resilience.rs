@@ -2,14 +2,16 @@
 //! composition root, and the circuit breaker they share. What they see goes
 //! into each port's `PortHealth`, which `/health` shows.
 
+use super::traced::port_span;
 use crate::core::domain::{IndexHits, TenantId, VectorPoint, VectorQuery};
 use crate::core::ports::{
-    Cache, CacheError, ChunkStream, Completion, Llm, LlmDescription, LlmError, PortHealth,
-    ReflectRequest, RenderRequest, Throttle, VectorError, VectorMemory,
+    Cache, CacheError, ChunkStream, Completion, Llm, LlmDescription, LlmError, PoolReport,
+    PortHealth, ReflectRequest, RenderRequest, Throttle, VectorError, VectorMemory,
 };
 use async_trait::async_trait;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tracing::Instrument;
 
 // The circuit breaker the decorators share: calls go through `guard`, health
 // checks through `probe`; both report into the port's `PortHealth`.
@@ -27,6 +29,7 @@ async fn guard<T>(
     if health.circuit_open() {
         return Err("circuit open".into());
     }
+    let call = call.instrument(port_span(port, operation));
     let reason = match tokio::time::timeout(timeout, call).await {
         Ok(Ok(value)) => {
             health.record_success();
@@ -197,28 +200,44 @@ impl Llm for ObservedLlm {
 
     async fn render(&self, request: &RenderRequest) -> Result<Completion, LlmError> {
         let started = Instant::now();
-        let result = self.inner.render(request).await;
+        let result = self
+            .inner
+            .render(request)
+            .instrument(port_span("llm", "render"))
+            .await;
         self.observe("render", started, &result);
         result
     }
 
     async fn render_stream(&self, request: &RenderRequest) -> Result<ChunkStream, LlmError> {
         let started = Instant::now();
-        let result = self.inner.render_stream(request).await;
+        let result = self
+            .inner
+            .render_stream(request)
+            .instrument(port_span("llm", "render_stream"))
+            .await;
         self.observe("render_stream", started, &result);
         result
     }
 
     async fn reflect(&self, request: &ReflectRequest) -> Result<Completion, LlmError> {
         let started = Instant::now();
-        let result = self.inner.reflect(request).await;
+        let result = self
+            .inner
+            .reflect(request)
+            .instrument(port_span("llm", "reflect"))
+            .await;
         self.observe("reflect", started, &result);
         result
     }
 
     async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, LlmError> {
         let started = Instant::now();
-        let result = self.inner.embed(texts).await;
+        let result = self
+            .inner
+            .embed(texts)
+            .instrument(port_span("llm", "embed"))
+            .await;
         self.observe("embed", started, &result);
         result
     }
@@ -265,6 +284,10 @@ impl ResilientCache {
 impl Cache for ResilientCache {
     fn kind(&self) -> &'static str {
         self.inner.kind()
+    }
+
+    fn connection_pool(&self) -> Option<PoolReport> {
+        self.inner.connection_pool()
     }
 
     async fn ping(&self) -> Result<(), CacheError> {

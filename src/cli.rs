@@ -298,10 +298,6 @@ fn serve() -> ExitCode {
         Ok(settings) => settings,
         Err(code) => return code,
     };
-    crate::telemetry::init(&settings);
-    for unknown in crate::config::unknown_variables(&std::env::vars().collect()) {
-        tracing::warn!(variable = %unknown.name, closest = unknown.closest, "{unknown}");
-    }
     let runtime = match runtime(&settings) {
         Ok(runtime) => runtime,
         Err(err) => {
@@ -309,6 +305,15 @@ fn serve() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // Inside the runtime: the gRPC trace exporter needs it. Dropped before
+    // it, so what is still buffered is sent on the way out.
+    let _telemetry = {
+        let _entered = runtime.enter();
+        crate::telemetry::init(&settings)
+    };
+    for unknown in crate::config::unknown_variables(&std::env::vars().collect()) {
+        tracing::warn!(variable = %unknown.name, closest = unknown.closest, "{unknown}");
+    }
     runtime.block_on(async {
         let application = match Application::build(&settings).await {
             Ok(application) => application,
@@ -433,6 +438,9 @@ fn check() -> ExitCode {
     if let Some(settings) = &settings {
         for (name, value) in settings.redacted_summary() {
             rows.push((format!("  {name}"), true, value));
+        }
+        for missing in crate::telemetry::missing_features(settings) {
+            rows.push(("  warning".into(), true, missing.to_owned()));
         }
         match runtime(settings) {
             Ok(runtime) => runtime.block_on(async {

@@ -81,6 +81,9 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("ENABLE_API_DOCS", "enable_api_docs"),
     ("LOG_LEVEL", "log_level"),
     ("LOG_FORMAT", "log_format"),
+    ("SENTRY_DSN", "sentry_dsn"),
+    ("OTEL_EXPORTER_OTLP_ENDPOINT", "otel_exporter_otlp_endpoint"),
+    ("OTEL_EXPORTER_OTLP_PROTOCOL", "otel_exporter_otlp_protocol"),
     ("SESSION_RETENTION_DAYS", "session_retention_days"),
     (
         "RETENTION_SWEEP_INTERVAL_SECONDS",
@@ -227,6 +230,11 @@ pub struct Settings {
     pub enable_api_docs: bool,
     pub log_level: String,
     pub log_format: LogFormat,
+    /// Error tracking: 5xx answers and panics go to this Sentry project.
+    pub sentry_dsn: Option<SecretString>,
+    /// Traces over OTLP to this collector; `http/protobuf` or `grpc`.
+    pub otel_exporter_otlp_endpoint: Option<String>,
+    pub otel_exporter_otlp_protocol: String,
     pub session_retention_days: u32,
     pub retention_sweep_interval_seconds: u64,
     pub cognition_every_n_turns: u32,
@@ -316,7 +324,8 @@ pub fn unknown_variables(variables: &HashMap<String, String>) -> Vec<UnknownVari
     };
     let prefixes: Vec<String> = known()
         .filter_map(|name| name.split_once('_').map(|(first, _)| format!("{first}_")))
-        .filter(|prefix| prefix != "RAILWAY_")
+        // Railway sets its own; the OpenTelemetry SDK reads many more OTEL_ ones.
+        .filter(|prefix| prefix != "RAILWAY_" && prefix != "OTEL_")
         .collect();
     let mut unknown: Vec<UnknownVariable> = variables
         .keys()
@@ -434,6 +443,7 @@ impl Settings {
             &mut self.master_api_key,
             &mut self.encryption_key,
             &mut self.encryption_previous_keys,
+            &mut self.sentry_dsn,
         ] {
             if secret
                 .as_ref()
@@ -446,16 +456,29 @@ impl Settings {
             &mut self.qdrant_url,
             &mut self.embedding_model_id,
             &mut self.backup_dir,
+            &mut self.otel_exporter_otlp_endpoint,
         ] {
             if value.as_ref().is_some_and(|s| s.trim().is_empty()) {
                 *value = None;
             }
+        }
+        if self.otel_exporter_otlp_protocol.trim().is_empty() {
+            self.otel_exporter_otlp_protocol = "http/protobuf".into();
         }
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
         let mut problems = Vec::new();
         let strict = self.environment != Environment::Development;
+        if !matches!(
+            self.otel_exporter_otlp_protocol.as_str(),
+            "http/protobuf" | "grpc"
+        ) {
+            problems.push(format!(
+                "OTEL_EXPORTER_OTLP_PROTOCOL: {} is not supported; use http/protobuf or grpc",
+                self.otel_exporter_otlp_protocol
+            ));
+        }
         if strict && !is_set(&self.database_url) {
             problems.push(format!(
                 "DATABASE_URL: required in {} (postgres://…, or sqlite:///path/on/a/volume.db for one replica)",
@@ -769,6 +792,14 @@ impl Settings {
             ("MASTER_API_KEY", secret(&self.master_api_key)),
             ("ENCRYPTION_KEY", secret(&self.encryption_key)),
             ("ALLOWED_ORIGINS", self.allowed_origins.clone()),
+            ("SENTRY_DSN", secret(&self.sentry_dsn)),
+            (
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+                match &self.otel_exporter_otlp_endpoint {
+                    Some(endpoint) => format!("{endpoint} ({})", self.otel_exporter_otlp_protocol),
+                    None => "(unset)".into(),
+                },
+            ),
             (
                 "RATE_LIMIT_PER_MINUTE",
                 if self.rate_limit_enabled {

@@ -126,4 +126,15 @@ impl JobStore for InMemoryStore {
             .filter(|j| &j.tenant == tenant)
             .cloned())
     }
+
+    async fn count_jobs_by_status(&self) -> Result<Vec<(JobStatus, u64)>, StoreError> {
+        let mut counts = std::collections::BTreeMap::<&'static str, (JobStatus, u64)>::new();
+        for job in self.read().jobs.values() {
+            counts
+                .entry(job.status.as_str())
+                .or_insert((job.status, 0))
+                .1 += 1;
+        }
+        Ok(counts.into_values().collect())
+    }
 }

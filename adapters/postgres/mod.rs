@@ -5,7 +5,7 @@
 use super::cipher::Cipher;
 use super::sql::Sealer;
 use crate::core::domain::Memory;
-use crate::core::ports::{StoreAdmin, StoreError};
+use crate::core::ports::{PoolReport, StoreAdmin, StoreError};
 use async_trait::async_trait;
 use rows::MemoryRow;
 use sqlx::migrate::Migrator;
@@ -120,6 +120,9 @@ impl PostgresStore {
             .max_connections(options.max_connections)
             .min_connections(0)
             .acquire_timeout(options.acquire_timeout)
+            // Every wait for a connection becomes a trace event, which
+            // telemetry turns into virlife_db_pool_wait_seconds.
+            .acquire_time_level(log::LevelFilter::Trace)
             .idle_timeout(Duration::from_secs(300))
             .max_lifetime(Duration::from_secs(1800))
             .connect_lazy(&url)
@@ -192,6 +195,15 @@ impl StoreAdmin for PostgresStore {
         })?;
         self.migrated.store(true, Ordering::Release);
         Ok(())
+    }
+
+    fn connection_pool(&self) -> Option<PoolReport> {
+        Some(PoolReport {
+            open: self.pool.size(),
+            idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
+            max: self.pool.options().get_max_connections(),
+            waiting: None,
+        })
     }
 }
 

@@ -4,7 +4,7 @@
 
 use super::{SqliteStore, Within, micros};
 use crate::adapters::sql::*;
-use crate::core::domain::{Job, JobOutcome, LEASE_EXPIRED_REASON, TenantId};
+use crate::core::domain::{Job, JobOutcome, JobStatus, LEASE_EXPIRED_REASON, TenantId};
 use crate::core::ports::{JobStore, StoreError};
 use async_trait::async_trait;
 use chrono::Utc;
@@ -145,5 +145,22 @@ impl JobStore for SqliteStore {
             .await?
             .map(Job::try_from)
             .transpose()
+    }
+
+    async fn count_jobs_by_status(&self) -> Result<Vec<(JobStatus, u64)>, StoreError> {
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT status, COUNT(*) FROM jobs GROUP BY status")
+                .fetch_all(&self.reader)
+                .within(self.query_timeout)
+                .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(status, count)| {
+                Some((
+                    JobStatus::parse(&status)?,
+                    u64::try_from(count).unwrap_or(0),
+                ))
+            })
+            .collect())
     }
 }

@@ -8,7 +8,7 @@
 
 use super::cipher::Cipher;
 use super::sql::Sealer;
-use crate::core::ports::{StorageReport, StoreAdmin, StoreError};
+use crate::core::ports::{PoolReport, StorageReport, StoreAdmin, StoreError};
 use async_trait::async_trait;
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{
@@ -135,15 +135,19 @@ impl SqliteStore {
             .busy_timeout(options.acquire_timeout)
             .foreign_keys(true)
             .pragma("temp_store", "memory");
+        // Each wait for a connection becomes virlife_db_pool_wait_seconds
+        // (through a trace event telemetry listens for).
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(0)
             .acquire_timeout(options.acquire_timeout)
+            .acquire_time_level(log::LevelFilter::Trace)
             .connect_lazy_with(connect.clone());
         let reader = SqlitePoolOptions::new()
             .max_connections(options.readers.max(1))
             .min_connections(0)
             .acquire_timeout(options.acquire_timeout)
+            .acquire_time_level(log::LevelFilter::Trace)
             .idle_timeout(Duration::from_secs(300))
             .connect_lazy_with(connect.create_if_missing(false));
         Ok(Self {
@@ -226,6 +230,23 @@ impl StoreAdmin for SqliteStore {
 
     fn storage(&self) -> Option<StorageReport> {
         disk_under(&self.path, self.volume.as_deref())
+    }
+
+    /// The writer's one connection and the readers', together.
+    fn connection_pool(&self) -> Option<PoolReport> {
+        let pools = [&self.writer, &self.reader];
+        Some(PoolReport {
+            open: pools.iter().map(|p| p.size()).sum(),
+            idle: pools
+                .iter()
+                .map(|p| u32::try_from(p.num_idle()).unwrap_or(u32::MAX))
+                .sum(),
+            max: pools
+                .iter()
+                .map(|p| p.options().get_max_connections())
+                .sum(),
+            waiting: None,
+        })
     }
 
     async fn migrate(&self) -> Result<(), StoreError> {

@@ -14,7 +14,7 @@ use crate::adapters::namespace::NamespacedCache;
 use crate::adapters::resilience::{ObservedLlm, ResilientCache, ResilientVectors};
 use crate::adapters::{
     exact_vectors::ExactVectorMemory, memory_cache::InMemoryCache, memory_store::InMemoryStore,
-    offline_llm::OfflineLlm,
+    offline_llm::OfflineLlm, traced::TracedStore,
 };
 use crate::config::{Database, Environment, Settings};
 use crate::core::domain::KeyHash;
@@ -296,6 +296,8 @@ fn compose_with_store(
             }
         },
     };
+    // Each store call in a span of its own (exported with OTLP traces).
+    let store: Arc<dyn Store> = Arc::new(TracedStore::new(store));
 
     let cache_health = Arc::new(PortHealth::with_circuit());
     let redis_timeout = Duration::from_millis(settings.redis_timeout_ms);

@@ -1,5 +1,6 @@
 //! `GET /metrics`: Prometheus text, for the master key only (or anyone in
-//! development without a master key).
+//! development without a master key). The gauges are read from the ports
+//! at each scrape.
 
 use super::auth::{Principal, principal_of};
 use super::problem::ApiError;
@@ -35,6 +36,9 @@ pub async fn prometheus_text(request: &Request) -> poem::Result<String> {
         Principal::Tenant { .. } => {
             return Err(ApiError(Error::Forbidden("metrics need the master key")).into());
         }
+    }
+    if let Some(state) = request.data::<std::sync::Arc<super::AppState>>() {
+        state.gauges.record().await;
     }
     Ok(install_recorder()
         .map(PrometheusHandle::render)

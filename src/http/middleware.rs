@@ -6,8 +6,10 @@ use super::auth::{Principal, Resolution, look_up, resolve, resolve_cached};
 use super::problem::{ProblemParts, from_core, from_framework};
 use super::rate_limit::Decision;
 use crate::core::error::Error;
+use futures_util::FutureExt;
 use poem::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Instant;
 use tracing::Instrument;
@@ -200,9 +202,41 @@ fn method_label(method: &Method) -> &'static str {
 impl<E: Endpoint> Endpoint for RequestContextEndpoint<E> {
     type Output = Response;
 
-    async fn call(&self, mut request: Request) -> poem::Result<Response> {
-        let started = Instant::now();
+    async fn call(&self, request: Request) -> poem::Result<Response> {
         let request_id = request_id_of(&request);
+        let handled = AssertUnwindSafe(self.handle(request, request_id.clone())).catch_unwind();
+        // Error tracking sees this request apart from the others, by its id.
+        crate::telemetry::within_request(&request_id.clone(), async {
+            match handled.await {
+                Ok(result) => result,
+                // A panic before the routes (authentication, limits): the
+                // routes' own are caught closer to them, by CatchPanic.
+                Err(_) => {
+                    if crate::telemetry::reported_in_this_request() {
+                        tracing::warn!(request_id, "a panic answered 500");
+                    } else {
+                        tracing::error!(request_id, "a panic answered 500");
+                    }
+                    let mut response = ProblemParts::new(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "internal",
+                        "an unexpected error occurred; it has been logged",
+                    )
+                    .into_response(&request_id);
+                    if let Ok(value) = HeaderValue::from_str(&request_id) {
+                        response.headers_mut().insert("x-request-id", value);
+                    }
+                    Ok(response)
+                }
+            }
+        })
+        .await
+    }
+}
+
+impl<E: Endpoint> RequestContextEndpoint<E> {
+    async fn handle(&self, mut request: Request, request_id: String) -> poem::Result<Response> {
+        let started = Instant::now();
         let method = request.method().clone();
         let path = request.uri().path().to_owned();
         let span = tracing::info_span!("request", request_id = %request_id, method = %method, path = %path);
@@ -238,6 +272,8 @@ impl<E: Endpoint> Endpoint for RequestContextEndpoint<E> {
 
         let state = request.data::<Arc<AppState>>().cloned();
         let mut decision = None;
+        // What went wrong behind a 5xx, for the log and error tracking only.
+        let mut server_error: Option<String> = None;
         let mut response = if too_large {
             ProblemParts::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -284,7 +320,7 @@ impl<E: Endpoint> Endpoint for RequestContextEndpoint<E> {
                         Err(error) => {
                             let parts = from_framework(&error, &path, body_copy.as_deref());
                             if parts.status.is_server_error() {
-                                span.in_scope(|| tracing::warn!(error = %error, status = parts.status.as_u16(), "request failed"));
+                                server_error = Some(error.to_string());
                             }
                             parts.into_response(&request_id)
                         }
@@ -323,6 +359,15 @@ impl<E: Endpoint> Endpoint for RequestContextEndpoint<E> {
         metrics::histogram!("virlife_http_request_seconds", "method" => method, "route" => route)
             .record(elapsed.as_secs_f64());
         span.in_scope(|| {
+            if status >= 500 {
+                let error = server_error.as_deref().unwrap_or("");
+                // A panic was reported as itself; its 500 is only logged.
+                if crate::telemetry::reported_in_this_request() {
+                    tracing::warn!(status, route, error, "{method} {route} answered {status}");
+                } else {
+                    tracing::error!(status, route, error, "{method} {route} answered {status}");
+                }
+            }
             tracing::info!(
                 route,
                 status,

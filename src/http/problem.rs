@@ -305,7 +305,7 @@ pub fn from_framework(error: &poem::Error, path: &str, body: Option<&[u8]>) -> P
         _ => "internal",
     };
     if status.is_server_error() {
-        tracing::error!(error = %error, "unhandled server error");
+        // The request middleware logs (and reports) it, with the request id.
         return ProblemParts::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",

@@ -208,3 +208,43 @@ async fn replicas_sharing_redis_share_one_rate_limit() {
     }
     assert_eq!(admitted, 5, "two replicas must share one budget of 5");
 }
+
+/// `/metrics` shows the Redis pool, read when scraped, and the waits for it.
+#[tokio::test]
+async fn metrics_show_the_redis_pool_and_its_waits() {
+    let redis = RedisServer::start();
+    let app = spawn_with(&[("REDIS_URL", &redis.url())], None).await;
+    let key = app.tenant_key("acme").await;
+    let character = app.character(&key).await;
+    assert_eq!(
+        app.get(&format!("/v1/characters/{character}"), &key)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let text = app
+        .get("/metrics", crate::helpers::MASTER_KEY)
+        .await
+        .text()
+        .await
+        .unwrap();
+    let value = |name: &str| {
+        text.lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+    };
+    // (Other apps in this process may scrape too: the gauges are shared.)
+    assert!(
+        value("virlife_redis_pool_max_connections").is_some_and(|n| n >= 1.0),
+        "{text}"
+    );
+    assert!(
+        value(r#"virlife_redis_pool_connections{state="idle"}"#).is_some_and(|n| n >= 1.0),
+        "{text}"
+    );
+    assert!(value("virlife_redis_pool_waiting").is_some(), "{text}");
+    assert!(
+        value("virlife_redis_pool_wait_seconds_count").is_some_and(|n| n > 0.0),
+        "{text}"
+    );
+}

@@ -286,7 +286,9 @@ async fn check_reports_the_disk_and_warns_in_production_off_a_volume() {
     .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
-        stdout.contains("database                 sqlite: connected"),
+        stdout
+            .lines()
+            .any(|l| l.starts_with("ok    database") && l.contains("sqlite: connected")),
         "{stdout}"
     );
     assert!(stdout.contains("disk"), "{stdout}");
@@ -725,4 +727,72 @@ async fn a_data_disk_fuller_than_the_alert_level_makes_the_service_degraded_and_
         "{body}"
     );
     assert!(body["disk"]["available_bytes"].as_u64().unwrap() > 0);
+}
+
+/// The value of one series in Prometheus text (`name` with its labels, as
+/// printed), if present.
+fn series(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+        .and_then(|value| value.trim().parse().ok())
+}
+
+/// `/metrics` reads the pools and the job queue when scraped: the database
+/// pool's connections and the waits for them, and the jobs by status.
+#[tokio::test]
+async fn metrics_show_the_database_pool_its_waits_and_the_jobs_by_status() {
+    let folder = folder();
+    let server = Server::start(&folder, &[("DATABASE_MAX_CONNECTIONS", "4")]).await;
+    let app = &server.app;
+    let key = app.tenant_key("acme").await;
+    let character = app.character(&key).await;
+    let queued = json_of(
+        app.post(
+            &format!("/v1/characters/{character}/reflect"),
+            &key,
+            json!({}),
+        )
+        .await,
+    )
+    .await;
+    let job = queued["id"].as_str().unwrap().to_owned();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let state = json_of(app.get(&format!("/v1/jobs/{job}"), &key).await).await;
+        if state["status"] == "done" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{state}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let text = app.get("/metrics", MASTER_KEY).await.text().await.unwrap();
+    // The writer's one connection and four readers.
+    assert_eq!(
+        series(&text, "virlife_db_pool_max_connections"),
+        Some(5.0),
+        "{text}"
+    );
+    let in_use = series(&text, r#"virlife_db_pool_connections{state="in_use"}"#);
+    let idle = series(&text, r#"virlife_db_pool_connections{state="idle"}"#);
+    assert!(
+        in_use.is_some_and(|n| n <= 5.0) && idle.is_some_and(|n| (1.0..=5.0).contains(&n)),
+        "{text}"
+    );
+    assert!(
+        series(&text, "virlife_db_pool_wait_seconds_count").is_some_and(|n| n > 0.0),
+        "{text}"
+    );
+    assert_eq!(
+        series(&text, r#"virlife_jobs{status="done"}"#),
+        Some(1.0),
+        "{text}"
+    );
+    for status in ["queued", "running", "failed"] {
+        assert_eq!(
+            series(&text, &format!(r#"virlife_jobs{{status="{status}"}}"#)),
+            Some(0.0),
+            "{text}"
+        );
+    }
+    server.stop();
 }

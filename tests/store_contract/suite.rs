@@ -551,6 +551,21 @@ pub async fn jobs_are_claimed_once_retried_later_and_failures_stay_visible(store
     let done = store.get_job(&a, k.id).await.unwrap().unwrap();
     assert_eq!(done.status, JobStatus::Done);
     assert_eq!(done.result, Some(serde_json::json!({"created": []})));
+
+    // Counted by status across tenants, as /metrics shows them.
+    let other = character(&store, &tenant("b"), "Bo").await;
+    store.enqueue_job(&job(&other)).await.unwrap();
+    let mut counts = store.count_jobs_by_status().await.unwrap();
+    counts.retain(|(_, n)| *n > 0);
+    counts.sort_by_key(|(status, _)| status.as_str());
+    assert_eq!(
+        counts,
+        vec![
+            (JobStatus::Done, 1),
+            (JobStatus::Failed, 1),
+            (JobStatus::Queued, 2)
+        ]
+    );
 }
 
 pub async fn an_expired_lease_lets_another_worker_take_the_job(store: S) {

@@ -23,6 +23,30 @@ pub trait StoreAdmin: Send + Sync + 'static {
     fn storage(&self) -> Option<StorageReport> {
         None
     }
+    /// Its connection pool, read now, for `/metrics`; `None` without one.
+    fn connection_pool(&self) -> Option<PoolReport> {
+        None
+    }
+}
+
+/// A connection pool, read at one instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolReport {
+    /// Connections open now, busy or idle.
+    pub open: u32,
+    /// Open and waiting for a caller.
+    pub idle: u32,
+    /// The most the pool opens.
+    pub max: u32,
+    /// Callers waiting for a connection, where the pool counts them.
+    pub waiting: Option<u32>,
+}
+
+impl PoolReport {
+    /// Connections lent out now.
+    pub fn in_use(&self) -> u32 {
+        self.open.saturating_sub(self.idle)
+    }
 }
 
 /// The disk a file-backed store lives on.

@@ -26,6 +26,10 @@ pub trait Cache: Send + Sync + 'static {
     /// "in-memory" or "redis", for `/health`.
     fn kind(&self) -> &'static str;
     async fn ping(&self) -> Result<(), CacheError>;
+    /// Its connection pool, read now, for `/metrics`; `None` without one.
+    fn connection_pool(&self) -> Option<super::PoolReport> {
+        None
+    }
     async fn get(&self, key: &str) -> Result<Option<String>, CacheError>;
     async fn set(&self, key: &str, value: &str, ttl: Duration) -> Result<(), CacheError>;
     /// Sets the key only if absent; true when this call set it.

@@ -1,7 +1,7 @@
 //! The durable job queue.
 
 use super::StoreError;
-use crate::core::domain::{Job, JobOutcome, TenantId};
+use crate::core::domain::{Job, JobOutcome, JobStatus, TenantId};
 use async_trait::async_trait;
 use std::time::Duration;
 use uuid::Uuid;
@@ -43,4 +43,7 @@ pub trait JobStore: Send + Sync + 'static {
         limit: u32,
     ) -> Result<u64, StoreError>;
     async fn get_job(&self, tenant: &TenantId, id: Uuid) -> Result<Option<Job>, StoreError>;
+    /// How many jobs each status holds, across tenants (for `/metrics`);
+    /// statuses with none may be left out.
+    async fn count_jobs_by_status(&self) -> Result<Vec<(JobStatus, u64)>, StoreError>;
 }

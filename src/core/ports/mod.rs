@@ -25,7 +25,7 @@ mod sessions;
 mod store;
 mod vectors;
 
-pub use admin::{StorageReport, StoreAdmin};
+pub use admin::{PoolReport, StorageReport, StoreAdmin};
 pub use api_keys::ApiKeyStore;
 pub use cache::{Cache, CacheError, Throttle};
 pub use characters::CharacterStore;

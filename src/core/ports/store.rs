@@ -66,7 +66,7 @@ mod double {
         StoreAdmin, StoreError,
     };
     use crate::core::domain::{
-        ApiKey, Character, Erasure, IdempotencyRecord, Job, JobOutcome, KeyHash, Memory,
+        ApiKey, Character, Erasure, IdempotencyRecord, Job, JobOutcome, JobStatus, KeyHash, Memory,
         MemoryKind, Message, PageRequest, PendingVector, PendingVectorRow, Role, ScopeFilter,
         Session, TenantId,
     };
@@ -253,6 +253,7 @@ mod double {
             limit: u32,
         ) -> Result<u64, StoreError>;
         async fn get_job(&self, tenant: &TenantId, id: Uuid) -> Result<Option<Job>, StoreError>;
+        async fn count_jobs_by_status(&self) -> Result<Vec<(JobStatus, u64)>, StoreError>;
         }
     }
 }

@@ -7,6 +7,7 @@ mod api_keys;
 mod characters;
 mod chat;
 mod dump;
+mod gauges;
 mod health;
 mod jobs;
 mod memories;
@@ -23,6 +24,7 @@ pub use api_keys::ApiKeys;
 pub use characters::Characters;
 pub use chat::{ChatTurns, TurnEvent, TurnInput, TurnOutcome};
 pub use dump::{DumpCounts, DumpImport, DumpSink, Dumps, ImportOutcome};
+pub use gauges::Gauges;
 pub use health::{Health, HealthReport, OverallStatus, ServiceReport, StorageHealth};
 pub use jobs::{Jobs, MAX_ATTEMPTS};
 pub use memories::{Memories, NewMemory};
@@ -90,6 +92,7 @@ pub struct UseCases {
     pub jobs: Jobs,
     pub api_keys: ApiKeys,
     pub health: Health,
+    pub gauges: Gauges,
     pub retention: Retention,
     pub vector_index: VectorIndex,
     pub settings: CoreSettings,
@@ -163,6 +166,7 @@ impl UseCases {
             reflection,
             api_keys: ApiKeys::new(store.clone(), ports.cache.clone()),
             health: Health::new(&ports, settings.clone()),
+            gauges: Gauges::new(store.clone(), store.clone(), ports.cache.clone()),
             retention: Retention::new(store.clone(), store.clone(), settings.clone()),
             vector_index: VectorIndex::new(store.clone(), ports.vectors.clone(), embedder),
             settings,
