@@ -86,7 +86,8 @@ fn client_address(request: &Request, hops: usize) -> String {
 
 /// Routes that need a key (and count against the key's rate limit).
 fn guarded(method: &Method, path: &str) -> bool {
-    method != Method::OPTIONS && (path.starts_with("/v1/") || path == "/v1" || path == "/metrics")
+    method != Method::OPTIONS
+        && (path.starts_with("/v1/") || path == "/v1" || path == "/metrics" || path == "/mcp")
 }
 
 /// The liveness and readiness probes: platforms call them on a schedule,
@@ -179,6 +180,7 @@ fn route_label(path: &str) -> &'static str {
     }
     match path {
         "/metrics" => "/metrics",
+        "/mcp" => "/mcp",
         "/openapi.json" => "/openapi.json",
         _ if path == "/docs" || path.starts_with("/docs/") => "/docs",
         _ => "unmatched",
@@ -206,7 +208,7 @@ impl<E: Endpoint> Endpoint for RequestContextEndpoint<E> {
         let request_id = request_id_of(&request);
         let handled = AssertUnwindSafe(self.handle(request, request_id.clone())).catch_unwind();
         // Error tracking sees this request apart from the others, by its id.
-        crate::telemetry::within_request(&request_id.clone(), async {
+        crate::telemetry::within_request(&request_id, async {
             match handled.await {
                 Ok(result) => result,
                 // A panic before the routes (authentication, limits): the
@@ -272,8 +274,9 @@ impl<E: Endpoint> RequestContextEndpoint<E> {
 
         let state = request.data::<Arc<AppState>>().cloned();
         let mut decision = None;
-        // What went wrong behind a 5xx, for the log and error tracking only.
-        let mut server_error: Option<String> = None;
+        // What went wrong behind a 5xx (its problem type and the error), for
+        // the log and error tracking only.
+        let mut server_error: Option<(&'static str, String)> = None;
         let mut response = if too_large {
             ProblemParts::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -320,7 +323,7 @@ impl<E: Endpoint> RequestContextEndpoint<E> {
                         Err(error) => {
                             let parts = from_framework(&error, &path, body_copy.as_deref());
                             if parts.status.is_server_error() {
-                                server_error = Some(error.to_string());
+                                server_error = Some((parts.slug, error.to_string()));
                             }
                             parts.into_response(&request_id)
                         }
@@ -359,8 +362,12 @@ impl<E: Endpoint> RequestContextEndpoint<E> {
         metrics::histogram!("virlife_http_request_seconds", "method" => method, "route" => route)
             .record(elapsed.as_secs_f64());
         span.in_scope(|| {
-            if status >= 500 {
-                let error = server_error.as_deref().unwrap_or("");
+            let (slug, error) = server_error
+                .as_ref()
+                .map_or(("", ""), |(slug, error)| (*slug, error.as_str()));
+            // Shedding turns at MAX_CONCURRENT_TURNS is the service working as
+            // designed (counted in virlife_turns_shed_total), not an error.
+            if status >= 500 && slug != "overloaded" {
                 // A panic was reported as itself; its 500 is only logged.
                 if crate::telemetry::reported_in_this_request() {
                     tracing::warn!(status, route, error, "{method} {route} answered {status}");

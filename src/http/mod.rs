@@ -3,6 +3,8 @@
 pub mod auth;
 pub mod dto;
 mod field_locator;
+#[cfg(feature = "mcp")]
+mod mcp;
 mod metrics_endpoint;
 pub use metrics_endpoint::install_recorder as install_metrics;
 mod middleware;
@@ -148,9 +150,14 @@ pub fn app(state: Arc<AppState>, settings: &HttpSettings) -> BoxEndpoint<'static
             .nest("/docs", api.swagger_ui())
             .at("/openapi.json", api.spec_endpoint());
     }
-    route = route
-        .at("/metrics", metrics_endpoint::prometheus_text)
-        .nest("/", api);
+    route = route.at("/metrics", metrics_endpoint::prometheus_text);
+    #[cfg(feature = "mcp")]
+    {
+        // Any Host when every call needs a key; loopback names otherwise.
+        let open_hosts = state.master_key.is_some();
+        route = route.at("/mcp", mcp::McpEndpoint::new(state.clone(), open_hosts));
+    }
+    route = route.nest("/", api);
     route
         .with(cors(&settings.cors_origins))
         .with(CatchPanic::new())

@@ -710,3 +710,45 @@ async fn a_database_from_before_people_migrates_forward_with_scopes() {
         eventually_found(&app, &key, &character.to_string(), remembered).await;
     }
 }
+
+/// `/metrics` shows the PostgreSQL pool, read when scraped.
+#[tokio::test]
+async fn metrics_show_the_postgres_pool() {
+    let database = fresh_database().await;
+    let app = spawn_with(&[("DATABASE_URL", &database)], None).await;
+    let key = app.tenant_key("acme").await;
+    assert_eq!(
+        app.get("/v1/characters", &key).await.status(),
+        StatusCode::OK
+    );
+    let text = app
+        .get("/metrics", crate::helpers::MASTER_KEY)
+        .await
+        .text()
+        .await
+        .unwrap();
+    let value = |name: &str| {
+        text.lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+    };
+    // (Other apps in this process scrape too: the gauges are shared, so
+    // only their presence and sense are asserted.)
+    assert!(
+        value("virlife_db_pool_max_connections").is_some_and(|n| n >= 1.0),
+        "{text}"
+    );
+    for state in ["in_use", "idle"] {
+        assert!(
+            value(&format!(
+                r#"virlife_db_pool_connections{{state="{state}"}}"#
+            ))
+            .is_some_and(|n| n >= 0.0),
+            "{text}"
+        );
+    }
+    assert!(
+        value(r#"virlife_jobs{status="queued"}"#).is_some(),
+        "{text}"
+    );
+}
