@@ -183,6 +183,7 @@ fn route_label(path: &str) -> &'static str {
         "/mcp" => "/mcp",
         "/openapi.json" => "/openapi.json",
         _ if path == "/docs" || path.starts_with("/docs/") => "/docs",
+        _ if path == "/playground" || path.starts_with("/playground/") => "/playground",
         _ => "unmatched",
     }
 }

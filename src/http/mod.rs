@@ -6,6 +6,7 @@ mod field_locator;
 #[cfg(feature = "mcp")]
 mod mcp;
 mod metrics_endpoint;
+mod playground;
 pub use metrics_endpoint::install_recorder as install_metrics;
 mod middleware;
 pub mod problem;
@@ -148,7 +149,8 @@ pub fn app(state: Arc<AppState>, settings: &HttpSettings) -> BoxEndpoint<'static
     if settings.enable_api_docs {
         route = route
             .nest("/docs", api.swagger_ui())
-            .at("/openapi.json", api.spec_endpoint());
+            .at("/openapi.json", api.spec_endpoint())
+            .nest("/playground", playground::routes());
     }
     route = route.at("/metrics", metrics_endpoint::prometheus_text);
     #[cfg(feature = "mcp")]

@@ -185,3 +185,62 @@ async fn a_conflict_from_the_database_names_no_table_or_constraint() {
         assert!(!body.contains(internal), "{internal} leaked: {body}");
     }
 }
+
+/// The playground is served where the API docs are, and only there; it
+/// loads nothing from another origin and its policy says so.
+#[tokio::test]
+async fn the_playground_is_served_with_the_docs_only_and_from_this_origin_only() {
+    let on = spawn_with(&[("ENABLE_API_DOCS", "true")], None).await;
+    let page = on
+        .client
+        .get(format!("{}/playground", on.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(
+        page.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let policy = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        policy.contains("default-src 'none'") && policy.contains("script-src 'self'"),
+        "{policy}"
+    );
+    let html = page.text().await.unwrap();
+    assert!(html.contains("/playground/app.js"), "{html}");
+    for asset in [
+        "/playground/app.js",
+        "/playground/style.css",
+        "/playground/icon.svg",
+    ] {
+        let response = on
+            .client
+            .get(format!("{}{asset}", on.address))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{asset}");
+        let text = response.text().await.unwrap();
+        // (The icon's only URL is SVG's namespace, which is never fetched.)
+        if !asset.ends_with(".svg") {
+            assert!(
+                !text.contains("https://") && !text.contains("http://"),
+                "{asset} names another origin"
+            );
+        }
+    }
+    let off = spawn_with(&[("ENABLE_API_DOCS", "false")], None).await;
+    let hidden = off
+        .client
+        .get(format!("{}/playground", off.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(hidden.status(), StatusCode::NOT_FOUND);
+}
