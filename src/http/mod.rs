@@ -1,6 +1,7 @@
 //! The HTTP adapter: poem + poem-openapi routes over the core.
 
 pub mod auth;
+mod document;
 pub mod dto;
 mod field_locator;
 #[cfg(feature = "mcp")]
@@ -17,6 +18,7 @@ use crate::core::domain::KeyHash;
 use crate::core::use_cases::UseCases;
 use poem::endpoint::BoxEndpoint;
 use poem::middleware::{CatchPanic, Cors};
+use poem::web::Html;
 use poem::{EndpointExt, Route};
 use poem_openapi::OpenApiService;
 use rate_limit::RateLimiter;
@@ -94,8 +96,17 @@ pub fn api_service() -> OpenApiService<Api, ()> {
     )
 }
 
-/// The spec as committed in `openapi/openapi.json`.
+/// The spec as committed in `openapi/openapi.json` (and served at
+/// `/openapi.json` and `/docs`): poem-openapi's, refined by `document`.
 pub fn openapi_json() -> String {
+    static DOCUMENT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DOCUMENT
+        .get_or_init(|| document::document(&generated_spec()))
+        .clone()
+}
+
+/// The document as poem-openapi generates it.
+fn generated_spec() -> String {
     api_service().spec()
 }
 
@@ -147,9 +158,26 @@ pub fn app(state: Arc<AppState>, settings: &HttpSettings) -> BoxEndpoint<'static
     let api = api_service();
     let mut route = Route::new();
     if settings.enable_api_docs {
+        // Swagger UI over our document rather than the generated one.
+        let swagger = api
+            .swagger_ui_html()
+            .replace(&generated_spec(), &openapi_json());
         route = route
-            .nest("/docs", api.swagger_ui())
-            .at("/openapi.json", api.spec_endpoint())
+            .nest(
+                "/docs",
+                Route::new().at(
+                    "/",
+                    poem::endpoint::make_sync(move |_| Html(swagger.clone())),
+                ),
+            )
+            .at(
+                "/openapi.json",
+                poem::endpoint::make_sync(|_| {
+                    poem::Response::builder()
+                        .content_type("application/json")
+                        .body(openapi_json())
+                }),
+            )
             .nest("/playground", playground::routes());
     }
     route = route.at("/metrics", metrics_endpoint::prometheus_text);

@@ -81,3 +81,38 @@ fn every_operation_has_a_unique_camel_case_operation_id() {
         assert!(seen.contains(expected), "{expected}");
     }
 }
+
+/// What `/openapi.json` and Swagger UI serve is the committed document,
+/// not poem-openapi's unrefined one.
+#[tokio::test]
+async fn the_served_document_and_swagger_ui_are_the_committed_document() {
+    let app = crate::helpers::spawn_with(&[("ENABLE_API_DOCS", "true")], None).await;
+    let committed: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/openapi.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    let served: serde_json::Value = app
+        .client
+        .get(format!("{}/openapi.json", app.address))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(served, committed);
+    let swagger = app
+        .client
+        .get(format!("{}/docs", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        swagger.contains(&virlife::http::openapi_json()),
+        "Swagger UI shows another document"
+    );
+}
