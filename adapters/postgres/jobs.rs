@@ -140,19 +140,10 @@ impl JobStore for PostgresStore {
     }
 
     async fn count_jobs_by_status(&self) -> Result<Vec<(JobStatus, u64)>, StoreError> {
-        let rows: Vec<(String, i64)> =
-            sqlx::query_as("SELECT status, COUNT(*) FROM jobs GROUP BY status")
-                .fetch_all(&self.pool)
-                .within(self.query_timeout)
-                .await?;
-        Ok(rows
-            .into_iter()
-            .filter_map(|(status, count)| {
-                Some((
-                    JobStatus::parse(&status)?,
-                    u64::try_from(count).unwrap_or(0),
-                ))
-            })
-            .collect())
+        let rows: Vec<(String, i64)> = sqlx::query_as(JOB_COUNTS)
+            .fetch_all(&self.pool)
+            .within(self.query_timeout)
+            .await?;
+        Ok(job_counts(rows))
     }
 }

@@ -8,7 +8,7 @@ mod sealing;
 pub use rows::*;
 pub use sealing::{Sealer, open_marked_text};
 
-use crate::core::domain::{MemoryKind, MemorySource, PageRequest, Role, TenantId};
+use crate::core::domain::{JobStatus, MemoryKind, MemorySource, PageRequest, Role, TenantId};
 use crate::core::ports::StoreError;
 
 pub fn corrupt(what: &str, value: &str) -> StoreError {
@@ -79,4 +79,20 @@ pub fn idempotency_row(tenant: &TenantId, key: &str) -> Vec<u8> {
 
 pub fn limit_of(page: &PageRequest) -> i64 {
     page.fetch_limit() as i64
+}
+
+/// Jobs counted by status, the same in both engines.
+pub const JOB_COUNTS: &str = "SELECT status, COUNT(*) FROM jobs GROUP BY status";
+
+/// `JOB_COUNTS`'s rows as counts by status (a status this build does not
+/// know is left out).
+pub fn job_counts(rows: Vec<(String, i64)>) -> Vec<(JobStatus, u64)> {
+    rows.into_iter()
+        .filter_map(|(status, count)| {
+            Some((
+                JobStatus::parse(&status)?,
+                u64::try_from(count).unwrap_or(0),
+            ))
+        })
+        .collect()
 }

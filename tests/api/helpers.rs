@@ -394,3 +394,11 @@ impl Llm for ScriptedLlm {
         self.offline.embed(texts).await
     }
 }
+
+/// One series' value in Prometheus text (`name` with its labels, as
+/// printed), if present.
+pub fn series(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+        .and_then(|value| value.trim().parse().ok())
+}

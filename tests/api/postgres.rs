@@ -727,11 +727,7 @@ async fn metrics_show_the_postgres_pool() {
         .text()
         .await
         .unwrap();
-    let value = |name: &str| {
-        text.lines()
-            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
-            .and_then(|v| v.trim().parse::<f64>().ok())
-    };
+    let value = |name: &str| crate::helpers::series(&text, name);
     // (Other apps in this process scrape too: the gauges are shared, so
     // only their presence and sense are asserted.)
     assert!(

@@ -228,11 +228,7 @@ async fn metrics_show_the_redis_pool_and_its_waits() {
         .text()
         .await
         .unwrap();
-    let value = |name: &str| {
-        text.lines()
-            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
-            .and_then(|v| v.trim().parse::<f64>().ok())
-    };
+    let value = |name: &str| crate::helpers::series(&text, name);
     // (Other apps in this process may scrape too: the gauges are shared.)
     assert!(
         value("virlife_redis_pool_max_connections").is_some_and(|n| n >= 1.0),

@@ -3,7 +3,7 @@
 //! `serve` on the same file refuses; jobs outlive a crash; a backup taken
 //! under write load holds every turn acknowledged before it, and restores.
 
-use crate::helpers::{MASTER_KEY, TestApp, json_of};
+use crate::helpers::{MASTER_KEY, TestApp, json_of, series};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -727,14 +727,6 @@ async fn a_data_disk_fuller_than_the_alert_level_makes_the_service_degraded_and_
         "{body}"
     );
     assert!(body["disk"]["available_bytes"].as_u64().unwrap() > 0);
-}
-
-/// The value of one series in Prometheus text (`name` with its labels, as
-/// printed), if present.
-fn series(text: &str, name: &str) -> Option<f64> {
-    text.lines()
-        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
-        .and_then(|value| value.trim().parse().ok())
 }
 
 /// `/metrics` reads the pools and the job queue when scraped: the database
