@@ -170,6 +170,11 @@ impl TestApp {
         request.send().await.expect("request sent")
     }
 
+    /// `/metrics`, as the master key reads it.
+    pub async fn metrics(&self) -> String {
+        self.get("/metrics", MASTER_KEY).await.text().await.unwrap()
+    }
+
     pub async fn get(&self, path: &str, key: &str) -> Response {
         self.request(Method::GET, path, Some(key), None).await
     }

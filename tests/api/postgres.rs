@@ -721,12 +721,7 @@ async fn metrics_show_the_postgres_pool() {
         app.get("/v1/characters", &key).await.status(),
         StatusCode::OK
     );
-    let text = app
-        .get("/metrics", crate::helpers::MASTER_KEY)
-        .await
-        .text()
-        .await
-        .unwrap();
+    let text = app.metrics().await;
     let value = |name: &str| crate::helpers::series(&text, name);
     // (Other apps in this process scrape too: the gauges are shared, so
     // only their presence and sense are asserted.)

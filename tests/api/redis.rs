@@ -222,12 +222,7 @@ async fn metrics_show_the_redis_pool_and_its_waits() {
             .status(),
         StatusCode::OK
     );
-    let text = app
-        .get("/metrics", crate::helpers::MASTER_KEY)
-        .await
-        .text()
-        .await
-        .unwrap();
+    let text = app.metrics().await;
     let value = |name: &str| crate::helpers::series(&text, name);
     // (Other apps in this process may scrape too: the gauges are shared.)
     assert!(

@@ -748,16 +748,9 @@ async fn metrics_show_the_database_pool_its_waits_and_the_jobs_by_status() {
     )
     .await;
     let job = queued["id"].as_str().unwrap().to_owned();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let state = json_of(app.get(&format!("/v1/jobs/{job}"), &key).await).await;
-        if state["status"] == "done" {
-            break;
-        }
-        assert!(Instant::now() < deadline, "{state}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let text = app.get("/metrics", MASTER_KEY).await.text().await.unwrap();
+    let done = app.wait_for_job(&key, &job).await;
+    assert_eq!(done["status"], "done", "{done}");
+    let text = app.metrics().await;
     // The writer's one connection and four readers.
     assert_eq!(
         series(&text, "virlife_db_pool_max_connections"),
