@@ -1,11 +1,19 @@
-//! Redis `Cache` on deadpool-redis. Every call is bounded (pool wait,
-//! connect, recycle and the command itself), so a dead or stalled Redis
-//! costs milliseconds; errors become `CacheError::Unavailable`.
+//! Redis `Cache` on a deadpool of multiplexed redis-rs connections (the
+//! redis crate as deadpool-redis re-exports it). Every call is bounded (pool
+//! wait, connect and the command itself), so a dead or stalled Redis costs
+//! milliseconds; errors become `CacheError::Unavailable`.
+//!
+//! One cache operation is one round trip: connections are lent out
+//! unchecked (deadpool-redis's own manager sends UNWATCH and PING before
+//! every use, doubling each call). A broken connection is found by the
+//! command that uses it, which then drops it and every idle one (a Redis
+//! that went away took them all), so the next calls connect afresh.
 
 use crate::core::ports::{Cache, CacheError, PoolReport, Throttle};
 use async_trait::async_trait;
-use deadpool_redis::redis::{self, FromRedisValue, Script};
-use deadpool_redis::{Config, Pool, PoolConfig, Runtime, Timeouts};
+use deadpool::managed::{self, Metrics, Object, RecycleResult, Timeouts};
+use deadpool_redis::redis::aio::MultiplexedConnection;
+use deadpool_redis::redis::{self, FromRedisValue, RedisError, Script};
 use std::time::Duration;
 
 /// GCRA in one atomic step; the same arithmetic as `domain::gcra`. Uses the
@@ -34,6 +42,31 @@ pub struct RedisOptions {
     pub command_timeout: Duration,
 }
 
+/// Opens multiplexed connections; lends them out without a check.
+struct Connector {
+    client: redis::Client,
+}
+
+impl managed::Manager for Connector {
+    type Type = MultiplexedConnection;
+    type Error = RedisError;
+
+    async fn create(&self) -> Result<MultiplexedConnection, RedisError> {
+        self.client.get_multiplexed_async_connection().await
+    }
+
+    async fn recycle(
+        &self,
+        _: &mut MultiplexedConnection,
+        _: &Metrics,
+    ) -> RecycleResult<RedisError> {
+        Ok(())
+    }
+}
+
+type Pool = managed::Pool<Connector>;
+type Connection = Object<Connector>;
+
 pub struct RedisCache {
     pool: Pool,
     command_timeout: Duration,
@@ -44,23 +77,28 @@ fn unavailable(err: impl std::fmt::Display) -> CacheError {
     CacheError::Unavailable(err.to_string())
 }
 
+/// Whether an error says the connection itself is gone (rather than a
+/// command the server refused).
+fn broken(err: &RedisError) -> bool {
+    err.is_io_error() || err.is_connection_dropped() || err.is_connection_refusal()
+}
+
 impl RedisCache {
     /// Builds the pool without connecting; connections are made on use.
     pub fn new(options: &RedisOptions) -> Result<Self, CacheError> {
-        let mut config = Config::from_url(options.url.clone());
+        let client = redis::Client::open(options.url.as_str())
+            .map_err(|e| CacheError::Unavailable(format!("invalid REDIS_URL: {e}")))?;
         let bound = Some(options.command_timeout);
-        config.pool = Some(PoolConfig {
-            max_size: options.pool_size,
-            timeouts: Timeouts {
+        let pool = Pool::builder(Connector { client })
+            .max_size(options.pool_size)
+            .timeouts(Timeouts {
                 wait: bound,
                 create: bound,
                 recycle: bound,
-            },
-            ..PoolConfig::default()
-        });
-        let pool = config
-            .create_pool(Some(Runtime::Tokio1))
-            .map_err(|e| CacheError::Unavailable(format!("invalid REDIS_URL: {e}")))?;
+            })
+            .runtime(deadpool::Runtime::Tokio1)
+            .build()
+            .map_err(|e| CacheError::Unavailable(format!("Redis pool: {e}")))?;
         Ok(Self {
             pool,
             command_timeout: options.command_timeout,
@@ -69,7 +107,7 @@ impl RedisCache {
     }
 
     /// A pooled connection; the wait for it is measured.
-    async fn connection(&self) -> Result<deadpool_redis::Connection, CacheError> {
+    async fn connection(&self) -> Result<Connection, CacheError> {
         let started = std::time::Instant::now();
         let connection = self.pool.get().await.map_err(unavailable);
         metrics::histogram!("virlife_redis_pool_wait_seconds")
@@ -77,17 +115,42 @@ impl RedisCache {
         connection
     }
 
-    async fn run<T: FromRedisValue>(&self, command: redis::Cmd) -> Result<T, CacheError> {
-        let work = async {
-            let mut connection = self.connection().await?;
-            command
-                .query_async::<T>(&mut connection)
-                .await
-                .map_err(unavailable)
-        };
+    /// A command's result; a connection the error says is broken is
+    /// dropped with every idle one, instead of going back to the pool.
+    fn settle<T>(
+        &self,
+        connection: Connection,
+        result: Result<T, RedisError>,
+    ) -> Result<T, CacheError> {
+        match result {
+            Ok(value) => Ok(value),
+            Err(err) => {
+                if broken(&err) {
+                    drop(Object::take(connection));
+                    self.pool.retain(|_, _| false);
+                }
+                Err(unavailable(err))
+            }
+        }
+    }
+
+    /// A call, bounded by the command timeout (pool wait included).
+    async fn bounded<T>(
+        &self,
+        work: impl Future<Output = Result<T, CacheError>>,
+    ) -> Result<T, CacheError> {
         tokio::time::timeout(self.command_timeout, work)
             .await
             .map_err(|_| CacheError::Unavailable("timeout".into()))?
+    }
+
+    async fn run<T: FromRedisValue>(&self, command: redis::Cmd) -> Result<T, CacheError> {
+        self.bounded(async {
+            let mut connection = self.connection().await?;
+            let result = command.query_async::<T>(&mut *connection).await;
+            self.settle(connection, result)
+        })
+        .await
     }
 }
 
@@ -172,17 +235,14 @@ impl Cache for RedisCache {
             .arg(ttl_ms(ttl))
             .arg("NX")
             .ignore();
-        let work = async {
-            let mut connection = self.connection().await?;
-            let (count,): (i64,) = pipeline
-                .query_async(&mut connection)
-                .await
-                .map_err(unavailable)?;
-            Ok(count)
-        };
-        tokio::time::timeout(self.command_timeout, work)
-            .await
-            .map_err(|_| CacheError::Unavailable("timeout".into()))?
+        let (count,): (i64,) = self
+            .bounded(async {
+                let mut connection = self.connection().await?;
+                let result = pipeline.query_async(&mut *connection).await;
+                self.settle(connection, result)
+            })
+            .await?;
+        Ok(count)
     }
 
     async fn throttle(
@@ -191,29 +251,28 @@ impl Cache for RedisCache {
         limit: u32,
         period: Duration,
     ) -> Result<Throttle, CacheError> {
-        let work = async {
-            let mut connection = self.connection().await?;
-            let (allowed, value): (i64, i64) = self
-                .throttle
-                .key(key)
-                .arg(ttl_ms(period))
-                .arg(limit.max(1))
-                .invoke_async(&mut connection)
-                .await
-                .map_err(unavailable)?;
-            Ok(if allowed == 1 {
-                Throttle::Allowed {
-                    remaining: value.max(0) as u32,
-                }
-            } else {
-                Throttle::Limited {
-                    retry_after: Duration::from_millis(value.max(1) as u64),
-                }
+        let (allowed, value): (i64, i64) = self
+            .bounded(async {
+                let mut connection = self.connection().await?;
+                let result = self
+                    .throttle
+                    .key(key)
+                    .arg(ttl_ms(period))
+                    .arg(limit.max(1))
+                    .invoke_async(&mut *connection)
+                    .await;
+                self.settle(connection, result)
             })
-        };
-        tokio::time::timeout(self.command_timeout, work)
-            .await
-            .map_err(|_| CacheError::Unavailable("timeout".into()))?
+            .await?;
+        Ok(if allowed == 1 {
+            Throttle::Allowed {
+                remaining: value.max(0) as u32,
+            }
+        } else {
+            Throttle::Limited {
+                retry_after: Duration::from_millis(value.max(1) as u64),
+            }
+        })
     }
 }
 

@@ -6,7 +6,7 @@
 //! tools in the request's extensions.
 
 use super::AppState;
-use super::auth::{Principal, Requirement, TenantOnly, principal_of};
+use super::auth::{Requirement, TenantOnly, principal_of};
 use super::dto::{CharacterDto, CharacterPage, MemoryDto, SearchResults, TurnDto};
 use super::problem::{ApiError, from_core};
 use crate::core::domain::{
@@ -65,13 +65,8 @@ impl Endpoint for McpEndpoint {
     type Output = Response;
 
     async fn call(&self, mut request: Request) -> poem::Result<Response> {
+        // As for `/v1`: a tenant key (the master key administers keys).
         let principal = principal_of(&request).await.map_err(ApiError)?;
-        if matches!(principal, Principal::Admin) {
-            return Err(ApiError(Error::Forbidden(
-                "the master key administers keys; use a tenant key for /mcp",
-            ))
-            .into());
-        }
         let tenant = TenantOnly::admit(principal).map_err(ApiError)?;
         request.extensions_mut().insert(McpTenant(tenant));
         self.service.call(request).await

@@ -470,6 +470,60 @@ mod production {
             stopping.elapsed()
         );
     }
+
+    /// The PostgreSQL pool's gauges and its wait histogram, from the
+    /// binary (the histogram comes from sqlx's acquire events, through
+    /// the telemetry layer only `serve` installs).
+    #[tokio::test]
+    async fn metrics_show_the_postgres_pool_and_the_waits_for_it() {
+        let provider = mock_provider::start(with_embeddings(64, |_, _| {
+            Reply::Json(completion("Ahoy.", "m"))
+        }))
+        .await;
+        let server = start(&provider.base_url, &[("DATABASE_MAX_CONNECTIONS", "3")]).await;
+        let client = reqwest::Client::new();
+        let created = post(
+            &client,
+            format!("{}/v1/admin/api-keys", server.base),
+            MASTER,
+            json!({"tenant": "acme", "name": "metrics"}),
+        )
+        .await;
+        let key = created["key"].as_str().unwrap().to_owned();
+        post(
+            &client,
+            format!("{}/v1/characters", server.base),
+            &key,
+            json!({"name": "Ada", "persona": "p"}),
+        )
+        .await;
+        let text = client
+            .get(format!("{}/metrics", server.base))
+            .bearer_auth(MASTER)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let value = |name: &str| crate::helpers::series(&text, name);
+        assert_eq!(
+            value("virlife_db_pool_max_connections"),
+            Some(3.0),
+            "{text}"
+        );
+        assert!(
+            value(r#"virlife_db_pool_connections{state="idle"}"#).is_some_and(|n| n >= 1.0),
+            "{text}"
+        );
+        assert!(
+            value("virlife_db_pool_wait_seconds_count").is_some_and(|n| n > 0.0),
+            "{text}"
+        );
+        let mut child = server.child;
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
 }
 
 fn terminate(pid: u32) {

@@ -239,3 +239,65 @@ async fn metrics_show_the_redis_pool_and_its_waits() {
         "{text}"
     );
 }
+
+/// How many times the server ran each command, from INFO commandstats.
+fn command_calls(redis: &RedisServer) -> std::collections::HashMap<String, u64> {
+    let output = Command::new("redis-cli")
+        .args(["-p", &redis.port.to_string(), "INFO", "commandstats"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| {
+            let (name, stats) = line.trim().strip_prefix("cmdstat_")?.split_once(':')?;
+            let calls = stats.split(',').find_map(|s| s.strip_prefix("calls="))?;
+            Some((name.to_owned(), calls.parse().ok()?))
+        })
+        .collect()
+}
+
+/// One cache operation is one command: no PING or UNWATCH before each use
+/// of a pooled connection; and after Redis restarts, the broken pooled
+/// connections cost one failed call, then the cache works again.
+#[tokio::test]
+async fn a_cache_operation_is_one_command_and_broken_connections_are_replaced() {
+    use virlife::adapters::redis_cache::{RedisCache, RedisOptions};
+    use virlife::core::ports::Cache;
+    let mut redis = RedisServer::start();
+    let cache = RedisCache::new(&RedisOptions {
+        url: redis.url(),
+        pool_size: 4,
+        command_timeout: Duration::from_secs(2),
+    })
+    .unwrap();
+    let ttl = Duration::from_secs(60);
+    for i in 0..20 {
+        cache.set(&format!("k{i}"), "v", ttl).await.unwrap();
+        assert_eq!(
+            cache.get(&format!("k{i}")).await.unwrap().as_deref(),
+            Some("v")
+        );
+    }
+    let calls = command_calls(&redis);
+    assert_eq!(calls.get("set"), Some(&20), "{calls:?}");
+    assert_eq!(calls.get("get"), Some(&20), "{calls:?}");
+    for extra in ["ping", "unwatch"] {
+        assert_eq!(calls.get(extra), None, "{extra} sent: {calls:?}");
+    }
+
+    let port = redis.port;
+    redis.kill();
+    let restarted = RedisServer::start_on(port);
+    // The first call may meet a dead connection; the next ones connect anew.
+    let _ = cache.get("k1").await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        if cache.set("after", "v", ttl).await.is_ok() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the cache never came back");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(cache.get("after").await.unwrap().as_deref(), Some("v"));
+    drop(restarted);
+}
