@@ -23,6 +23,8 @@ mod qdrant_down;
 mod recall;
 #[cfg(feature = "redis")]
 mod redis;
+#[cfg(all(feature = "postgres", feature = "redis", feature = "openai"))]
+mod round_trips;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 mod streaming;

@@ -7,8 +7,8 @@ use serde_json::json;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-struct RedisServer {
-    port: u16,
+pub(crate) struct RedisServer {
+    pub(crate) port: u16,
     child: Child,
 }
 
@@ -39,7 +39,7 @@ impl RedisServer {
         Self { port, child }
     }
 
-    fn start() -> Self {
+    pub(crate) fn start() -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -48,7 +48,7 @@ impl RedisServer {
         Self::start_on(port)
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
@@ -241,7 +241,7 @@ async fn metrics_show_the_redis_pool_and_its_waits() {
 }
 
 /// How many times the server ran each command, from INFO commandstats.
-fn command_calls(redis: &RedisServer) -> std::collections::HashMap<String, u64> {
+pub(crate) fn command_calls(redis: &RedisServer) -> std::collections::HashMap<String, u64> {
     let output = Command::new("redis-cli")
         .args(["-p", &redis.port.to_string(), "INFO", "commandstats"])
         .output()
