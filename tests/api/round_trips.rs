@@ -130,6 +130,8 @@ async fn a_warm_turn_costs_few_round_trips_and_they_are_printed() {
             ("EMBEDDING_DIMENSIONS", "64"),
             // Reflection is background work, not the turn's.
             ("COGNITION_EVERY_N_TURNS", "1000"),
+            // Search in PostgreSQL, whichever suite runs this.
+            ("QDRANT_URL", ""),
         ],
         None,
     )
@@ -179,7 +181,14 @@ async fn a_warm_turn_costs_few_round_trips_and_they_are_printed() {
             redis_commands.insert(command.clone(), calls - before);
         }
     }
-    println!("a warm turn (PostgreSQL + Redis, provider behind):");
+    // pgvector's HNSW search runs in a transaction that sets ef_search:
+    // three statements more than the exact path.
+    let (path, statement_bound) = if std::env::var("VIRLIFE_TEST_PGVECTOR").is_ok() {
+        ("pgvector", 14)
+    } else {
+        ("exact", 11)
+    };
+    println!("a warm turn (PostgreSQL, {path} search, + Redis, provider behind):");
     println!("  SQL statements: {} {by_statement:?}", sql.len());
     println!(
         "  Redis commands: {} {redis_commands:?}",
@@ -194,13 +203,16 @@ async fn a_warm_turn_costs_few_round_trips_and_they_are_printed() {
         !sql.is_empty(),
         "no statement was seen: the counter is not counting"
     );
+    // What a warm turn costs today (2026-12-07): 11 statements (14 with
+    // pgvector), 4 Redis commands (3 reads, 1 write), 3 provider calls.
+    // More is a regression to look at; fewer, a bound to lower.
     assert!(
-        sql.len() <= 12,
+        sql.len() <= statement_bound,
         "{} statements: {by_statement:?}",
         sql.len()
     );
     assert!(
-        redis_commands.values().sum::<u64>() <= 8,
+        redis_commands.values().sum::<u64>() <= 4,
         "{redis_commands:?}"
     );
     for extra in ["ping", "unwatch"] {
