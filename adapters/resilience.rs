@@ -169,6 +169,18 @@ impl ObservedLlm {
         Self { inner, health }
     }
 
+    /// Runs one call in its span and records how it went.
+    async fn observed<T>(
+        &self,
+        call: &'static str,
+        work: impl Future<Output = Result<T, LlmError>>,
+    ) -> Result<T, LlmError> {
+        let started = Instant::now();
+        let result = work.instrument(port_span("llm", call)).await;
+        self.observe(call, started, &result);
+        result
+    }
+
     fn observe<T>(&self, call: &'static str, started: Instant, result: &Result<T, LlmError>) {
         let elapsed = started.elapsed();
         self.health.record_latency(elapsed);
@@ -199,47 +211,20 @@ impl Llm for ObservedLlm {
     }
 
     async fn render(&self, request: &RenderRequest) -> Result<Completion, LlmError> {
-        let started = Instant::now();
-        let result = self
-            .inner
-            .render(request)
-            .instrument(port_span("llm", "render"))
-            .await;
-        self.observe("render", started, &result);
-        result
+        self.observed("render", self.inner.render(request)).await
     }
 
     async fn render_stream(&self, request: &RenderRequest) -> Result<ChunkStream, LlmError> {
-        let started = Instant::now();
-        let result = self
-            .inner
-            .render_stream(request)
-            .instrument(port_span("llm", "render_stream"))
-            .await;
-        self.observe("render_stream", started, &result);
-        result
+        self.observed("render_stream", self.inner.render_stream(request))
+            .await
     }
 
     async fn reflect(&self, request: &ReflectRequest) -> Result<Completion, LlmError> {
-        let started = Instant::now();
-        let result = self
-            .inner
-            .reflect(request)
-            .instrument(port_span("llm", "reflect"))
-            .await;
-        self.observe("reflect", started, &result);
-        result
+        self.observed("reflect", self.inner.reflect(request)).await
     }
 
     async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, LlmError> {
-        let started = Instant::now();
-        let result = self
-            .inner
-            .embed(texts)
-            .instrument(port_span("llm", "embed"))
-            .await;
-        self.observe("embed", started, &result);
-        result
+        self.observed("embed", self.inner.embed(texts)).await
     }
 
     async fn list_models(&self) -> Result<Vec<String>, LlmError> {

@@ -140,6 +140,20 @@ impl TestApp {
     }
 
     /// Polls a job until it is done or failed.
+    /// Queues a reflection of `character`; the job's id.
+    pub async fn reflect(&self, key: &str, character: &str) -> String {
+        let queued = json_of(
+            self.post(
+                &format!("/v1/characters/{character}/reflect"),
+                key,
+                json!({}),
+            )
+            .await,
+        )
+        .await;
+        queued["id"].as_str().unwrap().to_owned()
+    }
+
     pub async fn wait_for_job(&self, key: &str, id: &str) -> Value {
         for _ in 0..200 {
             let job = json_of(self.get(&format!("/v1/jobs/{id}"), key).await).await;
@@ -171,6 +185,7 @@ impl TestApp {
     }
 
     /// `/metrics`, as the master key reads it.
+    #[cfg(any(feature = "postgres", feature = "redis", feature = "sqlite"))]
     pub async fn metrics(&self) -> String {
         self.get("/metrics", MASTER_KEY).await.text().await.unwrap()
     }
@@ -402,6 +417,7 @@ impl Llm for ScriptedLlm {
 
 /// One series' value in Prometheus text (`name` with its labels, as
 /// printed), if present.
+#[cfg(any(feature = "postgres", feature = "redis", feature = "sqlite"))]
 pub fn series(text: &str, name: &str) -> Option<f64> {
     text.lines()
         .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))

@@ -241,16 +241,8 @@ async fn a_reflection_whose_model_keeps_failing_is_retried_then_stays_failed() {
     let session = app.session(&key, &character).await;
     app.say(&key, &session, "My boat is called the Petrel.")
         .await;
-    let queued = json_of(
-        app.post(
-            &format!("/v1/characters/{character}/reflect"),
-            &key,
-            json!({}),
-        )
-        .await,
-    )
-    .await;
-    let job = app.wait_for_job(&key, queued["id"].as_str().unwrap()).await;
+    let job = app.reflect(&key, &character).await;
+    let job = app.wait_for_job(&key, &job).await;
     assert_eq!(job["status"], "failed");
     assert_eq!(job["attempts"], 3);
     let error = job["last_error"].as_str().unwrap();

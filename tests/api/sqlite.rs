@@ -519,16 +519,7 @@ async fn a_reflection_requested_before_a_crash_runs_after_the_restart() {
     let character = app.character(&key).await;
     let session = app.session(&key, &character).await;
     app.say(&key, &session, "I love sailing.").await;
-    let queued = json_of(
-        app.post(
-            &format!("/v1/characters/{character}/reflect"),
-            &key,
-            json!({}),
-        )
-        .await,
-    )
-    .await;
-    let job = queued["id"].as_str().unwrap().to_owned();
+    let job = app.reflect(&key, &character).await;
     // Wait for the failed first attempt: queued again, for later.
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
@@ -738,16 +729,7 @@ async fn metrics_show_the_database_pool_its_waits_and_the_jobs_by_status() {
     let app = &server.app;
     let key = app.tenant_key("acme").await;
     let character = app.character(&key).await;
-    let queued = json_of(
-        app.post(
-            &format!("/v1/characters/{character}/reflect"),
-            &key,
-            json!({}),
-        )
-        .await,
-    )
-    .await;
-    let job = queued["id"].as_str().unwrap().to_owned();
+    let job = app.reflect(&key, &character).await;
     let done = app.wait_for_job(&key, &job).await;
     assert_eq!(done["status"], "done", "{done}");
     let text = app.metrics().await;
