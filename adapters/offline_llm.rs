@@ -284,6 +284,7 @@ mod tests {
             memories: memories.iter().map(|m| m.to_string()).collect(),
             history: vec![],
             message: message.into(),
+            bearing: Default::default(),
         }
     }
 
@@ -345,7 +346,10 @@ mod tests {
                 HistoryEntry::new(Role::Character, "My ship is red."),
             ],
             known_facts: vec![],
+            bearing: Default::default(),
+            events: vec![],
             repair: None,
+            problems: vec![],
         };
         let out = llm.reflect(&req).await.unwrap();
         let json: serde_json::Value = serde_json::from_str(&out.text).unwrap();

@@ -5,13 +5,13 @@
 //! for them (the OTLP exporter does, see `telemetry`).
 
 use crate::core::domain::{
-    ApiKey, Character, Erasure, IdempotencyRecord, Job, JobOutcome, JobStatus, KeyHash, Memory,
-    MemoryKind, Message, PageRequest, PendingVector, PendingVectorRow, Role, ScopeFilter, Session,
-    TenantId,
+    ApiKey, Character, Counterpart, Erasure, IdempotencyRecord, InnerState, Job, JobOutcome,
+    JobStatus, KeyHash, Memory, MemoryKind, Message, PageRequest, PendingVector, PendingVectorRow,
+    Place, Relationship, Role, ScopeFilter, Session, TenantId, Witness, WorldEvent,
 };
 use crate::core::ports::{
     ApiKeyStore, CharacterStore, IdempotencyStore, JobStore, MemoryStore, PoolReport, SessionStore,
-    StorageReport, Store, StoreAdmin, StoreError,
+    StorageReport, Store, StoreAdmin, StoreError, WorldStore,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -491,6 +491,187 @@ impl JobStore for TracedStore {
         self.inner
             .count_jobs_by_status()
             .instrument(port_span("store", "count_jobs_by_status"))
+            .await
+    }
+}
+
+#[async_trait]
+impl WorldStore for TracedStore {
+    async fn insert_place(&self, place: &Place) -> Result<(), StoreError> {
+        self.inner
+            .insert_place(place)
+            .instrument(port_span("store", "insert_place"))
+            .await
+    }
+
+    async fn get_place(&self, tenant: &TenantId, id: Uuid) -> Result<Option<Place>, StoreError> {
+        self.inner
+            .get_place(tenant, id)
+            .instrument(port_span("store", "get_place"))
+            .await
+    }
+
+    async fn list_places(
+        &self,
+        tenant: &TenantId,
+        parent: Option<Uuid>,
+        page: &PageRequest,
+    ) -> Result<Vec<Place>, StoreError> {
+        self.inner
+            .list_places(tenant, parent, page)
+            .instrument(port_span("store", "list_places"))
+            .await
+    }
+
+    async fn update_place(&self, place: &Place) -> Result<bool, StoreError> {
+        self.inner
+            .update_place(place)
+            .instrument(port_span("store", "update_place"))
+            .await
+    }
+
+    async fn delete_place(&self, tenant: &TenantId, id: Uuid) -> Result<bool, StoreError> {
+        self.inner
+            .delete_place(tenant, id)
+            .instrument(port_span("store", "delete_place"))
+            .await
+    }
+
+    async fn place_tree(&self, tenant: &TenantId, root: Uuid) -> Result<Vec<Uuid>, StoreError> {
+        self.inner
+            .place_tree(tenant, root)
+            .instrument(port_span("store", "place_tree"))
+            .await
+    }
+
+    async fn characters_at(
+        &self,
+        tenant: &TenantId,
+        places: &[Uuid],
+        page: &PageRequest,
+    ) -> Result<Vec<Character>, StoreError> {
+        self.inner
+            .characters_at(tenant, places, page)
+            .instrument(port_span("store", "characters_at"))
+            .await
+    }
+
+    async fn record_world_event(
+        &self,
+        event: &WorldEvent,
+        memories: &[Memory],
+    ) -> Result<(), StoreError> {
+        self.inner
+            .record_world_event(event, memories)
+            .instrument(port_span("store", "record_world_event"))
+            .await
+    }
+
+    async fn get_world_event(
+        &self,
+        tenant: &TenantId,
+        id: Uuid,
+    ) -> Result<Option<WorldEvent>, StoreError> {
+        self.inner
+            .get_world_event(tenant, id)
+            .instrument(port_span("store", "get_world_event"))
+            .await
+    }
+
+    async fn list_world_events(
+        &self,
+        tenant: &TenantId,
+        place: Option<Uuid>,
+        page: &PageRequest,
+    ) -> Result<Vec<WorldEvent>, StoreError> {
+        self.inner
+            .list_world_events(tenant, place, page)
+            .instrument(port_span("store", "list_world_events"))
+            .await
+    }
+
+    async fn event_witnesses(
+        &self,
+        tenant: &TenantId,
+        event_id: Uuid,
+    ) -> Result<Vec<Witness>, StoreError> {
+        self.inner
+            .event_witnesses(tenant, event_id)
+            .instrument(port_span("store", "event_witnesses"))
+            .await
+    }
+
+    async fn event_memories_since(
+        &self,
+        tenant: &TenantId,
+        character_id: Uuid,
+        after: Option<DateTime<Utc>>,
+        limit: u32,
+    ) -> Result<Vec<Memory>, StoreError> {
+        self.inner
+            .event_memories_since(tenant, character_id, after, limit)
+            .instrument(port_span("store", "event_memories_since"))
+            .await
+    }
+
+    async fn get_relationship(
+        &self,
+        tenant: &TenantId,
+        character_id: Uuid,
+        counterpart: &Counterpart,
+    ) -> Result<Option<Relationship>, StoreError> {
+        self.inner
+            .get_relationship(tenant, character_id, counterpart)
+            .instrument(port_span("store", "get_relationship"))
+            .await
+    }
+
+    async fn list_relationships(
+        &self,
+        tenant: &TenantId,
+        character_id: Uuid,
+        limit: u32,
+    ) -> Result<Vec<Relationship>, StoreError> {
+        self.inner
+            .list_relationships(tenant, character_id, limit)
+            .instrument(port_span("store", "list_relationships"))
+            .await
+    }
+
+    async fn put_relationship(&self, relationship: &Relationship) -> Result<(), StoreError> {
+        self.inner
+            .put_relationship(relationship)
+            .instrument(port_span("store", "put_relationship"))
+            .await
+    }
+
+    async fn get_inner_state(
+        &self,
+        tenant: &TenantId,
+        character_id: Uuid,
+    ) -> Result<Option<InnerState>, StoreError> {
+        self.inner
+            .get_inner_state(tenant, character_id)
+            .instrument(port_span("store", "get_inner_state"))
+            .await
+    }
+
+    async fn put_inner_state(&self, state: &InnerState) -> Result<(), StoreError> {
+        self.inner
+            .put_inner_state(state)
+            .instrument(port_span("store", "put_inner_state"))
+            .await
+    }
+
+    async fn bearing(
+        &self,
+        tenant: &TenantId,
+        character_id: Uuid,
+        user_id: &str,
+    ) -> Result<(Option<InnerState>, Option<Relationship>), StoreError> {
+        self.inner
+            .bearing(tenant, character_id, user_id)
+            .instrument(port_span("store", "bearing"))
             .await
     }
 }

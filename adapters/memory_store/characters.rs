@@ -12,6 +12,17 @@ use uuid::Uuid;
 #[async_trait]
 impl CharacterStore for InMemoryStore {
     async fn insert_character(&self, character: &Character) -> Result<(), StoreError> {
+        if let Some(place) = character.place_id
+            && self
+                .read()
+                .places
+                .get(&place)
+                .is_none_or(|p| p.tenant != character.tenant)
+        {
+            return Err(StoreError::Conflict(format!(
+                "place {place} does not exist"
+            )));
+        }
         if self.read().characters.contains_key(&character.id) {
             return Err(StoreError::Conflict(format!(
                 "character {} exists",
@@ -62,6 +73,16 @@ impl CharacterStore for InMemoryStore {
 
     async fn update_character(&self, character: &Character) -> Result<bool, StoreError> {
         let mut tables = self.write();
+        if let Some(place) = character.place_id
+            && tables
+                .places
+                .get(&place)
+                .is_none_or(|p| p.tenant != character.tenant)
+        {
+            return Err(StoreError::Conflict(format!(
+                "place {place} does not exist"
+            )));
+        }
         match tables.characters.get_mut(&character.id) {
             Some(existing) if existing.tenant == character.tenant => {
                 *existing = character.clone();
@@ -90,6 +111,7 @@ impl CharacterStore for InMemoryStore {
         remove_session_rows(&mut tables, &sessions);
         tables.memories.retain(|_, m| m.character_id != id);
         tables.jobs.retain(|_, j| j.character_id != id);
+        super::world::remove_character_world(&mut tables, id);
         Ok(true)
     }
 

@@ -2,8 +2,8 @@
 //! tests hold the PostgreSQL store to. Everything is lost on restart.
 
 use crate::core::domain::{
-    ApiKey, Character, IdempotencyRecord, Job, Memory, Message, PageRequest, PendingVector,
-    Session, TenantId,
+    ApiKey, Character, Counterpart, IdempotencyRecord, InnerState, Job, Memory, Message,
+    PageRequest, PendingVector, Place, Relationship, Session, TenantId, WorldEvent,
 };
 use crate::core::ports::{StoreAdmin, StoreError};
 use async_trait::async_trait;
@@ -18,6 +18,7 @@ mod idempotency;
 mod jobs;
 mod memories;
 mod sessions;
+mod world;
 
 #[derive(Default)]
 struct Tables {
@@ -33,6 +34,10 @@ struct Tables {
     idempotency: HashMap<(TenantId, String), IdempotencyRecord>,
     jobs: BTreeMap<Uuid, Job>,
     pending_vectors: BTreeMap<Uuid, PendingVector>,
+    places: BTreeMap<Uuid, Place>,
+    events: BTreeMap<Uuid, WorldEvent>,
+    relationships: HashMap<(Uuid, Counterpart), Relationship>,
+    states: HashMap<Uuid, InnerState>,
 }
 
 #[derive(Default)]

@@ -218,6 +218,7 @@ impl SessionStore for InMemoryStore {
             }
         }
         remove_session_rows(&mut tables, &sessions);
+        super::world::remove_person_relationships(&mut tables, tenant, character_id, user_id);
         Ok(Erasure {
             sessions,
             messages,

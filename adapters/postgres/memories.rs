@@ -11,12 +11,17 @@ use crate::core::ports::StoreError;
 use async_trait::async_trait;
 use uuid::Uuid;
 
-#[async_trait]
-impl MemoryStore for PostgresStore {
-    async fn insert_memory(&self, m: &Memory) -> Result<(), StoreError> {
-        let done = sqlx::query(
-            "INSERT INTO memories (id, tenant, character_id, session_id, kind, source, content, importance, embedding, embedding_model, embedding_dimensions, created_at, sealed, user_id, evidence)
-             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15
+impl PostgresStore {
+    /// The statement that writes a memory (its text sealed when a key is
+    /// set), inserting nothing when its character is not the tenant's; on
+    /// the pool or inside a transaction (a world event's fan-out).
+    pub(super) fn memory_insert<'q>(
+        &self,
+        m: &'q Memory,
+    ) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+        sqlx::query(
+            "INSERT INTO memories (id, tenant, character_id, session_id, kind, source, content, importance, embedding, embedding_model, embedding_dimensions, created_at, sealed, user_id, evidence, occurred_at, event_id)
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17
              WHERE EXISTS (SELECT 1 FROM characters WHERE id = $3 AND tenant = $2)",
         )
         .bind(m.id)
@@ -34,9 +39,19 @@ impl MemoryStore for PostgresStore {
         .bind(self.sealer.sealing())
         .bind(&m.user_id)
         .bind(&m.evidence)
-        .execute(&self.pool)
-        .within(self.query_timeout)
-        .await?;
+        .bind(m.occurred_at)
+        .bind(m.event_id)
+    }
+}
+
+#[async_trait]
+impl MemoryStore for PostgresStore {
+    async fn insert_memory(&self, m: &Memory) -> Result<(), StoreError> {
+        let done = self
+            .memory_insert(m)
+            .execute(&self.pool)
+            .within(self.query_timeout)
+            .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::Conflict(format!(
                 "character {} does not exist",

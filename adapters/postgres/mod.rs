@@ -22,6 +22,7 @@ mod memories;
 mod rows;
 mod sessions;
 mod vectors;
+mod world;
 
 pub use vectors::{PostgresVectors, compact};
 

@@ -274,6 +274,16 @@ impl SessionStore for PostgresStore {
             .execute(&mut *tx)
             .within(self.query_timeout)
             .await?;
+        sqlx::query(
+            "DELETE FROM relationships WHERE tenant = $1 AND ($2::uuid IS NULL OR character_id = $2)
+               AND other_kind = 'user' AND other_key = $3",
+        )
+        .bind(tenant.as_str())
+        .bind(character_id)
+        .bind(user_id)
+        .execute(&mut *tx)
+        .within(self.query_timeout)
+        .await?;
         tx.commit().within(self.query_timeout).await?;
         Ok(Erasure {
             sessions,

@@ -4,9 +4,11 @@
 
 mod rows;
 mod sealing;
+mod world;
 
 pub use rows::*;
 pub use sealing::{Sealer, open_marked_text};
+pub use world::*;
 
 use crate::core::domain::{JobStatus, MemoryKind, MemorySource, PageRequest, Role, TenantId};
 use crate::core::ports::StoreError;

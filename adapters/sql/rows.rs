@@ -41,6 +41,7 @@ pub struct CharacterRow {
     name: String,
     persona: String,
     traits: Json<serde_json::Value>,
+    place_id: Option<Uuid>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -54,6 +55,7 @@ impl TryFrom<CharacterRow> for Character {
             name: row.name,
             persona: row.persona,
             traits: object_of(row.traits.0),
+            place_id: row.place_id,
             created_at: row.created_at,
             updated_at: row.updated_at,
         })

@@ -12,8 +12,11 @@ use uuid::Uuid;
 #[async_trait]
 impl CharacterStore for SqliteStore {
     async fn insert_character(&self, c: &Character) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO characters (id, tenant, name, persona, traits, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        // A place, when given, must be the tenant's.
+        let done = sqlx::query(
+            "INSERT INTO characters (id, tenant, name, persona, traits, created_at, updated_at, place_id)
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8
+             WHERE $8 IS NULL OR EXISTS (SELECT 1 FROM places WHERE id = $8 AND tenant = $2)",
         )
         .bind(c.id)
         .bind(c.tenant.as_str())
@@ -22,9 +25,15 @@ impl CharacterStore for SqliteStore {
         .bind(Json(&c.traits))
         .bind(micros(c.created_at))
         .bind(micros(c.updated_at))
+        .bind(c.place_id)
         .execute(&self.writer)
         .within(self.query_timeout)
         .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::Conflict(
+                "the character's place does not exist".into(),
+            ));
+        }
         Ok(())
     }
 
@@ -79,7 +88,9 @@ impl CharacterStore for SqliteStore {
 
     async fn update_character(&self, c: &Character) -> Result<bool, StoreError> {
         let done = sqlx::query(
-            "UPDATE characters SET name = $3, persona = $4, traits = $5, updated_at = $6 WHERE id = $1 AND tenant = $2",
+            "UPDATE characters SET name = $3, persona = $4, traits = $5, updated_at = $6, place_id = $7
+             WHERE id = $1 AND tenant = $2
+               AND ($7 IS NULL OR EXISTS (SELECT 1 FROM places WHERE id = $7 AND tenant = $2))",
         )
         .bind(c.id)
         .bind(c.tenant.as_str())
@@ -87,10 +98,19 @@ impl CharacterStore for SqliteStore {
         .bind(&c.persona)
         .bind(Json(&c.traits))
         .bind(micros(c.updated_at))
+        .bind(c.place_id)
         .execute(&self.writer)
         .within(self.query_timeout)
         .await?;
-        Ok(done.rows_affected() == 1)
+        if done.rows_affected() == 1 {
+            return Ok(true);
+        }
+        match (c.place_id, self.get_character(&c.tenant, c.id).await?) {
+            (Some(place), Some(_)) => Err(StoreError::Conflict(format!(
+                "place {place} does not exist"
+            ))),
+            _ => Ok(false),
+        }
     }
 
     async fn delete_character(&self, tenant: &TenantId, id: Uuid) -> Result<bool, StoreError> {

@@ -16,7 +16,7 @@ use uuid::Uuid;
 const IDS_PER_QUERY: usize = 500;
 
 impl SqliteStore {
-    fn open_memories(&self, rows: Vec<MemoryRow>) -> Result<Vec<Memory>, StoreError> {
+    pub(super) fn open_memories(&self, rows: Vec<MemoryRow>) -> Result<Vec<Memory>, StoreError> {
         rows.into_iter()
             .map(|row| {
                 let sealed = row.sealed;
@@ -26,12 +26,17 @@ impl SqliteStore {
     }
 }
 
-#[async_trait]
-impl MemoryStore for SqliteStore {
-    async fn insert_memory(&self, m: &Memory) -> Result<(), StoreError> {
-        let done = sqlx::query(
-            "INSERT INTO memories (id, tenant, character_id, session_id, kind, source, content, importance, embedding, embedding_model, embedding_dimensions, created_at, sealed, user_id, evidence)
-             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15
+impl SqliteStore {
+    /// The statement that writes a memory (its text sealed when a key is
+    /// set), inserting nothing when its character is not the tenant's; on
+    /// the pool or inside a transaction (a world event's fan-out).
+    pub(super) fn memory_insert<'q>(
+        &self,
+        m: &'q Memory,
+    ) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments> {
+        sqlx::query(
+            "INSERT INTO memories (id, tenant, character_id, session_id, kind, source, content, importance, embedding, embedding_model, embedding_dimensions, created_at, sealed, user_id, evidence, occurred_at, event_id)
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17
              WHERE EXISTS (SELECT 1 FROM characters WHERE id = $3 AND tenant = $2)",
         )
         .bind(m.id)
@@ -49,9 +54,19 @@ impl MemoryStore for SqliteStore {
         .bind(self.sealer.sealing())
         .bind(&m.user_id)
         .bind(Json(&m.evidence))
-        .execute(&self.writer)
-        .within(self.query_timeout)
-        .await?;
+        .bind(micros(m.occurred_at))
+        .bind(m.event_id)
+    }
+}
+
+#[async_trait]
+impl MemoryStore for SqliteStore {
+    async fn insert_memory(&self, m: &Memory) -> Result<(), StoreError> {
+        let done = self
+            .memory_insert(m)
+            .execute(&self.writer)
+            .within(self.query_timeout)
+            .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::Conflict(format!(
                 "character {} does not exist",

@@ -27,6 +27,7 @@ mod jobs;
 mod memories;
 mod rows;
 mod sessions;
+mod world;
 
 pub use backup::{
     BackupSchedule, backup_name, latest_backup, prune_backups, restore_file, verify_backup,

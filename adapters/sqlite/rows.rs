@@ -24,12 +24,14 @@ pub(super) struct MemoryRow {
     embedding_model: String,
     superseded_by: Option<Uuid>,
     evidence: Json<Vec<Uuid>>,
+    event_id: Option<Uuid>,
+    occurred_at: DateTime<Utc>,
     created_at: DateTime<Utc>,
     /// Written encrypted.
     pub(super) sealed: Option<bool>,
 }
 
-pub(super) const MEMORY_COLUMNS: &str = "id, tenant, character_id, session_id, user_id, kind, source, content, importance, embedding, embedding_model, superseded_by, evidence, created_at, sealed";
+pub(super) const MEMORY_COLUMNS: &str = "id, tenant, character_id, session_id, user_id, kind, source, content, importance, embedding, embedding_model, superseded_by, evidence, event_id, COALESCE(occurred_at, created_at) AS occurred_at, created_at, sealed";
 
 pub(super) fn embedding_bytes(embedding: &[f32]) -> Vec<u8> {
     embedding.iter().flat_map(|v| v.to_le_bytes()).collect()
@@ -62,6 +64,8 @@ impl TryFrom<MemoryRow> for Memory {
             embedding_model: row.embedding_model,
             superseded_by: row.superseded_by,
             evidence: row.evidence.0,
+            event_id: row.event_id,
+            occurred_at: row.occurred_at,
             created_at: row.created_at,
         })
     }

@@ -23,6 +23,14 @@ const PARTICULAR: &[(&str, &[u16])] = &[
     ("recordEvent", &[502, 504]),
     ("importCharacter", &[502, 504]),
     ("importTavernCard", &[502, 504]),
+    // A place or witness named in the body or query may not be there;
+    // every witness's memory embeds the description; too many characters
+    // at a place without a list of witnesses (422).
+    ("recordWorldEvent", &[404, 422, 502, 504]),
+    ("listWorldEvents", &[404]),
+    ("listPlaces", &[404]),
+    // The move is remembered (embedded).
+    ("moveCharacter", &[502, 504]),
 ];
 
 /// Request examples: what a first call looks like.
@@ -46,6 +54,21 @@ fn example_of(operation: &str) -> Option<Value> {
         "recordEvent" => {
             json!({"description": "A storm tore the harbour flag away at dawn.", "importance": 0.6})
         }
+        "createPlace" => json!({
+            "name": "The Salty Dog",
+            "description": "A low-beamed tavern by the harbour.",
+        }),
+        "moveCharacter" => json!({"place_id": "0192f5e4-7c1a-7d3e-9b1a-3c5d7e9f1a2b"}),
+        "recordWorldEvent" => json!({
+            "description": "A brawl broke out over a card game.",
+            "place_id": "0192f5e4-7c1a-7d3e-9b1a-3c5d7e9f1a2b",
+            "importance": 0.7,
+            "occurred_at": "2026-05-01T21:30:00Z"
+        }),
+        "updateRelationship" => {
+            json!({"user_id": "player-42", "affinity": -0.4, "note": "owes the bar money"})
+        }
+        "updateInnerState" => json!({"mood": "wary", "goals": ["keep the peace tonight"]}),
         "searchMemories" => json!({"query": "Sam's boat", "k": 5, "user_id": "player-42"}),
         "createChatCompletion" => json!({
             "model": "Ada",

@@ -2,12 +2,13 @@
 //! conversions from domain types.
 
 use crate::core::domain::{
-    ApiKey, Character, Job, JobStatus, Memory, MemoryKind, MemorySource, Message, Page, Role,
-    Session, Usage,
+    ApiKey, ChangeCause, Character, Counterpart, InnerState, Job, JobStatus, Memory, MemoryKind,
+    MemorySource, Message, Page, Place, Relationship, Role, Session, Usage, Witness, WorldEvent,
 };
 use crate::core::domain::{ListRank, RankScores, SearchMode};
 use crate::core::use_cases::{ScoredMemory, TurnOutcome};
 use chrono::{DateTime, Utc};
+use poem_openapi::types::MaybeUndefined;
 use poem_openapi::{Enum, Object};
 use uuid::Uuid;
 
@@ -160,6 +161,9 @@ pub struct UpdateCharacterRequest {
     #[oai(validator(min_length = 1, max_length = 20000))]
     pub persona: Option<String>,
     pub traits: Option<serde_json::Value>,
+    /// Where the character is now; `null` takes it out of every place.
+    /// Setting it here records no memory (`POST /v1/characters/{id}/move` does).
+    pub place_id: MaybeUndefined<Uuid>,
 }
 
 #[derive(Debug, Object)]
@@ -169,6 +173,9 @@ pub struct CharacterDto {
     pub name: String,
     pub persona: String,
     pub traits: serde_json::Value,
+    /// Where the character is now, if anywhere.
+    #[oai(skip_serializing_if_is_none)]
+    pub place_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -180,6 +187,7 @@ impl From<Character> for CharacterDto {
             name: c.name,
             persona: c.persona,
             traits: serde_json::Value::Object(c.traits),
+            place_id: c.place_id,
             created_at: c.created_at,
             updated_at: c.updated_at,
         }
@@ -208,6 +216,8 @@ pub struct CreateMemoryRequest {
     /// 0 (trivial) to 1 (defining); default 0.5.
     #[oai(validator(minimum(value = "0"), maximum(value = "1")))]
     pub importance: Option<f64>,
+    /// When it happened in the world (RFC 3339); default now.
+    pub occurred_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Object)]
@@ -217,6 +227,8 @@ pub struct CreateEventRequest {
     pub description: String,
     #[oai(validator(minimum(value = "0"), maximum(value = "1")))]
     pub importance: Option<f64>,
+    /// When it happened in the world (RFC 3339); default now.
+    pub occurred_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Object)]
@@ -240,6 +252,12 @@ pub struct MemoryDto {
     pub superseded_by: Option<Uuid>,
     /// For a fact cognition extracted: the turn memories it rests on.
     pub evidence: Vec<Uuid>,
+    /// The world event this is the character's memory of.
+    #[oai(skip_serializing_if_is_none)]
+    pub event_id: Option<Uuid>,
+    /// When it happened in the world; lists and recency follow it.
+    pub occurred_at: DateTime<Utc>,
+    /// When the service stored it.
     pub created_at: DateTime<Utc>,
 }
 
@@ -261,6 +279,8 @@ impl From<Memory> for MemoryDto {
             user_id: m.user_id,
             superseded_by: m.superseded_by,
             evidence: m.evidence,
+            event_id: m.event_id,
+            occurred_at: m.occurred_at,
             created_at: m.created_at,
         }
     }
@@ -619,4 +639,305 @@ pub fn page_dto<T, D: From<T>>(page: Page<T>) -> (Vec<D>, Option<String>) {
         page.items.into_iter().map(Into::into).collect(),
         page.next_cursor,
     )
+}
+
+// ---- the world ----
+
+#[derive(Debug, Object)]
+pub struct CreatePlaceRequest {
+    #[oai(validator(min_length = 1, max_length = 100))]
+    pub name: String,
+    /// What the place is like; default empty.
+    #[oai(validator(max_length = 4000))]
+    pub description: Option<String>,
+    /// The place this one is inside (a room in a tavern).
+    pub parent_id: Option<Uuid>,
+}
+
+#[derive(Debug, Object)]
+pub struct UpdatePlaceRequest {
+    #[oai(validator(min_length = 1, max_length = 100))]
+    pub name: Option<String>,
+    #[oai(validator(max_length = 4000))]
+    pub description: Option<String>,
+    /// `null` makes the place top-level.
+    pub parent_id: MaybeUndefined<Uuid>,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename = "Place")]
+pub struct PlaceDto {
+    pub id: Uuid,
+    pub name: String,
+    pub description: String,
+    #[oai(skip_serializing_if_is_none)]
+    pub parent_id: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<Place> for PlaceDto {
+    fn from(p: Place) -> Self {
+        Self {
+            id: p.id,
+            name: p.name,
+            description: p.description,
+            parent_id: p.parent_id,
+            created_at: p.created_at,
+            updated_at: p.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Object)]
+pub struct PlacePage {
+    pub items: Vec<PlaceDto>,
+    #[oai(skip_serializing_if_is_none)]
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Object)]
+pub struct MoveCharacterRequest {
+    /// Where the character goes; `null` takes it out of every place.
+    pub place_id: Option<Uuid>,
+    /// When it moved in the world (RFC 3339); default now.
+    pub occurred_at: Option<DateTime<Utc>>,
+}
+
+/// A move and the memory the character keeps of it.
+#[derive(Debug, Object)]
+#[oai(rename = "Moved")]
+pub struct MovedDto {
+    pub character: CharacterDto,
+    pub memory: MemoryDto,
+}
+
+#[derive(Debug, Object)]
+pub struct CreateWorldEventRequest {
+    /// What happened, as its witnesses perceive it.
+    #[oai(validator(min_length = 1, max_length = 8000))]
+    pub description: String,
+    /// Where it happened.
+    pub place_id: Option<Uuid>,
+    /// Who perceived it; default everyone at `place_id`.
+    #[oai(validator(min_items = 1, max_items = 500))]
+    pub witnesses: Option<Vec<Uuid>>,
+    /// Without `witnesses`: also everyone in the places inside `place_id`.
+    pub include_nested: Option<bool>,
+    /// 0 (trivial) to 1 (defining); default 0.5. From 0.7 up, each
+    /// witness's cognition appraises it (within its cooldown).
+    #[oai(validator(minimum(value = "0"), maximum(value = "1")))]
+    pub importance: Option<f64>,
+    /// When it happened in the world (RFC 3339); default now.
+    pub occurred_at: Option<DateTime<Utc>>,
+}
+
+/// A character that perceived an event, and the memory it keeps of it.
+#[derive(Debug, Object)]
+#[oai(rename = "Witness")]
+pub struct WitnessDto {
+    pub character_id: Uuid,
+    pub memory_id: Uuid,
+}
+
+impl From<Witness> for WitnessDto {
+    fn from(w: Witness) -> Self {
+        Self {
+            character_id: w.character_id,
+            memory_id: w.memory_id,
+        }
+    }
+}
+
+#[derive(Debug, Object)]
+#[oai(rename = "WorldEvent")]
+pub struct WorldEventDto {
+    pub id: Uuid,
+    #[oai(skip_serializing_if_is_none)]
+    pub place_id: Option<Uuid>,
+    pub description: String,
+    pub importance: f64,
+    /// When it happened in the world; lists follow it.
+    pub occurred_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    /// Who perceived it (on the event itself, not in lists).
+    #[oai(skip_serializing_if_is_none)]
+    pub witnesses: Option<Vec<WitnessDto>>,
+}
+
+impl From<WorldEvent> for WorldEventDto {
+    fn from(e: WorldEvent) -> Self {
+        Self {
+            id: e.id,
+            place_id: e.place_id,
+            description: e.description,
+            importance: rounded(e.importance),
+            occurred_at: e.occurred_at,
+            created_at: e.created_at,
+            witnesses: None,
+        }
+    }
+}
+
+impl From<crate::core::use_cases::PerceivedEvent> for WorldEventDto {
+    fn from(p: crate::core::use_cases::PerceivedEvent) -> Self {
+        let mut dto = Self::from(p.event);
+        dto.witnesses = Some(p.witnesses.into_iter().map(Into::into).collect());
+        dto
+    }
+}
+
+#[derive(Debug, Object)]
+pub struct WorldEventPage {
+    pub items: Vec<WorldEventDto>,
+    #[oai(skip_serializing_if_is_none)]
+    pub next_cursor: Option<String>,
+}
+
+/// Who changed a relationship or a state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename = "ChangeCause", rename_all = "lowercase")]
+pub enum ChangeCauseDto {
+    Cognition,
+    Api,
+}
+
+impl From<ChangeCause> for ChangeCauseDto {
+    fn from(c: ChangeCause) -> Self {
+        match c {
+            ChangeCause::Cognition => Self::Cognition,
+            ChangeCause::Api => Self::Api,
+        }
+    }
+}
+
+#[derive(Debug, Object)]
+#[oai(rename = "RelationshipChange")]
+pub struct RelationshipChangeDto {
+    pub at: DateTime<Utc>,
+    pub cause: ChangeCauseDto,
+    pub affinity: f64,
+    pub trust: f64,
+    pub note: String,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename = "Relationship")]
+pub struct RelationshipDto {
+    /// The person, when the relationship is with one.
+    #[oai(skip_serializing_if_is_none)]
+    pub user_id: Option<String>,
+    /// The other character, when it is with one.
+    #[oai(skip_serializing_if_is_none)]
+    pub character_id: Option<Uuid>,
+    /// -1 (hatred) to 1 (love).
+    pub affinity: f64,
+    /// -1 (none) to 1 (complete).
+    pub trust: f64,
+    /// What matters between them.
+    pub note: String,
+    #[oai(skip_serializing_if_is_none)]
+    pub last_interaction_at: Option<DateTime<Utc>>,
+    pub updated_at: DateTime<Utc>,
+    /// The latest changes, oldest first (at most 20).
+    pub history: Vec<RelationshipChangeDto>,
+}
+
+impl From<Relationship> for RelationshipDto {
+    fn from(r: Relationship) -> Self {
+        let (user_id, character_id) = match r.counterpart {
+            Counterpart::User(user) => (Some(user), None),
+            Counterpart::Character(id) => (None, Some(id)),
+        };
+        Self {
+            user_id,
+            character_id,
+            affinity: rounded(r.affinity),
+            trust: rounded(r.trust),
+            note: r.note,
+            last_interaction_at: r.last_interaction_at,
+            updated_at: r.updated_at,
+            history: r
+                .history
+                .into_iter()
+                .map(|h| RelationshipChangeDto {
+                    at: h.at,
+                    cause: h.cause.into(),
+                    affinity: rounded(h.affinity),
+                    trust: rounded(h.trust),
+                    note: h.note,
+                })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Debug, Object)]
+pub struct RelationshipList {
+    pub items: Vec<RelationshipDto>,
+}
+
+/// Set a relationship's values; name exactly one of `user_id` and
+/// `character_id`.
+#[derive(Debug, Object)]
+pub struct UpdateRelationshipRequest {
+    #[oai(validator(min_length = 1, max_length = 128))]
+    pub user_id: Option<String>,
+    pub character_id: Option<Uuid>,
+    #[oai(validator(minimum(value = "-1"), maximum(value = "1")))]
+    pub affinity: Option<f64>,
+    #[oai(validator(minimum(value = "-1"), maximum(value = "1")))]
+    pub trust: Option<f64>,
+    #[oai(validator(max_length = 500))]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename = "StateChange")]
+pub struct StateChangeDto {
+    pub at: DateTime<Utc>,
+    pub cause: ChangeCauseDto,
+    pub mood: String,
+    pub goals: Vec<String>,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename = "InnerState")]
+pub struct InnerStateDto {
+    pub character_id: Uuid,
+    /// A few words; empty until set.
+    pub mood: String,
+    pub goals: Vec<String>,
+    pub updated_at: DateTime<Utc>,
+    /// The latest changes, oldest first (at most 20).
+    pub history: Vec<StateChangeDto>,
+}
+
+impl From<InnerState> for InnerStateDto {
+    fn from(s: InnerState) -> Self {
+        Self {
+            character_id: s.character_id,
+            mood: s.mood,
+            goals: s.goals,
+            updated_at: s.updated_at,
+            history: s
+                .history
+                .into_iter()
+                .map(|h| StateChangeDto {
+                    at: h.at,
+                    cause: h.cause.into(),
+                    mood: h.mood,
+                    goals: h.goals,
+                })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Debug, Object)]
+pub struct UpdateInnerStateRequest {
+    #[oai(validator(max_length = 200))]
+    pub mood: Option<String>,
+    #[oai(validator(max_items = 10))]
+    pub goals: Option<Vec<String>>,
 }

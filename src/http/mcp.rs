@@ -272,6 +272,7 @@ impl Tools {
                     .as_deref()
                     .map(|u| UserId::parse("user_id", u))
                     .transpose()?,
+                occurred_at: None,
             };
             let memory = self
                 .state

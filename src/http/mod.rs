@@ -23,9 +23,9 @@ use poem::{EndpointExt, Route};
 use poem_openapi::OpenApiService;
 use rate_limit::RateLimiter;
 use routes::{
-    admin::AdminApi, characters::CharactersApi, health::HealthApi, jobs::JobsApi,
-    memories::MemoriesApi, openai::OpenAiApi, people::PeopleApi, portability::PortabilityApi,
-    sessions::SessionsApi,
+    admin::AdminApi, characters::CharactersApi, events::EventsApi, health::HealthApi,
+    jobs::JobsApi, memories::MemoriesApi, openai::OpenAiApi, people::PeopleApi, places::PlacesApi,
+    portability::PortabilityApi, relationships::RelationshipsApi, sessions::SessionsApi,
 };
 use std::sync::Arc;
 
@@ -69,6 +69,9 @@ pub type Api = (
     SessionsApi,
     PeopleApi,
     JobsApi,
+    PlacesApi,
+    EventsApi,
+    RelationshipsApi,
     OpenAiApi,
 );
 
@@ -84,6 +87,9 @@ pub fn api_service() -> OpenApiService<Api, ()> {
             SessionsApi,
             PeopleApi,
             JobsApi,
+            PlacesApi,
+            EventsApi,
+            RelationshipsApi,
             OpenAiApi,
         ),
         "VirLife API",

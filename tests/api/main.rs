@@ -29,3 +29,4 @@ mod round_trips;
 mod sqlite;
 mod streaming;
 mod tenancy;
+mod world;

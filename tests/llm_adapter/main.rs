@@ -49,6 +49,7 @@ fn render_request() -> RenderRequest {
             HistoryEntry::new(Role::Character, "Ahoy"),
         ],
         message: "How are you?".into(),
+        bearing: Default::default(),
     }
 }
 
@@ -340,7 +341,10 @@ async fn cognition_uses_the_cognition_model_and_embeddings_come_in_batches() {
         user_name: None,
         transcript: vec![HistoryEntry::new(Role::User, "I moved to Oslo")],
         known_facts: vec![],
+        bearing: Default::default(),
+        events: vec![],
         repair: None,
+        problems: vec![],
     };
     assert_eq!(llm.reflect(&reflect).await.unwrap().text, "{\"facts\": []}");
     let texts: Vec<String> = (0..70).map(|i| format!("text {i}")).collect();

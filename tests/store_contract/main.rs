@@ -135,4 +135,7 @@ contract!(
     a_superseded_fact_points_at_its_successor,
     embeddings_can_be_replaced_after_a_model_change,
     pending_vector_changes_come_back_in_order_until_cleared,
+    places_nest_hold_characters_and_let_go_when_deleted,
+    a_world_event_and_its_witnesses_memories_are_stored_together,
+    relationships_and_states_go_with_their_character_or_person,
 );

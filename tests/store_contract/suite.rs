@@ -32,6 +32,7 @@ async fn character(store: &S, tenant: &TenantId, name: &str) -> Character {
         name: name.into(),
         persona: format!("{name}'s persona"),
         traits,
+        place_id: None,
         created_at: now,
         updated_at: now,
     };
@@ -92,6 +93,8 @@ fn memory(character: &Character, kind: MemoryKind, content: &str, session: Optio
         superseded_by: None,
         // Round-trips like every other field (tests compare whole memories).
         evidence: vec![uuid::Uuid::from_u128(7)],
+        event_id: None,
+        occurred_at: Utc::now(),
         created_at: Utc::now(),
     }
 }
@@ -931,4 +934,311 @@ pub async fn erasing_a_person_removes_their_sessions_messages_and_memories(store
     assert_eq!(everywhere.memories, [sam_at_bo.id]);
     let again = store.erase_person(&a, None, "sam").await.unwrap();
     assert_eq!(again, Default::default());
+}
+
+// ---- the world ----
+
+fn place(tenant: &TenantId, name: &str, parent: Option<Uuid>) -> virlife::core::domain::Place {
+    let now = Utc::now();
+    virlife::core::domain::Place {
+        id: new_id(),
+        tenant: tenant.clone(),
+        name: name.into(),
+        description: format!("{name}, described"),
+        parent_id: parent,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+pub async fn places_nest_hold_characters_and_let_go_when_deleted(store: S) {
+    let acme = tenant("acme");
+    let rival = tenant("rival");
+    let town = place(&acme, "Town", None);
+    store.insert_place(&town).await.unwrap();
+    let tavern = place(&acme, "Tavern", Some(town.id));
+    store.insert_place(&tavern).await.unwrap();
+    let room = place(&acme, "Room", Some(tavern.id));
+    store.insert_place(&room).await.unwrap();
+    let theirs = place(&rival, "Theirs", Some(town.id));
+    assert!(matches!(
+        store.insert_place(&theirs).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        store
+            .get_place(&acme, tavern.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .name,
+        "Tavern"
+    );
+    assert!(store.get_place(&rival, tavern.id).await.unwrap().is_none());
+    let inside: Vec<Uuid> = store
+        .list_places(&acme, Some(town.id), &page(10, None))
+        .await
+        .unwrap()
+        .iter()
+        .map(|p| p.id)
+        .collect();
+    assert_eq!(inside, vec![tavern.id]);
+    assert_eq!(
+        store
+            .list_places(&acme, None, &page(10, None))
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+    let mut tree = store.place_tree(&acme, town.id).await.unwrap();
+    tree.sort();
+    let mut expected = vec![town.id, tavern.id, room.id];
+    expected.sort();
+    assert_eq!(tree, expected);
+    assert!(store.place_tree(&rival, town.id).await.unwrap().is_empty());
+
+    let mut barkeep = character(&store, &acme, "Mira").await;
+    barkeep.place_id = Some(tavern.id);
+    assert!(store.update_character(&barkeep).await.unwrap());
+    let mut spy = character(&store, &rival, "Spy").await;
+    spy.place_id = Some(tavern.id);
+    assert!(matches!(
+        store.update_character(&spy).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let here = store
+        .characters_at(&acme, &[tavern.id, room.id], &page(10, None))
+        .await
+        .unwrap();
+    assert_eq!(here.len(), 1);
+    assert_eq!(here[0].place_id, Some(tavern.id));
+    assert!(
+        store
+            .characters_at(&rival, &[tavern.id], &page(10, None))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let mut renamed = tavern.clone();
+    renamed.name = "The Salty Dog".into();
+    renamed.parent_id = None;
+    assert!(store.update_place(&renamed).await.unwrap());
+    let mut foreign = renamed.clone();
+    foreign.tenant = rival.clone();
+    assert!(!store.update_place(&foreign).await.unwrap());
+    assert!(!store.delete_place(&rival, tavern.id).await.unwrap());
+    assert!(store.delete_place(&acme, tavern.id).await.unwrap());
+    let barkeep = store
+        .get_character(&acme, barkeep.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(barkeep.place_id, None);
+    let room = store.get_place(&acme, room.id).await.unwrap().unwrap();
+    assert_eq!(room.parent_id, None);
+}
+
+fn event_memory(character: &Character, event: &virlife::core::domain::WorldEvent) -> Memory {
+    let mut m = memory(character, MemoryKind::Episodic, &event.description, None);
+    m.source = MemorySource::Event;
+    m.event_id = Some(event.id);
+    m.occurred_at = event.occurred_at;
+    m
+}
+
+pub async fn a_world_event_and_its_witnesses_memories_are_stored_together(store: S) {
+    let acme = tenant("acme");
+    let tavern = place(&acme, "Tavern", None);
+    store.insert_place(&tavern).await.unwrap();
+    let mira = character(&store, &acme, "Mira").await;
+    let bram = character(&store, &acme, "Bram").await;
+    let occurred_at = "2026-05-01T21:30:00Z".parse().unwrap();
+    let event = virlife::core::domain::WorldEvent {
+        id: virlife::core::domain::id_at(occurred_at),
+        tenant: acme.clone(),
+        place_id: Some(tavern.id),
+        description: "A brawl broke out".into(),
+        importance: 0.75,
+        occurred_at,
+        created_at: "2026-12-07T10:00:00Z".parse().unwrap(),
+    };
+    let memories = vec![event_memory(&mira, &event), event_memory(&bram, &event)];
+    store.record_world_event(&event, &memories).await.unwrap();
+    assert_eq!(
+        store.get_world_event(&acme, event.id).await.unwrap(),
+        Some(event.clone())
+    );
+    assert!(
+        store
+            .get_world_event(&tenant("rival"), event.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let mut witnesses: Vec<(Uuid, Uuid)> = store
+        .event_witnesses(&acme, event.id)
+        .await
+        .unwrap()
+        .iter()
+        .map(|w| (w.character_id, w.memory_id))
+        .collect();
+    witnesses.sort();
+    let mut expected: Vec<(Uuid, Uuid)> = memories.iter().map(|m| (m.character_id, m.id)).collect();
+    expected.sort();
+    assert_eq!(witnesses, expected);
+    let kept = store.get_memories(&acme, &[memories[0].id]).await.unwrap();
+    assert_eq!(kept[0].event_id, Some(event.id));
+    assert_eq!(kept[0].occurred_at, occurred_at);
+    let at_tavern = store
+        .list_world_events(&acme, Some(tavern.id), &page(10, None))
+        .await
+        .unwrap();
+    assert_eq!(at_tavern.len(), 1);
+    let unread = store
+        .event_memories_since(&acme, mira.id, None, 10)
+        .await
+        .unwrap();
+    assert_eq!(unread.len(), 1);
+    assert!(
+        store
+            .event_memories_since(&acme, mira.id, Some(unread[0].created_at), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // A witness that is not there undoes the whole event.
+    let gone = virlife::core::domain::WorldEvent {
+        id: new_id(),
+        ..event.clone()
+    };
+    let mut ghost = mira.clone();
+    ghost.id = new_id();
+    let partial = vec![event_memory(&mira, &gone), event_memory(&ghost, &gone)];
+    assert!(matches!(
+        store.record_world_event(&gone, &partial).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(
+        store
+            .get_world_event(&acme, gone.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .get_memories(&acme, &[partial[0].id])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+pub async fn relationships_and_states_go_with_their_character_or_person(store: S) {
+    use virlife::core::domain::{
+        Bipolar, ChangeCause, Counterpart, InnerState, Relationship, RelationshipUpdate,
+        StateUpdate,
+    };
+    let acme = tenant("acme");
+    let mira = character(&store, &acme, "Mira").await;
+    let bram = character(&store, &acme, "Bram").await;
+    let session = session_with(&store, &mira, "sam").await;
+    let mut with_sam =
+        Relationship::neutral(acme.clone(), mira.id, Counterpart::User("sam".into()));
+    with_sam.apply(
+        RelationshipUpdate {
+            affinity: Some(Bipolar::parse("affinity", -0.5).unwrap()),
+            trust: None,
+            note: Some("threatened the tavern".into()),
+        },
+        ChangeCause::Cognition,
+        Utc::now(),
+    );
+    store.put_relationship(&with_sam).await.unwrap();
+    let mut with_bram =
+        Relationship::neutral(acme.clone(), mira.id, Counterpart::Character(bram.id));
+    with_bram.apply(RelationshipUpdate::default(), ChangeCause::Api, Utc::now());
+    store.put_relationship(&with_bram).await.unwrap();
+    let mut foreign = with_sam.clone();
+    foreign.tenant = tenant("rival");
+    assert!(matches!(
+        store.put_relationship(&foreign).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let read = store
+        .get_relationship(&acme, mira.id, &Counterpart::User("sam".into()))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(read.note, "threatened the tavern");
+    assert_eq!(read.affinity, -0.5);
+    assert_eq!(read.history.len(), 1);
+    assert_eq!(
+        store
+            .list_relationships(&acme, mira.id, 10)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    assert!(
+        store
+            .list_relationships(&tenant("rival"), mira.id, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let mut state = InnerState::blank(acme.clone(), mira.id);
+    state.apply(
+        StateUpdate {
+            mood: Some("wary".into()),
+            goals: Some(vec!["keep the peace".into()]),
+        },
+        ChangeCause::Cognition,
+        Utc::now(),
+    );
+    store.put_inner_state(&state).await.unwrap();
+    let (now, relationship) = store.bearing(&acme, mira.id, "sam").await.unwrap();
+    assert_eq!(now.unwrap().mood, "wary");
+    assert_eq!(relationship.unwrap().note, "threatened the tavern");
+    let (none, nobody) = store.bearing(&acme, mira.id, "alex").await.unwrap();
+    assert!(none.is_some() && nobody.is_none());
+    assert_eq!(
+        store
+            .bearing(&tenant("rival"), mira.id, "sam")
+            .await
+            .unwrap(),
+        (None, None)
+    );
+
+    // Erasing Sam erases feelings about Sam; deleting Bram, feelings about Bram.
+    let _ = session;
+    store.erase_person(&acme, None, "sam").await.unwrap();
+    assert!(
+        store
+            .get_relationship(&acme, mira.id, &Counterpart::User("sam".into()))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(store.delete_character(&acme, bram.id).await.unwrap());
+    assert!(
+        store
+            .list_relationships(&acme, mira.id, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(store.delete_character(&acme, mira.id).await.unwrap());
+    assert!(
+        store
+            .get_inner_state(&acme, mira.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
 }

@@ -41,6 +41,7 @@ async fn search_falls_back_to_the_store_when_the_index_fails() {
                     content: MemoryContent::parse("content", text).unwrap(),
                     importance: Importance::DEFAULT,
                     user_id: None,
+                    occurred_at: None,
                 },
             )
             .await

@@ -82,6 +82,7 @@ async fn remember(uc: &UseCases, tenant: &TenantId, character: Uuid, text: &str)
                 content: MemoryContent::parse("content", text).unwrap(),
                 importance: Importance::DEFAULT,
                 user_id: None,
+                occurred_at: None,
             },
         )
         .await
@@ -279,6 +280,7 @@ async fn a_reindex_carries_each_memorys_person_into_the_index() {
                     content: MemoryContent::parse("content", text).unwrap(),
                     importance: Importance::DEFAULT,
                     user_id: Some(UserId::parse("user_id", user).unwrap()),
+                    occurred_at: None,
                 },
             )
             .await

@@ -13,6 +13,9 @@ pub struct Character {
     pub name: String,
     pub persona: String,
     pub traits: serde_json::Map<String, serde_json::Value>,
+    /// Where the character is now, if anywhere.
+    #[serde(default)]
+    pub place_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -74,6 +77,8 @@ pub struct CharacterPatch {
     pub name: Option<CharacterName>,
     pub persona: Option<Persona>,
     pub traits: Option<Traits>,
+    /// `Some(None)` takes the character out of every place.
+    pub place_id: Option<Option<Uuid>>,
 }
 
 impl Character {
@@ -86,6 +91,9 @@ impl Character {
         }
         if let Some(traits) = patch.traits {
             self.traits = traits.into_inner();
+        }
+        if let Some(place) = patch.place_id {
+            self.place_id = place;
         }
         self.updated_at = now;
     }

@@ -45,6 +45,7 @@ pub enum MemorySource {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(from = "MemoryRecord")]
 pub struct Memory {
     pub id: Uuid,
     pub tenant: TenantId,
@@ -67,7 +68,62 @@ pub struct Memory {
     /// For a fact cognition extracted: the turn memories it rests on.
     #[serde(default)]
     pub evidence: Vec<Uuid>,
+    /// The world event it is this character's memory of.
+    #[serde(default)]
+    pub event_id: Option<Uuid>,
+    /// When it happened in the world; recency ranks by it, and the id (a
+    /// UUIDv7 of this time) makes listings follow it.
+    pub occurred_at: DateTime<Utc>,
+    /// When the service stored it.
     pub created_at: DateTime<Utc>,
+}
+
+/// A memory as dumps carry it: dumps written before world time have no
+/// `occurred_at`, which is then when the memory was stored.
+#[derive(Deserialize)]
+struct MemoryRecord {
+    id: Uuid,
+    tenant: TenantId,
+    character_id: Uuid,
+    kind: MemoryKind,
+    source: MemorySource,
+    content: String,
+    importance: f32,
+    session_id: Option<Uuid>,
+    user_id: Option<String>,
+    embedding: Vec<f32>,
+    embedding_model: String,
+    superseded_by: Option<Uuid>,
+    #[serde(default)]
+    evidence: Vec<Uuid>,
+    #[serde(default)]
+    event_id: Option<Uuid>,
+    #[serde(default)]
+    occurred_at: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+}
+
+impl From<MemoryRecord> for Memory {
+    fn from(r: MemoryRecord) -> Self {
+        Self {
+            id: r.id,
+            tenant: r.tenant,
+            character_id: r.character_id,
+            kind: r.kind,
+            source: r.source,
+            content: r.content,
+            importance: r.importance,
+            session_id: r.session_id,
+            user_id: r.user_id,
+            embedding: r.embedding,
+            embedding_model: r.embedding_model,
+            superseded_by: r.superseded_by,
+            evidence: r.evidence,
+            event_id: r.event_id,
+            occurred_at: r.occurred_at.unwrap_or(r.created_at),
+            created_at: r.created_at,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -83,7 +139,7 @@ impl MemoryContent {
 }
 
 /// How much a memory matters, from 0 to 1.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Importance(f32);
 
 impl Importance {

@@ -2,27 +2,39 @@
 //! are, with values that validate on construction.
 
 mod api_key;
+mod appraisal;
 mod character;
 mod dump;
+mod inner_state;
 mod job;
 mod lexical;
 mod memory;
 mod page;
 mod person;
+mod place;
 mod ranking;
+mod relationship;
 mod session;
 mod tenant;
 mod vector;
+mod world_event;
 
 pub use api_key::{ApiKey, ApiKeyName, ApiKeySecret, KeyHash};
+pub use appraisal::{APPRAISAL_SCHEMA, Appraisal, FactDraft};
 pub use character::{Character, CharacterName, CharacterPatch, Persona, Traits};
 pub use dump::{DUMP_FORMAT, DUMP_VERSION, DumpHeader, DumpRecord};
+pub use inner_state::{InnerState, MAX_GOALS, StateChange, StateUpdate};
 pub use job::{Job, JobKind, JobOutcome, JobStatus, LEASE_EXPIRED_REASON, lease_expired};
 pub use lexical::{BM25_B, BM25_K1, Terms, idf, rank_lexical, term_weight};
 pub use memory::{Importance, MAX_MEMORY_CHARS, Memory, MemoryContent, MemoryKind, MemorySource};
 pub use page::{Cursor, Page, PageRequest};
 pub use person::{Erasure, MAX_USER_ID_CHARS, ScopeFilter, UserId};
+pub use place::{MAX_PLACE_DEPTH, Place, PlaceDescription, PlaceName, PlacePatch};
 pub use ranking::{IndexHits, ListRank, RRF_K, RankScores, RankWeights, SearchMode, finish, fuse};
+pub use relationship::{
+    Bipolar, ChangeCause, Counterpart, HISTORY_LIMIT, Relationship, RelationshipChange,
+    RelationshipUpdate,
+};
 pub use session::{
     HistoryEntry, IdempotencyRecord, Message, MessageContent, Role, Session, Usage, UserName,
 };
@@ -31,6 +43,7 @@ pub use vector::{
     PendingVector, PendingVectorRow, ScoredId, VectorPoint, VectorQuery, best_k, cosine_similarity,
     dot, hamming, rank_exact, sign_bits, unit,
 };
+pub use world_event::{MAX_WITNESSES, Witness, WorldEvent, WorldTime, id_at};
 
 /// A value the caller sent that breaks a rule; `field` names the input field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -25,6 +25,25 @@ pub enum LlmError {
     BadResponse(String),
 }
 
+/// How the character stands as it speaks or reflects: its mood and goals,
+/// and what it feels about the person of the turn or transcript.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Bearing {
+    pub mood: Option<String>,
+    pub goals: Vec<String>,
+    pub relationship: Option<RelationshipView>,
+}
+
+/// A relationship as a model reads it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RelationshipView {
+    /// −1..1.
+    pub affinity: f32,
+    /// −1..1.
+    pub trust: f32,
+    pub note: String,
+}
+
 /// What the renderer model needs to answer in character.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RenderRequest {
@@ -37,6 +56,7 @@ pub struct RenderRequest {
     /// Earlier turns of the session, oldest first.
     pub history: Vec<HistoryEntry>,
     pub message: String,
+    pub bearing: Bearing,
 }
 
 /// What the cognition model reads to extract lasting facts.
@@ -49,8 +69,15 @@ pub struct ReflectRequest {
     /// Biographical memories the character already has, with their ids, so
     /// the model can say which one a new fact supersedes.
     pub known_facts: Vec<(Uuid, String)>,
-    /// The model's previous, unparseable answer: ask it to repair it.
+    /// Where the character stands now (with this person, when there is one).
+    pub bearing: Bearing,
+    /// World events the character perceived since it last reflected, oldest
+    /// first (a reflection on the world rather than on a conversation).
+    pub events: Vec<String>,
+    /// The model's previous answer that broke the schema, and what was
+    /// wrong with it: ask it to repair it.
     pub repair: Option<String>,
+    pub problems: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -90,9 +117,9 @@ pub trait Llm: Send + Sync + 'static {
     fn describe(&self) -> LlmDescription;
     async fn render(&self, request: &RenderRequest) -> Result<Completion, LlmError>;
     async fn render_stream(&self, request: &RenderRequest) -> Result<ChunkStream, LlmError>;
-    /// Returns the cognition model's raw text, expected to hold JSON
-    /// `{"facts":[{"content":..,"importance":..,"supersedes":..}]}`; the
-    /// core parses it (and asks once more, with `repair`, if it cannot).
+    /// Returns the cognition model's raw text, expected to hold JSON of
+    /// `domain::APPRAISAL_SCHEMA` (facts, relationship, characters, state);
+    /// the core validates it (and asks once more, with `repair`, if it fails).
     async fn reflect(&self, request: &ReflectRequest) -> Result<Completion, LlmError>;
     /// One vector per text, each of `describe().dimensions` values.
     async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, LlmError>;

@@ -3,7 +3,7 @@
 //!
 //! - the authoritative store, one trait per aggregate (`StoreAdmin`,
 //!   `ApiKeyStore`, `CharacterStore`, `SessionStore`, `MemoryStore`,
-//!   `IdempotencyStore`, `JobStore`) summed up by `Store` (`store.rs`);
+//!   `IdempotencyStore`, `JobStore`, `WorldStore`) summed up by `Store` (`store.rs`);
 //! - the cache (`Cache`, `cache.rs`);
 //! - the vector index (`VectorMemory`, `vectors.rs`);
 //! - the language models (`Llm`, `llm.rs`);
@@ -24,6 +24,7 @@ mod memories;
 mod sessions;
 mod store;
 mod vectors;
+mod world;
 
 pub use admin::{PoolReport, StorageReport, StoreAdmin};
 pub use api_keys::ApiKeyStore;
@@ -33,13 +34,14 @@ pub use health::PortHealth;
 pub use idempotency::IdempotencyStore;
 pub use jobs::JobStore;
 pub use llm::{
-    ChunkStream, Completion, Llm, LlmDescription, LlmError, ReflectRequest, RenderRequest,
-    StreamChunk, estimate_tokens,
+    Bearing, ChunkStream, Completion, Llm, LlmDescription, LlmError, ReflectRequest,
+    RelationshipView, RenderRequest, StreamChunk, estimate_tokens,
 };
 pub use memories::MemoryStore;
 pub use sessions::SessionStore;
 pub use store::{Store, StoreError};
 pub use vectors::{VectorError, VectorMemory};
+pub use world::WorldStore;
 
 #[cfg(any(test, feature = "mocks"))]
 pub use admin::MockStoreAdmin;
@@ -63,3 +65,5 @@ pub use sessions::MockSessionStore;
 pub use store::MockStore;
 #[cfg(any(test, feature = "mocks"))]
 pub use vectors::MockVectorMemory;
+#[cfg(any(test, feature = "mocks"))]
+pub use world::MockWorldStore;

@@ -3,6 +3,7 @@
 
 use super::{
     ApiKeyStore, CharacterStore, IdempotencyStore, JobStore, MemoryStore, SessionStore, StoreAdmin,
+    WorldStore,
 };
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -37,14 +38,21 @@ pub enum StoreError {
 ///
 /// The methods live on one trait per aggregate (`StoreAdmin`,
 /// `ApiKeyStore`, `CharacterStore`, `SessionStore`, `MemoryStore`,
-/// `IdempotencyStore`, `JobStore`); an `Arc<dyn Store>` upcasts to any of
+/// `IdempotencyStore`, `JobStore`, `WorldStore`); an `Arc<dyn Store>` upcasts to any of
 /// them, so a use case can ask for only the part it needs.
 ///
 /// # Errors
 /// `StoreError::Unavailable` when the backing service cannot be reached;
 /// `StoreError::Conflict` on a uniqueness violation; `Internal` otherwise.
 pub trait Store:
-    StoreAdmin + ApiKeyStore + CharacterStore + SessionStore + MemoryStore + IdempotencyStore + JobStore
+    StoreAdmin
+    + ApiKeyStore
+    + CharacterStore
+    + SessionStore
+    + MemoryStore
+    + IdempotencyStore
+    + JobStore
+    + WorldStore
 {
 }
 
@@ -56,6 +64,7 @@ impl<T> Store for T where
         + MemoryStore
         + IdempotencyStore
         + JobStore
+        + WorldStore
 {
 }
 
@@ -63,12 +72,13 @@ impl<T> Store for T where
 mod double {
     use super::super::{
         ApiKeyStore, CharacterStore, IdempotencyStore, JobStore, MemoryStore, SessionStore,
-        StoreAdmin, StoreError,
+        StoreAdmin, StoreError, WorldStore,
     };
     use crate::core::domain::{
-        ApiKey, Character, Erasure, IdempotencyRecord, Job, JobOutcome, JobStatus, KeyHash, Memory,
-        MemoryKind, Message, PageRequest, PendingVector, PendingVectorRow, Role, ScopeFilter,
-        Session, TenantId,
+        ApiKey, Character, Counterpart, Erasure, IdempotencyRecord, InnerState, Job, JobOutcome,
+        JobStatus, KeyHash, Memory, MemoryKind, Message, PageRequest, PendingVector,
+        PendingVectorRow, Place, Relationship, Role, ScopeFilter, Session, TenantId, Witness,
+        WorldEvent,
     };
     use async_trait::async_trait;
     use chrono::{DateTime, Utc};
@@ -254,6 +264,79 @@ mod double {
         ) -> Result<u64, StoreError>;
         async fn get_job(&self, tenant: &TenantId, id: Uuid) -> Result<Option<Job>, StoreError>;
         async fn count_jobs_by_status(&self) -> Result<Vec<(JobStatus, u64)>, StoreError>;
+        }
+        #[async_trait]
+        impl WorldStore for Store {
+        async fn insert_place(&self, place: &Place) -> Result<(), StoreError>;
+        async fn get_place(&self, tenant: &TenantId, id: Uuid) -> Result<Option<Place>, StoreError>;
+        async fn list_places(
+            &self,
+            tenant: &TenantId,
+            parent: Option<Uuid>,
+            page: &PageRequest,
+        ) -> Result<Vec<Place>, StoreError>;
+        async fn update_place(&self, place: &Place) -> Result<bool, StoreError>;
+        async fn delete_place(&self, tenant: &TenantId, id: Uuid) -> Result<bool, StoreError>;
+        async fn place_tree(&self, tenant: &TenantId, root: Uuid) -> Result<Vec<Uuid>, StoreError>;
+        async fn characters_at(
+            &self,
+            tenant: &TenantId,
+            places: &[Uuid],
+            page: &PageRequest,
+        ) -> Result<Vec<Character>, StoreError>;
+        async fn record_world_event(
+            &self,
+            event: &WorldEvent,
+            memories: &[Memory],
+        ) -> Result<(), StoreError>;
+        async fn get_world_event(
+            &self,
+            tenant: &TenantId,
+            id: Uuid,
+        ) -> Result<Option<WorldEvent>, StoreError>;
+        async fn list_world_events(
+            &self,
+            tenant: &TenantId,
+            place: Option<Uuid>,
+            page: &PageRequest,
+        ) -> Result<Vec<WorldEvent>, StoreError>;
+        async fn event_witnesses(
+            &self,
+            tenant: &TenantId,
+            event_id: Uuid,
+        ) -> Result<Vec<Witness>, StoreError>;
+        async fn event_memories_since(
+            &self,
+            tenant: &TenantId,
+            character_id: Uuid,
+            after: Option<DateTime<Utc>>,
+            limit: u32,
+        ) -> Result<Vec<Memory>, StoreError>;
+        async fn get_relationship(
+            &self,
+            tenant: &TenantId,
+            character_id: Uuid,
+            counterpart: &Counterpart,
+        ) -> Result<Option<Relationship>, StoreError>;
+        async fn list_relationships(
+            &self,
+            tenant: &TenantId,
+            character_id: Uuid,
+            limit: u32,
+        ) -> Result<Vec<Relationship>, StoreError>;
+        async fn put_relationship(&self, relationship: &Relationship) -> Result<(), StoreError>;
+        async fn get_inner_state(
+            &self,
+            tenant: &TenantId,
+            character_id: Uuid,
+        ) -> Result<Option<InnerState>, StoreError>;
+        async fn put_inner_state(&self, state: &InnerState) -> Result<(), StoreError>;
+        async fn bearing(
+            &self,
+            tenant: &TenantId,
+            character_id: Uuid,
+            user_id: &str,
+        ) -> Result<(Option<InnerState>, Option<Relationship>), StoreError>;
         }
     }
 }

@@ -1,12 +1,12 @@
 //! Characters: create, read, update, delete (with everything they own).
 
 use super::CoreSettings;
-use super::support::{VectorSync, require_character};
+use super::support::{VectorSync, require_character, require_place};
 use crate::core::domain::{
     Character, CharacterName, CharacterPatch, Page, PageRequest, Persona, TenantId, Traits, new_id,
 };
 use crate::core::error::{Error, Result};
-use crate::core::ports::{Cache, CharacterStore};
+use crate::core::ports::{Cache, CharacterStore, WorldStore};
 use std::sync::Arc;
 use uuid::Uuid;
 
@@ -18,6 +18,7 @@ pub(crate) fn persona_key(character_id: Uuid) -> String {
 #[derive(Clone)]
 pub struct Characters {
     store: Arc<dyn CharacterStore>,
+    world: Arc<dyn WorldStore>,
     cache: Arc<dyn Cache>,
     sync: VectorSync,
     settings: CoreSettings,
@@ -26,12 +27,14 @@ pub struct Characters {
 impl Characters {
     pub(crate) fn new(
         store: Arc<dyn CharacterStore>,
+        world: Arc<dyn WorldStore>,
         cache: Arc<dyn Cache>,
         sync: VectorSync,
         settings: CoreSettings,
     ) -> Self {
         Self {
             store,
+            world,
             cache,
             sync,
             settings,
@@ -53,6 +56,7 @@ impl Characters {
             name: name.into_inner(),
             persona: persona.into_inner(),
             traits: traits.map(Traits::into_inner).unwrap_or_default(),
+            place_id: None,
             created_at: now,
             updated_at: now,
         };
@@ -91,6 +95,9 @@ impl Characters {
         patch: CharacterPatch,
     ) -> Result<Character> {
         let mut character = self.get(tenant, id).await?;
+        if let Some(Some(place)) = patch.place_id {
+            require_place(self.world.as_ref(), tenant, place).await?;
+        }
         character.apply(patch, chrono::Utc::now());
         if !self.store.update_character(&character).await? {
             return Err(Error::not_found("character", id));

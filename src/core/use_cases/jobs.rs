@@ -97,6 +97,9 @@ impl Jobs {
                     "created": outcome.created.iter().map(|m| m.id).collect::<Vec<_>>(),
                     "duplicates": outcome.duplicates,
                     "superseded": outcome.superseded,
+                    "relationships": outcome.relationships,
+                    "state_changed": outcome.state_changed,
+                    "rejected": outcome.rejected,
                 }))
             }
             Err(err @ Error::NotFound { .. }) => JobOutcome::Failed(err.public_message()),

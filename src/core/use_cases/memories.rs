@@ -5,7 +5,7 @@ use super::support::{
 };
 use crate::core::domain::{
     Importance, Memory, MemoryContent, MemoryKind, MemorySource, Page, PageRequest, TenantId,
-    UserId,
+    UserId, WorldTime,
 };
 use crate::core::error::{Error, Result};
 use crate::core::ports::{CharacterStore, MemoryStore};
@@ -20,6 +20,8 @@ pub struct NewMemory {
     /// The person it belongs to (recalled only with them); `None` for the
     /// world's.
     pub user_id: Option<UserId>,
+    /// When it happened in the world; now by default.
+    pub occurred_at: Option<WorldTime>,
 }
 
 #[derive(Clone)]
@@ -69,6 +71,8 @@ impl Memories {
                 created_at: None,
                 embedding: None,
                 evidence: Vec::new(),
+                occurred_at: new.occurred_at.map(WorldTime::value),
+                event_id: None,
             })
             .await
     }

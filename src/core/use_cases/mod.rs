@@ -9,16 +9,20 @@ mod chat;
 mod dump;
 mod gauges;
 mod health;
+mod inner_states;
 mod jobs;
 mod memories;
 mod people;
+mod places;
 mod portability;
 mod reflection;
+mod relationships;
 mod retention;
 mod sessions;
 mod settings;
 mod support;
 mod vector_index;
+mod world_events;
 
 pub use api_keys::ApiKeys;
 pub use characters::Characters;
@@ -26,19 +30,23 @@ pub use chat::{ChatTurns, TurnEvent, TurnInput, TurnOutcome};
 pub use dump::{DumpCounts, DumpImport, DumpSink, Dumps, ImportOutcome};
 pub use gauges::Gauges;
 pub use health::{Health, HealthReport, OverallStatus, ServiceReport, StorageHealth};
+pub use inner_states::InnerStates;
 pub use jobs::{Jobs, MAX_ATTEMPTS};
 pub use memories::{Memories, NewMemory};
 pub use people::{ErasureReport, People};
+pub use places::{Move, Places};
 pub use portability::{
     CharacterExport, CharacterImport, ImportedMemory, ImportedMessage, ImportedSession,
     MAX_IMPORTED_MEMORIES, MAX_IMPORTED_MESSAGES, MAX_IMPORTED_SESSIONS, Portability,
 };
 pub use reflection::{Reflection, ReflectionOutcome};
+pub use relationships::{MAX_LISTED_RELATIONSHIPS, Relationships};
 pub use retention::Retention;
 pub use sessions::Sessions;
 pub use settings::CoreSettings;
 pub use support::{RecallQuery, ScoredMemory, SearchOutcome};
 pub use vector_index::{ReindexOutcome, VectorIndex};
+pub use world_events::{APPRAISE_FROM_IMPORTANCE, NewWorldEvent, PerceivedEvent, WorldEvents};
 
 use crate::core::ports::{Cache, Llm, PortHealth, Store, VectorMemory};
 use std::sync::Arc;
@@ -82,6 +90,10 @@ impl Ports {
 #[derive(Clone)]
 pub struct UseCases {
     pub characters: Characters,
+    pub places: Places,
+    pub world_events: WorldEvents,
+    pub relationships: Relationships,
+    pub inner_states: InnerStates,
     pub sessions: Sessions,
     pub chat: ChatTurns,
     pub memories: Memories,
@@ -116,11 +128,13 @@ impl UseCases {
         let queue = JobQueue::new(store.clone());
         let characters = Characters::new(
             store.clone(),
+            store.clone(),
             ports.cache.clone(),
             sync.clone(),
             settings.clone(),
         );
         let reflection = Reflection::new(
+            store.clone(),
             store.clone(),
             store.clone(),
             store.clone(),
@@ -139,13 +153,31 @@ impl UseCases {
             store.clone(),
             writer.clone(),
         );
+        let places = Places::new(
+            store.clone(),
+            store.clone(),
+            ports.cache.clone(),
+            writer.clone(),
+        );
         Self {
+            world_events: WorldEvents::new(
+                store.clone(),
+                store.clone(),
+                places.clone(),
+                embedder.clone(),
+                writer.clone(),
+                reflection.clone(),
+            ),
+            places,
+            relationships: Relationships::new(store.clone(), store.clone()),
+            inner_states: InnerStates::new(store.clone(), store.clone()),
             portability,
             dumps: Dumps::new(store.clone(), sync.clone(), ports.llm.describe()),
             chat: ChatTurns::new(
                 store.clone(),
                 store.clone(),
                 characters.clone(),
+                store.clone(),
                 ports.cache.clone(),
                 ports.llm.clone(),
                 writer.clone(),

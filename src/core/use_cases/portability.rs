@@ -154,6 +154,8 @@ impl Portability {
                     created_at: memory.created_at,
                     embedding: None,
                     evidence: Vec::new(),
+                    occurred_at: None,
+                    event_id: None,
                 })
                 .await?;
         }

@@ -1,5 +1,7 @@
-//! Cognition: the cognition model reads recent turns and writes lasting
-//! (biographical) facts, deduplicated against what the character knows.
+//! Cognition: the cognition model reads recent turns (person by person)
+//! and the world events the character perceived, and from its validated
+//! answer writes lasting (biographical) facts, deduplicated against what
+//! the character knows, and updates relationships and the inner state.
 
 use super::CoreSettings;
 use super::support::{
@@ -7,14 +9,15 @@ use super::support::{
     require_character,
 };
 use crate::core::domain::{
-    Character, HistoryEntry, Importance, Job, JobKind, JobStatus, Memory, MemoryContent,
-    MemoryKind, MemorySource, Message, ScopeFilter, TenantId, cosine_similarity, new_id,
+    Appraisal, ChangeCause, Character, Counterpart, FactDraft, HistoryEntry, InnerState, Job,
+    JobKind, JobStatus, Memory, MemoryKind, MemorySource, Message, Relationship,
+    RelationshipUpdate, ScopeFilter, TenantId, cosine_similarity, new_id,
 };
 use crate::core::error::{Error, Result};
 use crate::core::ports::{
-    Cache, CharacterStore, Llm, LlmError, MemoryStore, ReflectRequest, SessionStore,
+    Bearing, Cache, CharacterStore, Llm, LlmError, MemoryStore, ReflectRequest, RelationshipView,
+    SessionStore, WorldStore,
 };
-use serde::Deserialize;
 use std::sync::Arc;
 use std::time::Duration;
 use uuid::Uuid;
@@ -24,6 +27,8 @@ const DUPLICATE_SIMILARITY: f32 = 0.92;
 const SESSIONS_READ: usize = 3;
 /// How many turn memories a fact names as its evidence, at most.
 const EVIDENCE_PER_FACT: usize = 3;
+/// How many unread world events one reflection reads, at most.
+const EVENTS_READ: u32 = 20;
 
 #[derive(Debug)]
 pub struct ReflectionOutcome {
@@ -31,29 +36,11 @@ pub struct ReflectionOutcome {
     pub duplicates: usize,
     /// Older facts replaced by new ones.
     pub superseded: usize,
-}
-
-#[derive(Deserialize)]
-struct ExtractedFacts {
-    facts: Vec<ExtractedFact>,
-}
-
-#[derive(Deserialize)]
-struct ExtractedFact {
-    content: String,
-    importance: Option<f64>,
-    /// Id of a known fact this one updates.
-    supersedes: Option<String>,
-}
-
-/// Accepts JSON alone, in a code fence, or inside prose.
-fn parse_facts(text: &str) -> Option<ExtractedFacts> {
-    if let Ok(facts) = serde_json::from_str(text.trim()) {
-        return Some(facts);
-    }
-    let start = text.find('{')?;
-    let end = text.rfind('}')?;
-    serde_json::from_str(text.get(start..=end)?).ok()
+    /// Relationships changed (with people and with other characters).
+    pub relationships: usize,
+    pub state_changed: bool,
+    /// Parts of the model's answers left out for breaking the schema.
+    pub rejected: Vec<String>,
 }
 
 fn normalise(text: &str) -> String {
@@ -72,6 +59,7 @@ pub struct Reflection {
     characters: Arc<dyn CharacterStore>,
     sessions: Arc<dyn SessionStore>,
     memories: Arc<dyn MemoryStore>,
+    world: Arc<dyn WorldStore>,
     cache: Arc<dyn Cache>,
     llm: Arc<dyn Llm>,
     embedder: Embedder,
@@ -87,6 +75,7 @@ impl Reflection {
         characters: Arc<dyn CharacterStore>,
         sessions: Arc<dyn SessionStore>,
         memories: Arc<dyn MemoryStore>,
+        world: Arc<dyn WorldStore>,
         cache: Arc<dyn Cache>,
         llm: Arc<dyn Llm>,
         embedder: Embedder,
@@ -99,6 +88,7 @@ impl Reflection {
             characters,
             sessions,
             memories,
+            world,
             cache,
             llm,
             embedder,
@@ -161,6 +151,15 @@ impl Reflection {
         Ok(job)
     }
 
+    /// Queues a reflection unless one ran within the cooldown; what it
+    /// would have read stays for the next one. Never fails its caller.
+    pub async fn request_soon(&self, tenant: &TenantId, character_id: Uuid) {
+        match self.request(tenant, character_id).await {
+            Ok(_) | Err(Error::RateLimited { .. }) => {}
+            Err(err) => tracing::warn!(error = %err, %character_id, "reflection not queued"),
+        }
+    }
+
     /// Reads the character's recent sessions and, person by person, stores
     /// the lasting facts the cognition model finds, as that person's (never
     /// merging two people), skipping ones the character already knows.
@@ -171,16 +170,186 @@ impl Reflection {
             created: Vec::new(),
             duplicates: 0,
             superseded: 0,
+            relationships: 0,
+            state_changed: false,
+            rejected: Vec::new(),
         };
         for person in self.recent_people(tenant, character_id).await? {
             self.reflect_on(&character, person, &mut outcome).await?;
         }
+        self.appraise_events(&character, &mut outcome).await?;
         tracing::info!(
             created = outcome.created.len(),
             duplicates = outcome.duplicates,
+            relationships = outcome.relationships,
+            state_changed = outcome.state_changed,
+            rejected = outcome.rejected.len(),
             "reflection finished"
         );
         Ok(outcome)
+    }
+
+    /// The world events the character perceived since it last read them:
+    /// the world's facts they teach, feelings toward the characters in
+    /// them, and the inner state.
+    async fn appraise_events(
+        &self,
+        character: &Character,
+        outcome: &mut ReflectionOutcome,
+    ) -> Result<()> {
+        let tenant = &character.tenant;
+        let mut state = self.state_of(character).await?;
+        let events = self
+            .world
+            .event_memories_since(tenant, character.id, state.events_read_until, EVENTS_READ)
+            .await?;
+        let Some(last) = events.last() else {
+            return Ok(());
+        };
+        let read_until = last.created_at;
+        let known: Vec<Memory> = self
+            .memories
+            .all_memories(
+                tenant,
+                character.id,
+                Some(MemoryKind::Biographical),
+                &ScopeFilter::Any,
+            )
+            .await?
+            .into_iter()
+            .filter(|m| m.superseded_by.is_none() && m.user_id.is_none())
+            .collect();
+        let request = ReflectRequest {
+            character_name: character.name.clone(),
+            persona: character.persona.clone(),
+            user_name: None,
+            transcript: Vec::new(),
+            known_facts: known.iter().map(|m| (m.id, m.content.clone())).collect(),
+            bearing: bearing_of(&state, None),
+            events: events
+                .iter()
+                .map(|m| format!("[{}] {}", m.occurred_at.format("%Y-%m-%d %H:%M"), m.content))
+                .collect(),
+            repair: None,
+            problems: Vec::new(),
+        };
+        let appraisal = self.appraise(request, outcome).await?;
+        self.store_facts(
+            character,
+            None,
+            (&known, &[]),
+            appraisal.facts.clone(),
+            outcome,
+        )
+        .await?;
+        self.relate_to_characters(character, &appraisal.characters, outcome)
+            .await?;
+        if let Some(update) = appraisal.state {
+            state.apply(update, ChangeCause::Cognition, chrono::Utc::now());
+            outcome.state_changed = true;
+        }
+        state.events_read_until = Some(read_until);
+        self.world.put_inner_state(&state).await?;
+        Ok(())
+    }
+
+    async fn state_of(&self, character: &Character) -> Result<InnerState> {
+        Ok(self
+            .world
+            .get_inner_state(&character.tenant, character.id)
+            .await?
+            .unwrap_or_else(|| InnerState::blank(character.tenant.clone(), character.id)))
+    }
+
+    /// Asks the cognition model, validates its answer against the schema
+    /// and, when it fails, asks once to repair it; what still breaks the
+    /// schema is left out and logged, never stored.
+    async fn appraise(
+        &self,
+        mut request: ReflectRequest,
+        outcome: &mut ReflectionOutcome,
+    ) -> Result<Appraisal> {
+        let first = self.cognition(&request).await?;
+        let parsed = Appraisal::parse(&first);
+        if let Some(appraisal) = &parsed
+            && appraisal.problems.is_empty()
+        {
+            return Ok(parsed.unwrap_or_default());
+        }
+        tracing::info!(
+            problems = ?parsed.as_ref().map(|a| &a.problems),
+            "cognition answer broke the schema; asking for a repair"
+        );
+        request.problems = parsed
+            .as_ref()
+            .map(|a| a.problems.clone())
+            .unwrap_or_default();
+        request.repair = Some(first);
+        let repaired = self.cognition(&request).await?;
+        let appraisal = match (Appraisal::parse(&repaired), parsed) {
+            (Some(repaired), _) => repaired,
+            (None, Some(first)) => first,
+            (None, None) => {
+                return Err(Error::Llm {
+                    source: LlmError::BadResponse(
+                        "cognition did not return the JSON asked for, even when asked to repair it"
+                            .into(),
+                    ),
+                    message_id: None,
+                });
+            }
+        };
+        if !appraisal.problems.is_empty() {
+            tracing::warn!(problems = ?appraisal.problems, "cognition output rejected in part");
+            outcome.rejected.extend(appraisal.problems.iter().cloned());
+        }
+        Ok(appraisal)
+    }
+
+    /// Feelings toward other characters, named as the model names them
+    /// (the tenant's characters only; unknown names are logged and left).
+    async fn relate_to_characters(
+        &self,
+        character: &Character,
+        updates: &[(String, RelationshipUpdate)],
+        outcome: &mut ReflectionOutcome,
+    ) -> Result<()> {
+        let tenant = &character.tenant;
+        for (name, update) in updates {
+            let Some(other) = self.characters.find_character_by_name(tenant, name).await? else {
+                tracing::warn!(name = %name, "cognition named no known character; left out");
+                outcome
+                    .rejected
+                    .push(format!("characters: no character named {name:?}"));
+                continue;
+            };
+            if other.id == character.id {
+                continue;
+            }
+            self.relate(character, Counterpart::Character(other.id), update.clone())
+                .await?;
+            outcome.relationships += 1;
+        }
+        Ok(())
+    }
+
+    async fn relate(
+        &self,
+        character: &Character,
+        counterpart: Counterpart,
+        update: RelationshipUpdate,
+    ) -> Result<Relationship> {
+        let tenant = &character.tenant;
+        let now = chrono::Utc::now();
+        let mut relationship = self
+            .world
+            .get_relationship(tenant, character.id, &counterpart)
+            .await?
+            .unwrap_or_else(|| Relationship::neutral(tenant.clone(), character.id, counterpart));
+        relationship.apply(update, ChangeCause::Cognition, now);
+        relationship.last_interaction_at = Some(now);
+        self.world.put_relationship(&relationship).await?;
+        Ok(relationship)
     }
 
     /// One person's facts: read against what the character knows of the
@@ -200,31 +369,24 @@ impl Reflection {
             .into_iter()
             .filter(|m| m.superseded_by.is_none())
             .collect();
-        let mut request = ReflectRequest {
+        let mut state = self.state_of(character).await?;
+        let counterpart = Counterpart::User(person.user_id.clone());
+        let relationship = self
+            .world
+            .get_relationship(tenant, character.id, &counterpart)
+            .await?;
+        let request = ReflectRequest {
             character_name: character.name.clone(),
             persona: character.persona.clone(),
-            user_name: person.user_name,
-            transcript: person.transcript,
+            user_name: person.user_name.clone(),
+            transcript: person.transcript.clone(),
             known_facts: known.iter().map(|m| (m.id, m.content.clone())).collect(),
+            bearing: bearing_of(&state, relationship.as_ref()),
+            events: Vec::new(),
             repair: None,
+            problems: Vec::new(),
         };
-        let first = self.cognition(&request).await?;
-        let facts = match parse_facts(&first) {
-            Some(facts) => facts,
-            None => {
-                tracing::info!("cognition answer was not the facts JSON; asking for a repair");
-                request.repair = Some(first);
-                let repaired = self.cognition(&request).await?;
-                parse_facts(&repaired).ok_or_else(|| Error::Llm {
-                    source: LlmError::BadResponse(
-                        "cognition did not return the facts JSON, even when asked to repair it"
-                            .into(),
-                    ),
-                    message_id: None,
-                })?
-            }
-        };
-
+        let appraisal = self.appraise(request, outcome).await?;
         // A person's conversation may update what the character knows of
         // them, never the world's facts everyone else is told.
         let own_ids: Vec<Uuid> = known
@@ -232,15 +394,46 @@ impl Reflection {
             .filter(|m| m.user_id.as_deref() == Some(person.user_id.as_str()))
             .map(|m| m.id)
             .collect();
+        self.store_facts(
+            character,
+            Some((&person.user_id, &person.sessions)),
+            (&known, &own_ids),
+            appraisal.facts,
+            outcome,
+        )
+        .await?;
+        if let Some(update) = appraisal.relationship {
+            self.relate(character, counterpart, update).await?;
+            outcome.relationships += 1;
+        }
+        self.relate_to_characters(character, &appraisal.characters, outcome)
+            .await?;
+        if let Some(update) = appraisal.state {
+            state.apply(update, ChangeCause::Cognition, chrono::Utc::now());
+            self.world.put_inner_state(&state).await?;
+            outcome.state_changed = true;
+        }
+        Ok(())
+    }
+
+    /// Stores the new facts, as the person's (with the turns they rest on)
+    /// or, without a person, as the world's; skips ones already known and
+    /// marks the known facts they supersede (only `replaceable` ones).
+    async fn store_facts(
+        &self,
+        character: &Character,
+        person: Option<(&String, &Vec<Uuid>)>,
+        (known, replaceable): (&[Memory], &[Uuid]),
+        facts: Vec<FactDraft>,
+        outcome: &mut ReflectionOutcome,
+    ) -> Result<()> {
+        let tenant = &character.tenant;
         let mut known_vectors: Vec<(String, Vec<f32>)> = known
-            .into_iter()
-            .map(|m| (normalise(&m.content), m.embedding))
+            .iter()
+            .map(|m| (normalise(&m.content), m.embedding.clone()))
             .collect();
-        for fact in facts.facts {
-            let Ok(content) = MemoryContent::parse("content", &fact.content) else {
-                continue;
-            };
-            let content = content.into_inner();
+        for fact in facts {
+            let content = fact.content;
             let embedding = self.embedder.embed_one(&content).await?;
             let normalised = normalise(&content);
             if known_vectors.iter().any(|(text, vector)| {
@@ -249,19 +442,19 @@ impl Reflection {
                 outcome.duplicates += 1;
                 continue;
             }
-            let evidence = self
-                .evidence(
-                    tenant,
-                    character.id,
-                    (&person.user_id, &person.sessions),
-                    &content,
-                    &embedding,
-                )
-                .await;
-            let importance = fact
-                .importance
-                .and_then(|i| Importance::parse(i).ok())
-                .unwrap_or(Importance::DEFAULT);
+            let evidence = match person {
+                Some((user_id, sessions)) => {
+                    self.evidence(
+                        tenant,
+                        character.id,
+                        (user_id, sessions),
+                        &content,
+                        &embedding,
+                    )
+                    .await
+                }
+                None => Vec::new(),
+            };
             let memory = self
                 .writer
                 .form(MemoryDraft {
@@ -270,19 +463,17 @@ impl Reflection {
                     kind: MemoryKind::Biographical,
                     source: MemorySource::Reflection,
                     content,
-                    importance: importance.value(),
+                    importance: fact.importance.value(),
                     session_id: None,
-                    user_id: Some(person.user_id.clone()),
+                    user_id: person.map(|(user_id, _)| user_id.clone()),
                     created_at: None,
+                    occurred_at: None,
                     embedding: Some(embedding),
                     evidence,
+                    event_id: None,
                 })
                 .await?;
-            if let Some(old) = fact
-                .supersedes
-                .as_deref()
-                .and_then(|id| Uuid::parse_str(id.trim()).ok())
-                .filter(|id| own_ids.contains(id))
+            if let Some(old) = fact.supersedes.filter(|id| replaceable.contains(id))
                 && self
                     .memories
                     .supersede_memory(tenant, old, memory.id)
@@ -403,16 +594,15 @@ struct PersonTranscript {
     sessions: Vec<Uuid>,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn facts_are_found_in_fences_and_prose() {
-        let fenced = "```json\n{\"facts\":[{\"content\":\"Sam sails\"}]}\n```";
-        assert_eq!(parse_facts(fenced).unwrap().facts[0].content, "Sam sails");
-        let prose = "Sure! Here you go: {\"facts\": []} Hope it helps.";
-        assert!(parse_facts(prose).unwrap().facts.is_empty());
-        assert!(parse_facts("no json here").is_none());
+/// What the model reads of where the character stands.
+fn bearing_of(state: &InnerState, relationship: Option<&Relationship>) -> Bearing {
+    Bearing {
+        mood: Some(state.mood.clone()).filter(|m| !m.is_empty()),
+        goals: state.goals.clone(),
+        relationship: relationship.map(|r| RelationshipView {
+            affinity: r.affinity,
+            trust: r.trust,
+            note: r.note.clone(),
+        }),
     }
 }

@@ -94,6 +94,7 @@ impl CharactersApi {
             name: body.name.as_deref().map(CharacterName::parse).transpose()?,
             persona: body.persona.as_deref().map(Persona::parse).transpose()?,
             traits: body.traits.map(Traits::parse).transpose()?,
+            place_id: super::places::patch_of(&body.place_id),
         };
         let character = state.characters.update(&auth.0, id.0, patch).await?;
         Ok(Json(character.into()))

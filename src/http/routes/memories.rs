@@ -1,6 +1,6 @@
 use super::ApiTags;
 use crate::core::domain::{
-    Importance, MemoryContent, MemoryKind, MemorySource, PageRequest, ScopeFilter, UserId,
+    Importance, MemoryContent, MemorySource, PageRequest, ScopeFilter, UserId, WorldTime,
 };
 use crate::core::use_cases::{NewMemory, RecallQuery};
 use crate::http::AppState;
@@ -46,6 +46,14 @@ fn importance(value: Option<f64>) -> std::result::Result<Importance, ApiError> {
         .unwrap_or(Importance::DEFAULT))
 }
 
+fn occurred_at(
+    value: Option<chrono::DateTime<chrono::Utc>>,
+) -> std::result::Result<Option<WorldTime>, ApiError> {
+    Ok(value
+        .map(|at| WorldTime::parse("occurred_at", at))
+        .transpose()?)
+}
+
 pub struct MemoriesApi;
 
 #[OpenApi(prefix_path = "/v1/characters", tag = "ApiTags::Memories")]
@@ -69,6 +77,7 @@ impl MemoriesApi {
                 .as_deref()
                 .map(|u| UserId::parse("user_id", u))
                 .transpose()?,
+            occurred_at: occurred_at(body.occurred_at)?,
         };
         let memory = state.memories.add(&auth.0, id.0, new).await?;
         Ok(CreatedMemory::Created(Json(memory.into())))
@@ -83,14 +92,16 @@ impl MemoriesApi {
         id: Path<Uuid>,
         body: Json<CreateEventRequest>,
     ) -> Result<CreatedMemory> {
-        let new = NewMemory {
-            kind: MemoryKind::Episodic,
-            source: MemorySource::Event,
-            content: MemoryContent::parse("description", &body.description)?,
-            importance: importance(body.importance)?,
-            user_id: None,
-        };
-        let memory = state.memories.add(&auth.0, id.0, new).await?;
+        let memory = state
+            .world_events
+            .perceive(
+                &auth.0,
+                id.0,
+                MemoryContent::parse("description", &body.description)?,
+                importance(body.importance)?,
+                occurred_at(body.occurred_at)?,
+            )
+            .await?;
         Ok(CreatedMemory::Created(Json(memory.into())))
     }
 

@@ -3,12 +3,15 @@
 
 pub mod admin;
 pub mod characters;
+pub mod events;
 pub mod health;
 pub mod jobs;
 pub mod memories;
 pub mod openai;
 pub mod people;
+pub mod places;
 pub mod portability;
+pub mod relationships;
 pub mod sessions;
 
 use poem_openapi::Tags;
@@ -29,6 +32,9 @@ pub enum ApiTags {
     People,
     /// Durable background work (cognition).
     Jobs,
+    /// The shared world: places, who is where, world events and their
+    /// witnesses, relationships, mood and goals.
+    World,
     /// The OpenAI Chat Completions shape, for clients that speak it.
     #[oai(rename = "OpenAI-compatible")]
     OpenAi,

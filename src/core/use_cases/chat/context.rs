@@ -5,7 +5,7 @@ use super::ChatTurns;
 use super::begin::UserTurn;
 use crate::core::domain::{HistoryEntry, Memory, MemoryKind, Message, Role, ScopeFilter, TenantId};
 use crate::core::error::Result;
-use crate::core::ports::{RenderRequest, estimate_tokens};
+use crate::core::ports::{Bearing, RelationshipView, RenderRequest, estimate_tokens};
 use crate::core::use_cases::sessions::history_key;
 use crate::core::use_cases::support::{RecallQuery, ScoredMemory};
 use uuid::Uuid;
@@ -23,11 +23,22 @@ fn as_prompt_text(memory: &Memory) -> String {
     match memory.kind {
         MemoryKind::Episodic => format!(
             "[{}] {}",
-            memory.created_at.format("%Y-%m-%d"),
+            memory.occurred_at.format("%Y-%m-%d"),
             memory.content
         ),
         MemoryKind::Biographical => memory.content.clone(),
     }
+}
+
+/// What the bearing takes of the prompt (with its framing).
+fn bearing_tokens(bearing: &Bearing) -> usize {
+    let text = bearing
+        .mood
+        .iter()
+        .chain(&bearing.goals)
+        .map(String::as_str);
+    let note = bearing.relationship.iter().map(|r| r.note.as_str());
+    text.chain(note).map(estimate_tokens).sum::<usize>() + 40
 }
 
 /// A turn ready for the model.
@@ -48,7 +59,12 @@ impl ChatTurns {
         let history = self
             .history(tenant, turn.session.id, turn.user_message.id)
             .await?;
-        let room = self.memory_room(&character.persona, &character.traits, &history, &turn);
+        let bearing = self
+            .bearing(tenant, character.id, &turn.session.user_id)
+            .await?;
+        let room = self
+            .memory_room(&character.persona, &character.traits, &history, &turn)
+            .saturating_sub(bearing_tokens(&bearing));
         let mut memories_used = self
             .recall_for(
                 tenant,
@@ -75,6 +91,7 @@ impl ChatTurns {
                 .collect(),
             history,
             message: turn.user_message.content.clone(),
+            bearing,
         };
         Ok(PreparedTurn {
             turn,
@@ -102,6 +119,29 @@ impl ChatTurns {
         let left = self.settings.context_tokens.saturating_sub(fixed);
         let history_cost: usize = history.iter().map(|h| estimate_tokens(&h.content)).sum();
         left - history_cost.min(left / 2)
+    }
+
+    /// The character's mood and goals and its relationship with this
+    /// person, in one read.
+    async fn bearing(
+        &self,
+        tenant: &TenantId,
+        character_id: Uuid,
+        user_id: &str,
+    ) -> Result<Bearing> {
+        let (state, relationship) = self.world.bearing(tenant, character_id, user_id).await?;
+        Ok(Bearing {
+            mood: state
+                .as_ref()
+                .map(|s| s.mood.clone())
+                .filter(|m| !m.is_empty()),
+            goals: state.map(|s| s.goals).unwrap_or_default(),
+            relationship: relationship.map(|r| RelationshipView {
+                affinity: r.affinity,
+                trust: r.trust,
+                note: r.note,
+            }),
+        })
     }
 
     /// Earlier turns, from the cache when warm (written through after each turn).

@@ -14,7 +14,7 @@ use super::reflection::Reflection;
 use super::support::{MemoryWriter, Recall, ScoredMemory};
 use crate::core::domain::{Message, MessageContent, TenantId, Usage};
 use crate::core::error::{Error, Result};
-use crate::core::ports::{Cache, IdempotencyStore, Llm, SessionStore};
+use crate::core::ports::{Cache, IdempotencyStore, Llm, SessionStore, WorldStore};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use tokio::sync::{Semaphore, mpsc};
@@ -61,6 +61,7 @@ pub struct ChatTurns {
     sessions: Arc<dyn SessionStore>,
     idempotency: Arc<dyn IdempotencyStore>,
     characters: Characters,
+    world: Arc<dyn WorldStore>,
     cache: Arc<dyn Cache>,
     llm: Arc<dyn Llm>,
     writer: MemoryWriter,
@@ -80,6 +81,7 @@ impl ChatTurns {
         sessions: Arc<dyn SessionStore>,
         idempotency: Arc<dyn IdempotencyStore>,
         characters: Characters,
+        world: Arc<dyn WorldStore>,
         cache: Arc<dyn Cache>,
         llm: Arc<dyn Llm>,
         writer: MemoryWriter,
@@ -91,6 +93,7 @@ impl ChatTurns {
             sessions,
             idempotency,
             characters,
+            world,
             cache,
             llm,
             writer,

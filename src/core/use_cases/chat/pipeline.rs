@@ -284,6 +284,8 @@ impl ChatTurns {
             created_at: None,
             embedding: None,
             evidence: Vec::new(),
+            occurred_at: None,
+            event_id: None,
         };
         if let Err(err) = self.writer.form(draft).await {
             tracing::warn!(error = %err, "turn not remembered");

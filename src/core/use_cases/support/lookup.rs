@@ -26,3 +26,14 @@ pub async fn require_session(
         .await?
         .ok_or_else(|| Error::not_found("session", id))
 }
+
+pub async fn require_place(
+    store: &dyn crate::core::ports::WorldStore,
+    tenant: &TenantId,
+    id: Uuid,
+) -> Result<crate::core::domain::Place> {
+    store
+        .get_place(tenant, id)
+        .await?
+        .ok_or_else(|| Error::not_found("place", id))
+}

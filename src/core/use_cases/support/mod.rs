@@ -13,7 +13,7 @@ mod vector_sync;
 pub use embedder::Embedder;
 pub use job_queue::JobQueue;
 pub use listing::{all_messages, all_sessions};
-pub use lookup::{require_character, require_session};
+pub use lookup::{require_character, require_place, require_session};
 pub use memory_writer::{MemoryDraft, MemoryWriter};
 pub use recall::{Recall, RecallQuery, ScoredMemory, SearchOutcome};
 pub use vector_sync::VectorSync;

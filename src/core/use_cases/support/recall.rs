@@ -149,7 +149,7 @@ impl Recall {
             .filter_map(|memory| {
                 let scores = finish(
                     *fused.get(&memory.id)?,
-                    memory.created_at,
+                    memory.occurred_at,
                     memory.importance,
                     now,
                     &self.weights,
