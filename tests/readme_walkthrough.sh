@@ -38,6 +38,12 @@ check 'event: done'
 check '"status": "done"'
 check 'Sam said: \\"My name is Sam and I love sailing'
 check '"status": "ok"'
+# The two-character scene: the brawl stays with who was in the tavern.
+check 'I went to The Salty Dog.'
+check 'I went to The harbour.'
+check 'Ada: A brawl broke out over a card game.'
+check 'Bram: 0 memories of it'
+check '"mood":"wary"'
 if [ -z "${DATABASE_URL:-}" ]; then
     [ -f "$home/data/virlife.db" ] || { echo "README walk-through: no data/virlife.db (the default SQLite file)"; exit 1; }
 fi
