@@ -537,6 +537,28 @@ impl WorldStore for TracedStore {
             .await
     }
 
+    async fn places_after(
+        &self,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<Place>, StoreError> {
+        self.inner
+            .places_after(after, limit)
+            .instrument(port_span("store", "places_after"))
+            .await
+    }
+
+    async fn world_events_after(
+        &self,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<WorldEvent>, StoreError> {
+        self.inner
+            .world_events_after(after, limit)
+            .instrument(port_span("store", "world_events_after"))
+            .await
+    }
+
     async fn place_tree(&self, tenant: &TenantId, root: Uuid) -> Result<Vec<Uuid>, StoreError> {
         self.inner
             .place_tree(tenant, root)

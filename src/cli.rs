@@ -124,6 +124,10 @@ fn export(tenant: Option<String>, output: Option<std::path::PathBuf>) -> ExitCod
                     "exported {} API keys, {} characters, {} sessions, {} messages, {} memories",
                     c.api_keys, c.characters, c.sessions, c.messages, c.memories
                 );
+                eprintln!(
+                    "exported the world: {} places, {} events, {} relationships, {} inner states",
+                    c.places, c.events, c.relationships, c.states
+                );
                 ExitCode::SUCCESS
             }
             (Err(err), _) => {
@@ -194,6 +198,10 @@ fn import(path: Option<std::path::PathBuf>) -> ExitCode {
                 println!(
                     "skipped (already there) {} API keys, {} characters, {} sessions, {} messages, {} memories",
                     s.api_keys, s.characters, s.sessions, s.messages, s.memories
+                );
+                println!(
+                    "imported the world: {} places, {} events, {} relationships, {} inner states",
+                    i.places, i.events, i.relationships, i.states
                 );
                 if outcome.other_model > 0 {
                     println!(

@@ -123,6 +123,30 @@ impl WorldStore for InMemoryStore {
         Ok(true)
     }
 
+    async fn places_after(
+        &self,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<Place>, StoreError> {
+        let page = PageRequest {
+            limit: limit.saturating_sub(1),
+            after,
+        };
+        Ok(page_of(&self.read().places, &page, |_| true))
+    }
+
+    async fn world_events_after(
+        &self,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<WorldEvent>, StoreError> {
+        let page = PageRequest {
+            limit: limit.saturating_sub(1),
+            after,
+        };
+        Ok(page_of(&self.read().events, &page, |_| true))
+    }
+
     async fn place_tree(&self, tenant: &TenantId, root: Uuid) -> Result<Vec<Uuid>, StoreError> {
         let tables = self.read();
         if !place_exists(&tables, tenant, root) {

@@ -112,6 +112,38 @@ impl WorldStore for SqliteStore {
         Ok(done.rows_affected() == 1)
     }
 
+    async fn places_after(
+        &self,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<Place>, StoreError> {
+        let rows = sqlx::query_as::<_, PlaceRow>(sqlx::AssertSqlSafe(format!(
+            "SELECT {PLACE_COLUMNS} FROM places WHERE ($1 IS NULL OR id > $1) ORDER BY id LIMIT $2"
+        )))
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .within(self.query_timeout)
+        .await?;
+        convert(rows)
+    }
+
+    async fn world_events_after(
+        &self,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<WorldEvent>, StoreError> {
+        let rows = sqlx::query_as::<_, WorldEventRow>(sqlx::AssertSqlSafe(format!(
+            "SELECT {EVENT_COLUMNS} FROM world_events WHERE ($1 IS NULL OR id > $1) ORDER BY id LIMIT $2"
+        )))
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .within(self.query_timeout)
+        .await?;
+        rows.into_iter().map(|r| r.open(&self.sealer)).collect()
+    }
+
     async fn place_tree(&self, tenant: &TenantId, root: Uuid) -> Result<Vec<Uuid>, StoreError> {
         let ids: Vec<Uuid> = sqlx::query_scalar(
             "WITH RECURSIVE tree (id, depth) AS (

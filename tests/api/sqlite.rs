@@ -551,13 +551,35 @@ async fn a_reflection_requested_before_a_crash_runs_after_the_restart() {
     let _ = std::fs::remove_dir_all(&folder);
 }
 
-/// What a client sees of a world: its characters, each session's messages,
-/// each character's memories, and the ids two searches return in order.
+/// What a client sees of a world: its places and events (with who
+/// perceived them), its characters, each session's messages, each
+/// character's memories, relationships and state, and the ids two searches
+/// return in order.
 async fn world_seen_by(app: &TestApp, key: &str) -> Value {
     let mut seen = serde_json::Map::new();
+    seen.insert(
+        "places".into(),
+        Value::Array(items(app, "/v1/places", key).await),
+    );
+    let mut events = Vec::new();
+    for event in items(app, "/v1/events", key).await {
+        let id = event["id"].as_str().unwrap();
+        events.push(json_of(app.get(&format!("/v1/events/{id}"), key).await).await);
+    }
+    seen.insert("events".into(), Value::Array(events));
     let characters = items(app, "/v1/characters", key).await;
     for character in &characters {
         let id = character["id"].as_str().unwrap();
+        let relationships = json_of(
+            app.get(&format!("/v1/characters/{id}/relationships"), key)
+                .await,
+        )
+        .await;
+        let state = json_of(app.get(&format!("/v1/characters/{id}/state"), key).await).await;
+        seen.insert(
+            format!("{id}/world"),
+            json!({"relationships": relationships, "state": state}),
+        );
         let mut sessions_seen = Vec::new();
         for session in items(app, &format!("/v1/characters/{id}/sessions"), key).await {
             let sid = session["id"].as_str().unwrap();
@@ -613,6 +635,71 @@ async fn small_world(app: &TestApp) -> String {
         )
         .await;
     assert_eq!(manual.status(), StatusCode::CREATED);
+    // The world: a cellar later moved into a place made after it, a tavern
+    // with Ada in it, a second character, an event, feelings and a mood.
+    let mut places = Vec::new();
+    for body in [
+        json!({"name": "Cellar"}),
+        json!({"name": "Tavern", "description": "Low beams"}),
+    ] {
+        places.push(crate::helpers::id_of(app.post("/v1/places", &key, body).await).await);
+    }
+    let (cellar, tavern) = (&places[0], &places[1]);
+    let moved = app
+        .patch(
+            &format!("/v1/places/{cellar}"),
+            &key,
+            json!({"parent_id": tavern}),
+        )
+        .await;
+    assert_eq!(moved.status(), StatusCode::OK);
+    let moved = app
+        .post(
+            &format!("/v1/characters/{character}/move"),
+            &key,
+            json!({"place_id": tavern}),
+        )
+        .await;
+    assert_eq!(moved.status(), StatusCode::OK);
+    let bram = crate::helpers::id_of(
+        app.post(
+            "/v1/characters",
+            &key,
+            json!({"name": "Bram", "persona": "A sailor."}),
+        )
+        .await,
+    )
+    .await;
+    let event = app
+        .post(
+            "/v1/events",
+            &key,
+            json!({"description": "A brawl in the tavern", "witnesses": [character, bram],
+                   "occurred_at": "2026-05-01T21:30:00Z", "importance": 0.3}),
+        )
+        .await;
+    assert_eq!(event.status(), StatusCode::CREATED);
+    for body in [
+        json!({"character_id": bram, "trust": 0.8, "note": "old shipmate"}),
+        json!({"user_id": "sam", "affinity": -0.25}),
+    ] {
+        let set = app
+            .patch(
+                &format!("/v1/characters/{character}/relationships"),
+                &key,
+                body,
+            )
+            .await;
+        assert_eq!(set.status(), StatusCode::OK);
+    }
+    let state = app
+        .patch(
+            &format!("/v1/characters/{character}/state"),
+            &key,
+            json!({"mood": "wary"}),
+        )
+        .await;
+    assert_eq!(state.status(), StatusCode::OK);
     key
 }
 
@@ -647,11 +734,15 @@ async fn an_export_imported_twice_into_another_sqlite_file_adds_nothing_the_seco
         let stdout = String::from_utf8_lossy(&output.stdout);
         assert!(output.status.success(), "{run}: {output:?}");
         let expected = if run == "first" {
-            "imported 1 API keys, 1 characters, 1 sessions, 6 messages"
+            "imported 1 API keys, 2 characters, 1 sessions, 6 messages"
         } else {
-            "skipped (already there) 1 API keys, 1 characters, 1 sessions, 6 messages"
+            "skipped (already there) 1 API keys, 2 characters, 1 sessions, 6 messages"
         };
         assert!(stdout.contains(expected), "{run}: {stdout}");
+        if run == "first" {
+            let world = "imported the world: 2 places, 1 events, 2 relationships, 1 inner states";
+            assert!(stdout.contains(world), "{stdout}");
+        }
     }
     let server = Server::start(&folder, &moved).await;
     assert_eq!(world_seen_by(&server.app, &key).await, before);

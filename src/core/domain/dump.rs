@@ -2,16 +2,20 @@
 //! move a world between stores (SQLite to PostgreSQL) without loss. Ids,
 //! times, people, key hashes and embeddings are kept as they are.
 
-use super::{ApiKey, Character, Memory, Message, Session, TenantId};
+use super::{
+    ApiKey, Character, InnerState, Memory, Message, Place, Relationship, Session, TenantId,
+    WorldEvent,
+};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 pub const DUMP_FORMAT: &str = "virlife-dump";
 pub const DUMP_VERSION: u32 = 1;
 
-/// One line of a dump, tagged by `type`. A character comes before its
-/// sessions, a session before its messages, and memories after the
-/// sessions they were said in.
+/// One line of a dump, tagged by `type`. Places and world events come
+/// before the characters in them, a character before its sessions, a
+/// session before its messages, memories after the sessions they were said
+/// in, and relationships and inner states after every character.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum DumpRecord {
@@ -21,6 +25,10 @@ pub enum DumpRecord {
     Session(Session),
     Message(Message),
     Memory(Memory),
+    Place(Place),
+    WorldEvent(WorldEvent),
+    Relationship(Relationship),
+    InnerState(InnerState),
 }
 
 /// The first line: what wrote the dump, when, and of which tenant.
@@ -43,6 +51,10 @@ impl DumpRecord {
             Self::Session(session) => Some(&session.tenant),
             Self::Message(message) => Some(&message.tenant),
             Self::Memory(memory) => Some(&memory.tenant),
+            Self::Place(place) => Some(&place.tenant),
+            Self::WorldEvent(event) => Some(&event.tenant),
+            Self::Relationship(relationship) => Some(&relationship.tenant),
+            Self::InnerState(state) => Some(&state.tenant),
         }
     }
 }

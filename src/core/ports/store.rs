@@ -277,6 +277,8 @@ mod double {
         ) -> Result<Vec<Place>, StoreError>;
         async fn update_place(&self, place: &Place) -> Result<bool, StoreError>;
         async fn delete_place(&self, tenant: &TenantId, id: Uuid) -> Result<bool, StoreError>;
+        async fn places_after(&self, after: Option<Uuid>, limit: u32)
+        -> Result<Vec<Place>, StoreError>;
         async fn place_tree(&self, tenant: &TenantId, root: Uuid) -> Result<Vec<Uuid>, StoreError>;
         async fn characters_at(
             &self,
@@ -299,6 +301,11 @@ mod double {
             tenant: &TenantId,
             place: Option<Uuid>,
             page: &PageRequest,
+        ) -> Result<Vec<WorldEvent>, StoreError>;
+        async fn world_events_after(
+            &self,
+            after: Option<Uuid>,
+            limit: u32,
         ) -> Result<Vec<WorldEvent>, StoreError>;
         async fn event_witnesses(
             &self,

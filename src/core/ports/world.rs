@@ -43,6 +43,10 @@ pub trait WorldStore: Send + Sync + 'static {
     /// Returns false when the place does not exist for this tenant.
     async fn update_place(&self, place: &Place) -> Result<bool, StoreError>;
     async fn delete_place(&self, tenant: &TenantId, id: Uuid) -> Result<bool, StoreError>;
+    /// Every tenant's places in id order, after `after`, at most `limit`:
+    /// for a whole-store export.
+    async fn places_after(&self, after: Option<Uuid>, limit: u32)
+    -> Result<Vec<Place>, StoreError>;
     /// `root` and every place nested in it, at most `MAX_PLACE_DEPTH`
     /// levels down; empty when `root` is not the tenant's.
     async fn place_tree(&self, tenant: &TenantId, root: Uuid) -> Result<Vec<Uuid>, StoreError>;
@@ -71,6 +75,12 @@ pub trait WorldStore: Send + Sync + 'static {
         tenant: &TenantId,
         place: Option<Uuid>,
         page: &PageRequest,
+    ) -> Result<Vec<WorldEvent>, StoreError>;
+    /// Every tenant's events in id order, after `after`, at most `limit`.
+    async fn world_events_after(
+        &self,
+        after: Option<Uuid>,
+        limit: u32,
     ) -> Result<Vec<WorldEvent>, StoreError>;
     /// The characters that keep a memory of the event, in character order.
     async fn event_witnesses(

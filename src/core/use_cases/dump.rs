@@ -2,8 +2,10 @@
 //! tenant's) written as dump records and read back into any store, so a
 //! world that starts on SQLite moves to PostgreSQL without loss. Records
 //! keep their ids, so API keys, links and cursors clients hold stay valid.
-//! Jobs and idempotency records are not carried (they are in flight, not
-//! data); import skips what the target already has, so it can be re-run.
+//! The world goes with them: places, world events, relationships and inner
+//! states. Jobs and idempotency records are not carried (they are in
+//! flight, not data); import skips what the target already has, so it can
+//! be re-run.
 
 use super::support::VectorSync;
 use crate::core::domain::{
@@ -32,6 +34,10 @@ pub struct DumpCounts {
     pub sessions: u64,
     pub messages: u64,
     pub memories: u64,
+    pub places: u64,
+    pub events: u64,
+    pub relationships: u64,
+    pub states: u64,
 }
 
 impl DumpCounts {
@@ -43,6 +49,10 @@ impl DumpCounts {
             DumpRecord::Session(_) => self.sessions += 1,
             DumpRecord::Message(_) => self.messages += 1,
             DumpRecord::Memory(_) => self.memories += 1,
+            DumpRecord::Place(_) => self.places += 1,
+            DumpRecord::WorldEvent(_) => self.events += 1,
+            DumpRecord::Relationship(_) => self.relationships += 1,
+            DumpRecord::InnerState(_) => self.states += 1,
         }
     }
 }
@@ -107,6 +117,8 @@ impl Dumps {
                 emit(DumpRecord::ApiKey(key), &mut counts)?;
             }
         }
+        self.export_world(tenant, &mut |r| emit(r, &mut counts))
+            .await?;
         let mut after = None;
         loop {
             let characters = self.characters_page(tenant, after).await?;
@@ -121,7 +133,69 @@ impl Dumps {
                     .await?;
             }
         }
+        // Relationships may name any character: after all of them.
+        let mut after = None;
+        loop {
+            let characters = self.characters_page(tenant, after).await?;
+            let Some(last) = characters.last() else { break };
+            after = Some(last.id);
+            for character in characters {
+                let (tenant, id) = (&character.tenant, character.id);
+                for relationship in self.store.list_relationships(tenant, id, u32::MAX).await? {
+                    emit(DumpRecord::Relationship(relationship), &mut counts)?;
+                }
+                if let Some(state) = self.store.get_inner_state(tenant, id).await? {
+                    emit(DumpRecord::InnerState(state), &mut counts)?;
+                }
+            }
+        }
         Ok(counts)
+    }
+
+    /// Places, then world events (both in id order), before the characters
+    /// that are in them and the memories that name them.
+    async fn export_world(
+        &self,
+        tenant: Option<&TenantId>,
+        emit: &mut (dyn FnMut(DumpRecord) -> Result<()> + Send),
+    ) -> Result<()> {
+        let mut after = None;
+        loop {
+            let places = match tenant {
+                Some(tenant) => {
+                    let page = PageRequest {
+                        limit: PAGE - 1,
+                        after,
+                    };
+                    self.store.list_places(tenant, None, &page).await?
+                }
+                None => self.store.places_after(after, PAGE).await?,
+            };
+            let Some(last) = places.last() else { break };
+            after = Some(last.id);
+            for place in places {
+                emit(DumpRecord::Place(place))?;
+            }
+        }
+        let mut after = None;
+        loop {
+            let events = match tenant {
+                Some(tenant) => {
+                    let page = PageRequest {
+                        limit: PAGE - 1,
+                        after,
+                    };
+                    self.store.list_world_events(tenant, None, &page).await?
+                }
+                None => self.store.world_events_after(after, PAGE).await?,
+            };
+            let Some(last) = events.last() else { break };
+            after = Some(last.id);
+            for event in events {
+                emit(DumpRecord::WorldEvent(event))?;
+            }
+        }
+        Ok(())
     }
 
     async fn characters_page(
@@ -206,6 +280,7 @@ impl Dumps {
             dumps: self.clone(),
             outcome: ImportOutcome::default(),
             supersessions: Vec::new(),
+            parents: Vec::new(),
             header_seen: false,
         }
     }
@@ -217,6 +292,8 @@ pub struct DumpImport {
     dumps: Dumps,
     outcome: ImportOutcome,
     supersessions: Vec<(TenantId, Uuid, Uuid)>,
+    /// Places whose parent is set once every place is in.
+    parents: Vec<(TenantId, Uuid, Uuid)>,
     header_seen: bool,
 }
 
@@ -254,6 +331,18 @@ impl DumpImport {
             DumpRecord::Character(character) => store.insert_character(character).await,
             DumpRecord::Session(session) => store.insert_session(session).await,
             DumpRecord::Message(message) => store.append_message(message).await,
+            DumpRecord::Place(place) => {
+                // Parents are linked at the end: a place may have been
+                // moved into one created after it.
+                let mut place = place.clone();
+                if let Some(parent) = place.parent_id.take() {
+                    self.parents.push((place.tenant.clone(), place.id, parent));
+                }
+                store.insert_place(&place).await
+            }
+            DumpRecord::WorldEvent(event) => store.record_world_event(event, &[]).await,
+            DumpRecord::Relationship(relationship) => store.put_relationship(relationship).await,
+            DumpRecord::InnerState(state) => store.put_inner_state(state).await,
             DumpRecord::Memory(memory) => {
                 let mut memory = memory.clone();
                 if let Some(successor) = memory.superseded_by.take() {
@@ -283,6 +372,17 @@ impl DumpImport {
 
     /// Links superseded memories to their successors, and reports.
     pub async fn finish(self) -> Result<ImportOutcome> {
+        for (tenant, id, parent) in &self.parents {
+            if let Some(mut place) = self.dumps.store.get_place(tenant, *id).await?
+                && place.parent_id.is_none()
+            {
+                place.parent_id = Some(*parent);
+                match self.dumps.store.update_place(&place).await {
+                    Ok(_) | Err(StoreError::Conflict(_)) => {}
+                    Err(err) => return Err(store_error(err)),
+                }
+            }
+        }
         for (tenant, old, new) in &self.supersessions {
             self.dumps
                 .store
