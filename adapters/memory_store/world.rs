@@ -301,7 +301,7 @@ impl WorldStore for InMemoryStore {
             .filter(|r| &r.tenant == tenant && r.character_id == character_id)
             .cloned()
             .collect();
-        all.sort_by(|a, b| b.updated_at.cmp(&a.updated_at));
+        all.sort_by_key(|r| std::cmp::Reverse(r.updated_at));
         all.truncate(limit as usize);
         Ok(all)
     }
