@@ -10,16 +10,28 @@ from vir_life_api_client.api.admin import create_api_key
 from vir_life_api_client.api.characters import create_character, get_character, list_characters
 from vir_life_api_client.api.memories import add_memory, search_memories
 from vir_life_api_client.api.sessions import create_session, list_messages, send_message
+from vir_life_api_client.api.world import (
+    create_place,
+    get_inner_state,
+    get_world_event,
+    move_character,
+    record_world_event,
+    update_relationship,
+)
 from vir_life_api_client.models import (
     CreateApiKeyRequest,
     CreateCharacterRequest,
     CreateMemoryRequest,
+    CreatePlaceRequest,
     CreateSessionRequest,
+    CreateWorldEventRequest,
+    MoveCharacterRequest,
     MemoryKind,
     Problem,
     SearchMemoriesRequest,
     SearchMode,
     SendMessageRequest,
+    UpdateRelationshipRequest,
 )
 
 base, master = sys.argv[1:3]
@@ -51,6 +63,22 @@ found = search_memories.sync(ada.id, client=client, body=SearchMemoriesRequest(
 assert found.mode in (SearchMode.HYBRID, SearchMode.LEXICAL), found
 assert "Sunday" in found.results[0].memory.content, found
 
+# The world: a place, a second character, a move, an event only those
+# there perceive, a relationship set by game logic, the inner state.
+tavern = create_place.sync(client=client, body=CreatePlaceRequest(name="The Salty Dog"))
+bram = create_character.sync(client=client, body=CreateCharacterRequest(name="Bram", persona="A young sailor."))
+moved = move_character.sync(ada.id, client=client, body=MoveCharacterRequest(place_id=tavern.id))
+assert moved.memory.content == "I went to The Salty Dog." and moved.character.place_id == tavern.id, moved
+event = record_world_event.sync(client=client, body=CreateWorldEventRequest(
+    description="A brawl broke out over a card game.", place_id=tavern.id))
+assert [w.character_id for w in event.witnesses] == [ada.id], event
+assert get_world_event.sync(event.id, client=client).description.startswith("A brawl")
+feeling = update_relationship.sync(ada.id, client=client, body=UpdateRelationshipRequest(
+    character_id=bram.id, trust=0.8, note="an old shipmate"))
+assert feeling.trust == 0.8 and feeling.character_id == bram.id, feeling
+assert get_inner_state.sync(ada.id, client=client).mood == ""
+
 missing = get_character.sync("00000000-0000-7000-8000-000000000000", client=client)
 assert isinstance(missing, Problem) and missing.status == 404, missing
-print("generated Python client: key, character, session, two turns, messages, memory, search, a 404: ok")
+print("generated Python client: key, character, session, two turns, messages, memory, search, "
+      "a place, a move, an event, a relationship, a 404: ok")

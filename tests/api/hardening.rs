@@ -244,3 +244,58 @@ async fn the_playground_is_served_with_the_docs_only_and_from_this_origin_only()
         .unwrap();
     assert_eq!(hidden.status(), StatusCode::NOT_FOUND);
 }
+
+/// PostgreSQL cannot store a NUL character (in text or JSON): on every
+/// store, text with one is a 400 naming the field, never a 500.
+#[tokio::test]
+async fn a_nul_character_is_a_problem_naming_its_field_on_every_store() {
+    let app = spawn_app().await;
+    let key = app.tenant_key("acme").await;
+    let character = app.character(&key).await;
+    let cases = [
+        (
+            "/v1/characters".to_owned(),
+            json!({"name": "A\u{0}da", "persona": "p"}),
+            "name",
+        ),
+        (
+            "/v1/characters".to_owned(),
+            json!({"name": "Ada", "persona": "p", "traits": {"mood": "w\u{0}ry"}}),
+            "traits",
+        ),
+        (
+            format!("/v1/characters/{character}/memories"),
+            json!({"kind": "episodic", "content": "a\u{0}b"}),
+            "content",
+        ),
+        (
+            format!("/v1/characters/{character}/sessions"),
+            json!({"metadata": {"k\u{0}": 1}}),
+            "metadata",
+        ),
+        (
+            "/v1/events".to_owned(),
+            json!({"description": "a\u{0}b", "witnesses": [character]}),
+            "description",
+        ),
+        (
+            "/v1/places".to_owned(),
+            json!({"name": "T\u{0}avern"}),
+            "name",
+        ),
+    ];
+    for (path, body, field) in cases {
+        let response = app.post(&path, &key, body).await;
+        let problem = crate::helpers::assert_problem(response, 400).await;
+        assert_eq!(problem["field"], field, "{path}: {problem}");
+    }
+    let status = app
+        .patch(
+            &format!("/v1/characters/{character}/state"),
+            &key,
+            json!({"goals": ["x\u{0}"]}),
+        )
+        .await
+        .status();
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}

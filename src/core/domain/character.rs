@@ -52,6 +52,7 @@ impl Traits {
     pub fn parse(value: serde_json::Value) -> Result<Self, InvalidInput> {
         match value {
             serde_json::Value::Object(map) => {
+                super::no_nul_in_json("traits", &serde_json::Value::Object(map.clone()))?;
                 if map.len() > 64 {
                     return Err(InvalidInput::new("traits", "must have at most 64 keys"));
                 }
@@ -110,6 +111,23 @@ mod tests {
         assert!(CharacterName::parse(&"é".repeat(100)).is_ok());
         assert!(CharacterName::parse(&"é".repeat(101)).is_err());
         assert!(Persona::parse(&"x".repeat(20_001)).is_err());
+    }
+
+    #[test]
+    fn nul_characters_are_refused_where_postgresql_would_fail() {
+        assert_eq!(CharacterName::parse("A\0da").unwrap_err().field, "name");
+        assert_eq!(
+            Traits::parse(serde_json::json!({"k\0": 1}))
+                .unwrap_err()
+                .field,
+            "traits"
+        );
+        assert_eq!(
+            Traits::parse(serde_json::json!({"k": ["\0"]}))
+                .unwrap_err()
+                .field,
+            "traits"
+        );
     }
 
     #[test]

@@ -72,6 +72,7 @@ pub(crate) fn bounded_text(
     if trimmed.is_empty() {
         return Err(InvalidInput::new(field, "must not be empty"));
     }
+    no_nul(field, trimmed)?;
     let count = trimmed.chars().count();
     if count > max {
         return Err(InvalidInput::new(
@@ -80,6 +81,31 @@ pub(crate) fn bounded_text(
         ));
     }
     Ok(trimmed.to_owned())
+}
+
+/// NUL characters are refused in text: PostgreSQL cannot store them (in
+/// text or JSON), and no client means one.
+pub(crate) fn no_nul(field: &'static str, value: &str) -> Result<(), InvalidInput> {
+    if value.contains('\0') {
+        return Err(InvalidInput::new(field, "must not contain NUL characters"));
+    }
+    Ok(())
+}
+
+/// `no_nul` for every string (keys included) of a JSON value.
+pub(crate) fn no_nul_in_json(
+    field: &'static str,
+    value: &serde_json::Value,
+) -> Result<(), InvalidInput> {
+    match value {
+        serde_json::Value::String(s) => no_nul(field, s),
+        serde_json::Value::Array(items) => items.iter().try_for_each(|v| no_nul_in_json(field, v)),
+        serde_json::Value::Object(map) => map.iter().try_for_each(|(k, v)| {
+            no_nul(field, k)?;
+            no_nul_in_json(field, v)
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// A new time-ordered id: UUIDv7 sorts by creation, which cursor pagination relies on.

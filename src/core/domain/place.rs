@@ -43,6 +43,7 @@ pub struct PlaceDescription(String);
 impl PlaceDescription {
     pub fn parse(value: &str) -> Result<Self, InvalidInput> {
         let value = value.trim();
+        super::no_nul("description", value)?;
         let count = value.chars().count();
         if count > MAX_PLACE_DESCRIPTION_CHARS {
             return Err(InvalidInput::new(

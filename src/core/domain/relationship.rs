@@ -112,6 +112,7 @@ pub(crate) fn short_text(
         ));
     }
     if value.chars().any(|c| c.is_control() && c != '\n') {
+        // NUL included: PostgreSQL cannot store it.
         return Err(InvalidInput::new(
             field,
             "must not contain control characters",

@@ -185,6 +185,10 @@ impl SessionsApi {
                 .into());
             }
         };
+        crate::core::domain::no_nul_in_json(
+            "metadata",
+            &serde_json::Value::Object(metadata.clone()),
+        )?;
         let session = state
             .sessions
             .create(auth.0, id.0, user_id, user_name, metadata)
