@@ -42,6 +42,11 @@ impl Cache for NamespacedCache {
         self.inner.get(&self.key(key)).await
     }
 
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<String>>, CacheError> {
+        let keys: Vec<String> = keys.iter().map(|k| self.key(k)).collect();
+        self.inner.get_many(&keys).await
+    }
+
     async fn set(&self, key: &str, value: &str, ttl: Duration) -> Result<(), CacheError> {
         self.inner.set(&self.key(key), value, ttl).await
     }

@@ -202,6 +202,17 @@ impl Cache for RedisCache {
         self.run(command).await
     }
 
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<String>>, CacheError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut command = redis::cmd("MGET");
+        for key in keys {
+            command.arg(key);
+        }
+        self.run(command).await
+    }
+
     async fn set(&self, key: &str, value: &str, ttl: Duration) -> Result<(), CacheError> {
         self.run::<()>(set_command(key, value, ttl, false)).await
     }

@@ -294,6 +294,19 @@ impl Cache for ResilientCache {
         Ok(value)
     }
 
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<String>>, CacheError> {
+        let values = self
+            .guarded("get_many", self.inner.get_many(keys))
+            .await
+            .ok()
+            .filter(|values| values.len() == keys.len())
+            .unwrap_or_else(|| vec![None; keys.len()]);
+        for value in &values {
+            self.health.record_hit(value.is_some());
+        }
+        Ok(values)
+    }
+
     async fn set(&self, key: &str, value: &str, ttl: Duration) -> Result<(), CacheError> {
         let _ = self.guarded("set", self.inner.set(key, value, ttl)).await;
         Ok(())

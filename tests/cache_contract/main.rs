@@ -120,6 +120,18 @@ async fn throttle_refills_over_time(cache: C) {
     ));
 }
 
+async fn several_keys_come_back_in_the_order_asked_with_misses(cache: C) {
+    let (a, missing, b) = (key("a"), key("missing"), key("b"));
+    cache.set(&a, "1", Duration::from_secs(60)).await.unwrap();
+    cache.set(&b, "2", Duration::from_secs(60)).await.unwrap();
+    let values = cache
+        .get_many(&[b.clone(), missing, a.clone()])
+        .await
+        .unwrap();
+    assert_eq!(values, vec![Some("2".into()), None, Some("1".into())]);
+    assert!(cache.get_many(&[]).await.unwrap().is_empty());
+}
+
 async fn ping_answers(cache: C) {
     cache.ping().await.unwrap();
 }
@@ -169,5 +181,6 @@ contract!(
     counters_count_and_keep_their_first_ttl,
     throttle_admits_the_limit_per_period_then_names_the_wait,
     throttle_refills_over_time,
+    several_keys_come_back_in_the_order_asked_with_misses,
     ping_answers,
 );

@@ -31,6 +31,14 @@ pub trait Cache: Send + Sync + 'static {
         None
     }
     async fn get(&self, key: &str) -> Result<Option<String>, CacheError>;
+    /// Several keys in one round trip (Redis `MGET`), in the order asked.
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<String>>, CacheError> {
+        let mut values = Vec::with_capacity(keys.len());
+        for key in keys {
+            values.push(self.get(key).await?);
+        }
+        Ok(values)
+    }
     async fn set(&self, key: &str, value: &str, ttl: Duration) -> Result<(), CacheError>;
     /// Sets the key only if absent; true when this call set it.
     async fn set_if_absent(

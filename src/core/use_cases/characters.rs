@@ -116,13 +116,20 @@ impl Characters {
         Ok(())
     }
 
-    /// The character a turn speaks as, from the cache when warm.
-    pub(crate) async fn for_turn(&self, tenant: &TenantId, id: Uuid) -> Result<Character> {
+    /// The character a turn speaks as: `cached` is what the cache held
+    /// under `persona_key` (read with the turn's other keys), else the store
+    /// (and the cache is filled).
+    pub(crate) async fn for_turn(
+        &self,
+        tenant: &TenantId,
+        id: Uuid,
+        cached: Option<String>,
+    ) -> Result<Character> {
         let key = persona_key(id);
-        if self.settings.cache_enabled
-            && let Ok(Some(json)) = self.cache.get(&key).await
+        if let Some(json) = cached
             && let Ok(character) = serde_json::from_str::<Character>(&json)
             && &character.tenant == tenant
+            && character.id == id
         {
             return Ok(character);
         }

@@ -6,6 +6,7 @@ use super::begin::UserTurn;
 use crate::core::domain::{HistoryEntry, Memory, MemoryKind, Message, Role, ScopeFilter, TenantId};
 use crate::core::error::Result;
 use crate::core::ports::{Bearing, RelationshipView, RenderRequest, estimate_tokens};
+use crate::core::use_cases::characters::persona_key;
 use crate::core::use_cases::sessions::history_key;
 use crate::core::use_cases::support::{RecallQuery, ScoredMemory};
 use uuid::Uuid;
@@ -52,12 +53,16 @@ pub(super) struct PreparedTurn {
 impl ChatTurns {
     pub(super) async fn prepare(&self, turn: UserTurn) -> Result<PreparedTurn> {
         let tenant = &turn.session.tenant;
+        // The persona and the history, when cached, in one round trip.
+        let (persona, history) = self
+            .cached(turn.session.character_id, turn.session.id)
+            .await;
         let character = self
             .characters
-            .for_turn(tenant, turn.session.character_id)
+            .for_turn(tenant, turn.session.character_id, persona)
             .await?;
         let history = self
-            .history(tenant, turn.session.id, turn.user_message.id)
+            .history(tenant, turn.session.id, turn.user_message.id, history)
             .await?;
         let bearing = self
             .bearing(tenant, character.id, &turn.session.user_id)
@@ -144,15 +149,36 @@ impl ChatTurns {
         })
     }
 
-    /// Earlier turns, from the cache when warm (written through after each turn).
+    /// What the cache holds for a turn: the character's persona and the
+    /// session's history, read together (misses, or no cache, are `None`).
+    async fn cached(
+        &self,
+        character_id: Uuid,
+        session_id: Uuid,
+    ) -> (Option<String>, Option<String>) {
+        if !self.settings.cache_enabled {
+            return (None, None);
+        }
+        let keys = [persona_key(character_id), history_key(session_id)];
+        match self.cache.get_many(&keys).await {
+            Ok(values) => {
+                let mut values = values.into_iter();
+                (values.next().flatten(), values.next().flatten())
+            }
+            Err(_) => (None, None),
+        }
+    }
+
+    /// Earlier turns: `cached` when the cache held them (written through
+    /// after each turn), else the store.
     async fn history(
         &self,
         tenant: &TenantId,
         session_id: Uuid,
         current_message: Uuid,
+        cached: Option<String>,
     ) -> Result<Vec<HistoryEntry>> {
-        if self.settings.cache_enabled
-            && let Ok(Some(json)) = self.cache.get(&history_key(session_id)).await
+        if let Some(json) = cached
             && let Ok(history) = serde_json::from_str::<Vec<HistoryEntry>>(&json)
         {
             return Ok(history);
