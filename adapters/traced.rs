@@ -1,17 +1,19 @@
-//! A span around every port call: `TracedStore` wraps the store, and the
-//! decorators in `resilience` open the same span around the cache, vector
-//! index and language-model calls. The spans are at debug level under the
+//! A span around every port call: `TracedStore` wraps the store,
+//! `TracedVectors` the vector index where no resilience decorator does, and
+//! the decorators in `resilience` open the same span around the cache,
+//! Qdrant and language-model calls. The spans are at debug level under the
 //! `virlife::port` target, so they cost nothing unless a subscriber asks
 //! for them (the OTLP exporter does, see `telemetry`).
 
 use crate::core::domain::{
-    ApiKey, Character, Counterpart, Erasure, IdempotencyRecord, InnerState, Job, JobOutcome,
-    JobStatus, KeyHash, Memory, MemoryKind, Message, PageRequest, PendingVector, PendingVectorRow,
-    Place, Relationship, Role, ScopeFilter, Session, TenantId, Witness, WorldEvent,
+    ApiKey, Character, Counterpart, Erasure, IdempotencyRecord, IndexHits, InnerState, Job,
+    JobOutcome, JobStatus, KeyHash, Memory, MemoryKind, Message, PageRequest, PendingVector,
+    PendingVectorRow, Place, Relationship, Role, ScopeFilter, Session, TenantId, VectorPoint,
+    VectorQuery, Witness, WorldEvent,
 };
 use crate::core::ports::{
     ApiKeyStore, CharacterStore, IdempotencyStore, JobStore, MemoryStore, PoolReport, SessionStore,
-    StorageReport, Store, StoreAdmin, StoreError, WorldStore,
+    StorageReport, Store, StoreAdmin, StoreError, VectorError, VectorMemory, WorldStore,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -694,6 +696,82 @@ impl WorldStore for TracedStore {
         self.inner
             .bearing(tenant, character_id, user_id)
             .instrument(port_span("store", "bearing"))
+            .await
+    }
+}
+
+/// A vector index without the resilience decorator (PostgreSQL's own
+/// search, the in-process index), each call in its own span.
+pub struct TracedVectors {
+    inner: Arc<dyn VectorMemory>,
+}
+
+impl TracedVectors {
+    pub fn new(inner: Arc<dyn VectorMemory>) -> Self {
+        Self { inner }
+    }
+}
+
+#[async_trait]
+impl VectorMemory for TracedVectors {
+    fn kind(&self) -> &'static str {
+        self.inner.kind()
+    }
+
+    async fn ping(&self) -> Result<(), VectorError> {
+        self.inner
+            .ping()
+            .instrument(port_span("vector_memory", "ping"))
+            .await
+    }
+
+    async fn upsert(&self, points: &[VectorPoint]) -> Result<(), VectorError> {
+        self.inner
+            .upsert(points)
+            .instrument(port_span("vector_memory", "upsert"))
+            .await
+    }
+
+    async fn search(&self, query: &VectorQuery) -> Result<IndexHits, VectorError> {
+        self.inner
+            .search(query)
+            .instrument(port_span("vector_memory", "search"))
+            .await
+    }
+
+    async fn delete(&self, memory_ids: &[Uuid]) -> Result<(), VectorError> {
+        self.inner
+            .delete(memory_ids)
+            .instrument(port_span("vector_memory", "delete"))
+            .await
+    }
+
+    async fn delete_character(
+        &self,
+        tenant: &TenantId,
+        character_id: Uuid,
+    ) -> Result<(), VectorError> {
+        self.inner
+            .delete_character(tenant, character_id)
+            .instrument(port_span("vector_memory", "delete_character"))
+            .await
+    }
+
+    async fn model_mismatch(
+        &self,
+        model: &str,
+        dimensions: usize,
+    ) -> Result<Option<String>, VectorError> {
+        self.inner
+            .model_mismatch(model, dimensions)
+            .instrument(port_span("vector_memory", "model_mismatch"))
+            .await
+    }
+
+    async fn reset(&self, model: &str, dimensions: usize) -> Result<(), VectorError> {
+        self.inner
+            .reset(model, dimensions)
+            .instrument(port_span("vector_memory", "reset"))
             .await
     }
 }

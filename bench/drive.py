@@ -5,7 +5,7 @@ Needs DATABASE_URL and REDIS_URL (bench/run provides them). Every run is
 bounded by --duration; figures are for comparison within one run (the
 machines are shared and noisy), so ratios matter more than absolutes.
 """
-import argparse, json, os, platform, random, re, socket, subprocess, sys, tempfile, threading, time, urllib.request, uuid
+import argparse, http.client, json, os, platform, random, re, socket, subprocess, sys, tempfile, threading, time, urllib.request, uuid
 
 MASTER = "bench-master-key-0123456789abcdefghijkl"
 
@@ -179,6 +179,92 @@ def scenario_turn(binary, args, llm, cache_enabled, store_env=None):
     try:
         key, _, sessions = setup_sessions(service, args.connections)
         return measured(service, service.base + "/", turn_script(key, sessions, "Tell me about the storm last night."), args)
+    finally:
+        service.stop()
+
+
+def metric_sums(base):
+    """Sum and count of each `virlife_port_seconds` port and of the turn
+    route's `virlife_http_request_seconds`, as /metrics reads now."""
+    text = urllib.request.urlopen(urllib.request.Request(
+        base + "/metrics", headers={"Authorization": f"Bearer {MASTER}"}), timeout=10).read().decode()
+    sums = {}
+    for line in text.splitlines():
+        match = re.match(r"^(virlife_port_seconds|virlife_http_request_seconds)_(sum|count)\{(.*)\} (\S+)$", line)
+        if not match:
+            continue
+        name, part, labels, value = match.groups()
+        if name == "virlife_port_seconds":
+            port = re.search(r'port="([^"]+)"', labels).group(1)
+            call = re.search(r'call="([^"]+)"', labels)
+            # Each port's total, and each call's.
+            if call:
+                calls_key = (f"{port}.{call.group(1)}", part)
+                sums[calls_key] = sums.get(calls_key, 0.0) + float(value)
+            key = port
+        elif 'route="/v1/sessions/{id}/messages"' in labels and 'method="POST"' in labels:
+            key = "request"
+        else:
+            continue
+        sums[(key, part)] = sums.get((key, part), 0.0) + float(value)
+    return sums
+
+
+def scenario_turn_c1(binary, args, llm):
+    """One turn at a time on one session: client latency p50/p99, and where
+    a turn's service time goes (from the port spans, per turn)."""
+    service = Service(binary, {}, llm)
+    try:
+        key, _, sessions = setup_sessions(service, 1)
+        path = f"/v1/sessions/{sessions[0]}/messages"
+        body = json.dumps({"content": "Tell me about the storm last night."})
+        headers = {"Content-Type": "application/json", "Authorization": f"Bearer {key}"}
+        connection = http.client.HTTPConnection("127.0.0.1", service.port, timeout=10)
+
+        def turn():
+            connection.request("POST", path, body=body, headers=headers)
+            response = connection.getresponse()
+            response.read()
+            return response.status
+
+        warm_until = time.monotonic() + 2
+        while time.monotonic() < warm_until:
+            turn()
+        before = metric_sums(service.base)
+        latencies, errors = [], 0
+        until = time.monotonic() + args.duration
+        while time.monotonic() < until:
+            started = time.perf_counter()
+            status = turn()
+            latencies.append((time.perf_counter() - started) * 1000)
+            errors += status != 201
+        after = metric_sums(service.base)
+        turns = after.get(("request", "count"), 0) - before.get(("request", "count"), 0)
+        per_turn = {}
+        if turns > 0:
+            service_ms = (after[("request", "sum")] - before[("request", "sum")]) / turns * 1000
+            per_turn["service"] = round(service_ms, 3)
+            in_ports = 0.0
+            for port in ("store", "cache", "vector_memory", "llm"):
+                spent = (after.get((port, "sum"), 0) - before.get((port, "sum"), 0)) / turns * 1000
+                calls = (after.get((port, "count"), 0) - before.get((port, "count"), 0)) / turns
+                per_turn[port] = round(spent, 3)
+                per_turn[port + "_calls"] = round(calls, 2)
+                in_ports += spent
+            # Port calls may overlap (the turn runs some concurrently): the
+            # rest is an estimate of the service's own work (routing, JSON,
+            # prompt building), never below zero.
+            per_turn["own_work"] = round(max(service_ms - in_ports, 0.0), 3)
+            calls = {k[0]: (after[k] - before.get(k, 0)) / turns * 1000 for k in after
+                     if k[1] == "sum" and "." in k[0]}
+            per_turn["top_calls"] = {name: round(ms, 3) for name, ms in sorted(calls.items(), key=lambda c: -c[1])[:6]}
+        latencies.sort()
+
+        def at(q):
+            return round(latencies[min(len(latencies) - 1, int(q * len(latencies)))], 3)
+
+        return {"rps": round(len(latencies) / args.duration, 1), "p50_ms": at(0.5), "p90_ms": at(0.9), "p99_ms": at(0.99),
+                "errors": errors, "peak_rss_mb": service.rss_mb("VmHWM"), "turns": len(latencies), "per_turn_ms": per_turn}
     finally:
         service.stop()
 
@@ -491,6 +577,7 @@ def main():
         steps = [
             ("idle", lambda: scenario_idle(args.binary, args, llm)),
             ("health", lambda: scenario_health(args.binary, args, llm)),
+            ("turn_c1", lambda: scenario_turn_c1(args.binary, args, llm)),
             ("turn_cache_warm", lambda: scenario_turn(args.binary, args, llm, True)),
             ("turn_cache_off", lambda: scenario_turn(args.binary, args, llm, False)),
             ("memory_add", lambda: scenario_memory_add(args.binary, args, llm)),
@@ -531,6 +618,13 @@ def main():
                      "turn_peak_rss_virlife_over_reference": round(ours["peak_rss_mb"] / max(theirs["peak_rss_mb"], 0.001), 3)}
         print(f"chat turn, VirLife / FastAPI reference (same run, same concurrency): throughput x{ratio_ref['turn_rps_virlife_over_reference']}, "
               f"p99 x{ratio_ref['turn_p99_virlife_over_reference']}, peak RSS x{ratio_ref['turn_peak_rss_virlife_over_reference']}")
+    c1 = rows.get("turn_c1")
+    if c1:
+        t = c1["per_turn_ms"]
+        print(f"one turn at a time ({c1['turns']} turns, PostgreSQL + Redis, zero-latency mock): p50 {c1['p50_ms']} ms, p99 {c1['p99_ms']} ms client-side; "
+              f"service time {t.get('service')} ms per turn: store {t.get('store')} ms ({t.get('store_calls')} calls), cache {t.get('cache')} ms "
+              f"({t.get('cache_calls')}), vector search {t.get('vector_memory')} ms ({t.get('vector_memory_calls')}), provider {t.get('llm')} ms "
+              f"({t.get('llm_calls')}), the rest (routing, JSON, prompt) {t.get('own_work')} ms; the costliest calls (ms per turn): {t.get('top_calls')}")
     concurrent = rows.get("concurrent_streams")
     if concurrent:
         print(f"{concurrent['streams']} concurrent streamed turns (2 s replies): {concurrent['completed']} done, {concurrent['errors']} errors, "

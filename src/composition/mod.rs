@@ -13,8 +13,11 @@ pub use server::{Application, NoDelay, shutdown_signal};
 use crate::adapters::namespace::NamespacedCache;
 use crate::adapters::resilience::{ObservedLlm, ResilientCache, ResilientVectors};
 use crate::adapters::{
-    exact_vectors::ExactVectorMemory, memory_cache::InMemoryCache, memory_store::InMemoryStore,
-    offline_llm::OfflineLlm, traced::TracedStore,
+    exact_vectors::ExactVectorMemory,
+    memory_cache::InMemoryCache,
+    memory_store::InMemoryStore,
+    offline_llm::OfflineLlm,
+    traced::{TracedStore, TracedVectors},
 };
 use crate::config::{Database, Environment, Settings};
 use crate::core::domain::KeyHash;
@@ -351,11 +354,12 @@ fn compose_with_store(
         None => match store_search {
             Some(search) => {
                 tracing::info!("vector memory: PostgreSQL (pgvector where available, else exact)");
-                (search, Arc::default())
+                (Arc::new(TracedVectors::new(search)), Arc::default())
             }
             None => {
                 tracing::info!("vector memory: exact search in process");
-                (Arc::new(ExactVectorMemory::new()), Arc::default())
+                let exact: Arc<dyn VectorMemory> = Arc::new(ExactVectorMemory::new());
+                (Arc::new(TracedVectors::new(exact)), Arc::default())
             }
         },
     };

@@ -1,5 +1,5 @@
 //! Telemetry: logs (console lines in development, JSON lines elsewhere),
-//! the pool-wait histogram, and, where configured, error tracking
+//! the pool-wait and port-time histograms, and, where configured, error tracking
 //! (`SENTRY_DSN`, `error_tracking`) and traces over OTLP
 //! (`OTEL_EXPORTER_OTLP_ENDPOINT`, `traces`). `init` returns a guard that
 //! sends what is still buffered when it is dropped.
@@ -7,6 +7,7 @@
 #[cfg(feature = "sentry")]
 mod error_tracking;
 mod pool_wait;
+mod port_time;
 #[cfg(feature = "otel")]
 mod traces;
 
@@ -35,6 +36,7 @@ pub fn init(settings: &Settings) -> Telemetry {
     let mut telemetry = Telemetry::default();
     let mut layers = vec![log_layer(settings, std::io::stdout)];
     layers.push(pool_wait::layer());
+    layers.push(port_time::layer());
     #[cfg(feature = "sentry")]
     {
         if let Some(dsn) = &settings.sentry_dsn {

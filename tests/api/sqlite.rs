@@ -845,6 +845,17 @@ async fn metrics_show_the_database_pool_its_waits_and_the_jobs_by_status() {
         Some(1.0),
         "{text}"
     );
+    // Where the time went, by port (the reflection called the store).
+    let store_calls = text
+        .lines()
+        .filter(|l| l.starts_with("virlife_port_seconds_count{") && l.contains(r#"port="store""#))
+        .filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok())
+        .sum::<f64>();
+    assert!(store_calls > 0.0, "{text}");
+    assert!(
+        text.contains(r#"call="insert_character""#),
+        "each call is named: {text}"
+    );
     for status in ["queued", "running", "failed"] {
         assert_eq!(
             series(&text, &format!(r#"virlife_jobs{{status="{status}"}}"#)),
