@@ -43,6 +43,7 @@ async fn a_failing_cache_does_not_fail_a_turn() {
     let mut cache = MockCache::new();
     let down = || CacheError::Unavailable("connection refused".into());
     cache.expect_get().returning(move |_| Err(down()));
+    cache.expect_get_many().returning(move |_| Err(down()));
     cache.expect_set().returning(move |_, _, _| Err(down()));
     cache.expect_delete().returning(move |_| Err(down()));
     cache
