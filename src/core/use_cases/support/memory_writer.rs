@@ -87,10 +87,9 @@ impl MemoryWriter {
         })
     }
 
-    /// Indexes memories stored elsewhere (deferred on failure, as `form`).
+    /// Indexes memories stored elsewhere, in one call to the index
+    /// (deferred on failure, as `form`).
     pub async fn index(&self, memories: &[Memory]) {
-        for memory in memories {
-            self.sync.index(memory).await;
-        }
+        self.sync.index_many(memories).await;
     }
 }

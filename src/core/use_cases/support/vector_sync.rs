@@ -30,6 +30,25 @@ impl VectorSync {
         }
     }
 
+    /// Indexes many stored memories in one call (an event's witnesses);
+    /// deferred one by one if the index cannot take them.
+    pub async fn index_many(&self, memories: &[Memory]) {
+        if memories.is_empty() {
+            return;
+        }
+        let points: Vec<VectorPoint> = memories.iter().map(VectorPoint::of).collect();
+        if let Err(err) = self.vectors.upsert(&points).await {
+            tracing::warn!(error = %err, count = memories.len(), "memories stored, indexing deferred");
+            for memory in memories {
+                self.defer(PendingVector::Upsert {
+                    tenant: memory.tenant.clone(),
+                    memory_id: memory.id,
+                })
+                .await;
+            }
+        }
+    }
+
     pub async fn remove(&self, memory_id: Uuid) {
         if let Err(err) = self.vectors.delete(&[memory_id]).await {
             tracing::warn!(error = %err, "memory deleted, vector removal deferred");
