@@ -283,6 +283,13 @@ async fn a_nul_character_is_a_problem_naming_its_field_on_every_store() {
             json!({"name": "T\u{0}avern"}),
             "name",
         ),
+        (
+            "/v1/characters/import".to_owned(),
+            json!({"format": "virlife.character.v1",
+                   "character": {"name": "Ada", "persona": "p"}, "memories": [],
+                   "sessions": [{"metadata": {"k\u{0}": 1}, "messages": []}]}),
+            "metadata",
+        ),
     ];
     for (path, body, field) in cases {
         let response = app.post(&path, &key, body).await;

@@ -52,7 +52,7 @@ impl Traits {
     pub fn parse(value: serde_json::Value) -> Result<Self, InvalidInput> {
         match value {
             serde_json::Value::Object(map) => {
-                super::no_nul_in_json("traits", &serde_json::Value::Object(map.clone()))?;
+                super::no_nul_in_object("traits", &map)?;
                 if map.len() > 64 {
                     return Err(InvalidInput::new("traits", "must have at most 64 keys"));
                 }

@@ -36,7 +36,8 @@ pub use relationship::{
     RelationshipUpdate,
 };
 pub use session::{
-    HistoryEntry, IdempotencyRecord, Message, MessageContent, Role, Session, Usage, UserName,
+    HistoryEntry, IdempotencyRecord, Message, MessageContent, Role, Session, SessionMetadata,
+    Usage, UserName,
 };
 pub use tenant::TenantId;
 pub use vector::{
@@ -93,19 +94,24 @@ pub(crate) fn no_nul(field: &'static str, value: &str) -> Result<(), InvalidInpu
 }
 
 /// `no_nul` for every string (keys included) of a JSON value.
-pub(crate) fn no_nul_in_json(
-    field: &'static str,
-    value: &serde_json::Value,
-) -> Result<(), InvalidInput> {
+fn no_nul_in_json(field: &'static str, value: &serde_json::Value) -> Result<(), InvalidInput> {
     match value {
         serde_json::Value::String(s) => no_nul(field, s),
         serde_json::Value::Array(items) => items.iter().try_for_each(|v| no_nul_in_json(field, v)),
-        serde_json::Value::Object(map) => map.iter().try_for_each(|(k, v)| {
-            no_nul(field, k)?;
-            no_nul_in_json(field, v)
-        }),
+        serde_json::Value::Object(map) => no_nul_in_object(field, map),
         _ => Ok(()),
     }
+}
+
+/// `no_nul` for every key and string of a JSON object.
+pub(crate) fn no_nul_in_object(
+    field: &'static str,
+    map: &serde_json::Map<String, serde_json::Value>,
+) -> Result<(), InvalidInput> {
+    map.iter().try_for_each(|(k, v)| {
+        no_nul(field, k)?;
+        no_nul_in_json(field, v)
+    })
 }
 
 /// A new time-ordered id: UUIDv7 sorts by creation, which cursor pagination relies on.

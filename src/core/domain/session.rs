@@ -87,6 +87,31 @@ impl MessageContent {
     }
 }
 
+/// Free-form session metadata: a JSON object of at most 64 keys (no NUL
+/// characters); absent, an empty one.
+#[derive(Debug)]
+pub struct SessionMetadata(serde_json::Map<String, serde_json::Value>);
+
+impl SessionMetadata {
+    pub fn parse(value: Option<serde_json::Value>) -> Result<Self, InvalidInput> {
+        let map = match value {
+            None => serde_json::Map::new(),
+            Some(serde_json::Value::Object(map)) if map.len() <= 64 => map,
+            Some(_) => {
+                return Err(InvalidInput::new(
+                    "metadata",
+                    "must be a JSON object of at most 64 keys",
+                ));
+            }
+        };
+        super::no_nul_in_object("metadata", &map)?;
+        Ok(Self(map))
+    }
+    pub fn into_inner(self) -> serde_json::Map<String, serde_json::Value> {
+        self.0
+    }
+}
+
 #[derive(Debug)]
 pub struct UserName(String);
 

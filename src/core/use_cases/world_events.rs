@@ -116,7 +116,12 @@ impl WorldEvents {
             .occurred_at
             .map_or_else(chrono::Utc::now, WorldTime::value);
         let description = new.description.into_inner();
-        let embedding = self.embedder.embed_one(&description).await?;
+        // One embedding for every witness; none when nobody was there.
+        let embedding = if witnesses.is_empty() {
+            Vec::new()
+        } else {
+            self.embedder.embed_one(&description).await?
+        };
         let event = WorldEvent {
             id: id_at(occurred_at),
             tenant: tenant.clone(),
@@ -184,10 +189,10 @@ impl WorldEvents {
 
     /// The listed characters (each the tenant's), else everyone at the place.
     async fn witnesses(&self, tenant: &TenantId, new: &NewWorldEvent) -> Result<Vec<Uuid>> {
-        if let Some(place) = new.place_id {
-            self.places.get(tenant, place).await?;
-        }
         if let Some(listed) = &new.witnesses {
+            if let Some(place) = new.place_id {
+                self.places.get(tenant, place).await?;
+            }
             if listed.is_empty() {
                 return Err(InvalidInput::new("witnesses", "must not be empty when given").into());
             }
@@ -206,6 +211,7 @@ impl WorldEvents {
             }
             return Ok(ids);
         }
+        // Everyone at the place; `scope` answers 404 for a place not the tenant's.
         let Some(place) = new.place_id else {
             return Err(InvalidInput::new(
                 "witnesses",

@@ -4,7 +4,7 @@
 use super::ApiTags;
 use crate::core::domain::{
     CharacterName, Importance, InvalidInput, MemoryContent, MemoryKind, MemorySource,
-    MessageContent, Persona, Role, Traits, UserId, UserName,
+    MessageContent, Persona, Role, SessionMetadata, Traits, UserId, UserName,
 };
 use crate::core::use_cases::{
     CharacterExport, CharacterImport, ImportedMemory, ImportedMessage, ImportedSession,
@@ -236,16 +236,7 @@ fn import_of(archive: CharacterArchive) -> std::result::Result<CharacterImport, 
     let sessions = sessions
         .into_iter()
         .map(|s| {
-            let metadata = match s.metadata {
-                None => Default::default(),
-                Some(serde_json::Value::Object(map)) if map.len() <= 64 => map,
-                Some(_) => {
-                    return Err(InvalidInput::new(
-                        "metadata",
-                        "must be a JSON object of at most 64 keys",
-                    ));
-                }
-            };
+            let metadata = SessionMetadata::parse(s.metadata)?.into_inner();
             Ok(ImportedSession {
                 user_id: user(s.user_id.as_deref())?,
                 user_name: s.user_name.as_deref().map(UserName::parse).transpose()?,

@@ -1,5 +1,5 @@
 use super::ApiTags;
-use crate::core::domain::{MessageContent, PageRequest, UserId, UserName};
+use crate::core::domain::{MessageContent, PageRequest, SessionMetadata, UserId, UserName};
 use crate::core::use_cases::{TurnEvent, TurnInput};
 use crate::http::auth::TenantKey;
 use crate::http::dto::{
@@ -174,21 +174,7 @@ impl SessionsApi {
             .map(|u| UserId::parse("user_id", u))
             .transpose()?;
         let user_name = body.user_name.as_deref().map(UserName::parse).transpose()?;
-        let metadata = match body.metadata {
-            None => Default::default(),
-            Some(serde_json::Value::Object(map)) if map.len() <= 64 => map,
-            Some(_) => {
-                return Err(crate::core::domain::InvalidInput::new(
-                    "metadata",
-                    "must be a JSON object of at most 64 keys",
-                )
-                .into());
-            }
-        };
-        crate::core::domain::no_nul_in_json(
-            "metadata",
-            &serde_json::Value::Object(metadata.clone()),
-        )?;
+        let metadata = SessionMetadata::parse(body.metadata)?.into_inner();
         let session = state
             .sessions
             .create(auth.0, id.0, user_id, user_name, metadata)

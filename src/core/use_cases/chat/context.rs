@@ -61,12 +61,11 @@ impl ChatTurns {
             .characters
             .for_turn(tenant, turn.session.character_id, persona)
             .await?;
-        let history = self
-            .history(tenant, turn.session.id, turn.user_message.id, history)
-            .await?;
-        let bearing = self
-            .bearing(tenant, character.id, &turn.session.user_id)
-            .await?;
+        // Independent reads: side by side.
+        let (history, bearing) = tokio::try_join!(
+            self.history(tenant, turn.session.id, turn.user_message.id, history),
+            self.bearing(tenant, character.id, &turn.session.user_id),
+        )?;
         let room = self
             .memory_room(&character.persona, &character.traits, &history, &turn)
             .saturating_sub(bearing_tokens(&bearing));
