@@ -321,6 +321,17 @@ impl MemoryStore for TracedStore {
             .await
     }
 
+    async fn get_memories_for_recall(
+        &self,
+        tenant: &TenantId,
+        ids: &[Uuid],
+    ) -> Result<Vec<Memory>, StoreError> {
+        self.inner
+            .get_memories_for_recall(tenant, ids)
+            .instrument(port_span("store", "get_memories_for_recall"))
+            .await
+    }
+
     async fn list_memories(
         &self,
         tenant: &TenantId,

@@ -92,6 +92,7 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("COGNITION_EVERY_N_TURNS", "cognition_every_n_turns"),
     ("COGNITION_COOLDOWN_SECONDS", "cognition_cooldown_seconds"),
     ("HISTORY_TURNS", "history_turns"),
+    ("RECALL_VECTOR_WEIGHT", "recall_vector_weight"),
     ("RECALL_RECENCY_WEIGHT", "recall_recency_weight"),
     ("RECALL_IMPORTANCE_WEIGHT", "recall_importance_weight"),
     (
@@ -240,7 +241,10 @@ pub struct Settings {
     pub cognition_every_n_turns: u32,
     pub cognition_cooldown_seconds: u64,
     pub history_turns: u32,
-    /// Recall's order: fused relevance (0–1) plus these times recency and
+    /// A hybrid search's relevance: this share of the vector list's
+    /// normalised score, the rest the lexical list's (0–1).
+    pub recall_vector_weight: f32,
+    /// Recall's order: relevance (0–1) plus these times recency and
     /// importance (each 0–1).
     pub recall_recency_weight: f32,
     pub recall_importance_weight: f32,
@@ -571,6 +575,11 @@ impl Settings {
             if !(value.is_finite() && (0.0..=10.0).contains(&value)) {
                 problems.push(format!("{variable}: must be between 0 and 10"));
             }
+        }
+        if !(self.recall_vector_weight.is_finite()
+            && (0.0..=1.0).contains(&self.recall_vector_weight))
+        {
+            problems.push("RECALL_VECTOR_WEIGHT: must be between 0 and 1".into());
         }
         if !(self.recall_recency_half_life_days.is_finite()
             && self.recall_recency_half_life_days > 0.0)

@@ -77,6 +77,22 @@ impl MemoryStore for PostgresStore {
         self.open_memories(rows)
     }
 
+    async fn get_memories_for_recall(
+        &self,
+        tenant: &TenantId,
+        ids: &[Uuid],
+    ) -> Result<Vec<Memory>, StoreError> {
+        let rows = sqlx::query_as::<_, MemoryRow>(sqlx::AssertSqlSafe(format!(
+            "SELECT {MEMORY_COLUMNS_WITHOUT_EMBEDDING} FROM memories WHERE tenant = $1 AND id = ANY($2)"
+        )))
+        .bind(tenant.as_str())
+        .bind(ids)
+        .fetch_all(&self.pool)
+        .within(self.query_timeout)
+        .await?;
+        self.open_memories(rows)
+    }
+
     async fn list_memories(
         &self,
         tenant: &TenantId,

@@ -55,4 +55,6 @@ impl TryFrom<MemoryRow> for Memory {
     }
 }
 
+/// `MEMORY_COLUMNS` with an empty embedding.
+pub(super) const MEMORY_COLUMNS_WITHOUT_EMBEDDING: &str = "id, tenant, character_id, session_id, user_id, kind, source, content, importance, '{}'::real[] AS embedding, embedding_model, superseded_by, evidence, event_id, COALESCE(occurred_at, created_at) AS occurred_at, created_at, sealed";
 pub(super) const MEMORY_COLUMNS: &str = "id, tenant, character_id, session_id, user_id, kind, source, content, importance, embedding, embedding_model, superseded_by, evidence, event_id, COALESCE(occurred_at, created_at) AS occurred_at, created_at, sealed";

@@ -55,6 +55,7 @@ fn core_settings(settings: &Settings) -> CoreSettings {
         session_retention: chrono::Duration::days(i64::from(settings.session_retention_days)),
         context_tokens: settings.llm_context_tokens,
         rank_weights: crate::core::domain::RankWeights {
+            vector: settings.recall_vector_weight,
             recency: settings.recall_recency_weight,
             importance: settings.recall_importance_weight,
             half_life_days: settings.recall_recency_half_life_days,

@@ -379,8 +379,10 @@ impl From<ListRank> for ListRankDto {
 }
 
 /// What made a result's rank: `score = relevance + RECALL_RECENCY_WEIGHT ×
-/// recency + RECALL_IMPORTANCE_WEIGHT × importance`, where relevance is the
-/// reciprocal-rank fusion of the lists the mode used, scaled to 0–1.
+/// recency + RECALL_IMPORTANCE_WEIGHT × importance`, where relevance blends
+/// the lists the mode used: each list's score scaled min–max within the list
+/// (its best 1, its last 0), weighted `RECALL_VECTOR_WEIGHT` (vector) and the
+/// rest (lexical); 0–1.
 #[derive(Debug, Object)]
 #[oai(rename = "RankScores")]
 pub struct RankScoresDto {

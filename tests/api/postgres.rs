@@ -333,7 +333,7 @@ async fn with_an_encryption_key_text_is_ciphertext_in_postgres_and_plaintext_thr
     let search_in_postgres = !app.variables.contains_key("QDRANT_URL");
     if search_in_postgres {
         let indexed: Vec<(String, String)> =
-            sqlx::query_as("SELECT lexemes::text, term_key FROM memory_vectors")
+            sqlx::query_as("SELECT lexemes::text, term_key FROM memory_words")
                 .fetch_all(&mut db)
                 .await
                 .unwrap();
@@ -428,7 +428,7 @@ async fn with_an_encryption_key_text_is_ciphertext_in_postgres_and_plaintext_thr
     }
     assert_eq!(found["results"][0]["memory"]["content"], secret, "{found}");
     if search_in_postgres {
-        let keys: Vec<String> = sqlx::query_scalar("SELECT DISTINCT term_key FROM memory_vectors")
+        let keys: Vec<String> = sqlx::query_scalar("SELECT DISTINCT term_key FROM memory_words")
             .fetch_all(&mut db)
             .await
             .unwrap();

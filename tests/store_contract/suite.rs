@@ -408,6 +408,26 @@ pub async fn memories_keep_their_embeddings_and_filter_by_tenant_and_kind(store:
             .unwrap()
             .is_empty()
     );
+    // A search's hits: the same memories (their embeddings may be left out).
+    let mut whole = store.get_memories(&a, &[e.id, b.id]).await.unwrap();
+    let mut for_recall = store
+        .get_memories_for_recall(&a, &[e.id, b.id])
+        .await
+        .unwrap();
+    assert_eq!(for_recall.len(), 2);
+    for memory in whole.iter_mut().chain(for_recall.iter_mut()) {
+        memory.embedding.clear();
+    }
+    whole.sort_by_key(|m| m.id);
+    for_recall.sort_by_key(|m| m.id);
+    assert_eq!(whole, for_recall);
+    assert!(
+        store
+            .get_memories_for_recall(&tenant("b"), &[e.id, b.id])
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert!(!store.delete_memory(&tenant("b"), c.id, e.id).await.unwrap());
     assert!(store.delete_memory(&a, c.id, e.id).await.unwrap());
     let batch = store.memories_after(None, 1).await.unwrap();

@@ -30,7 +30,7 @@ pub use memory::{Importance, MAX_MEMORY_CHARS, Memory, MemoryContent, MemoryKind
 pub use page::{Cursor, Page, PageRequest};
 pub use person::{Erasure, MAX_USER_ID_CHARS, ScopeFilter, UserId};
 pub use place::{MAX_PLACE_DEPTH, Place, PlaceDescription, PlaceName, PlacePatch};
-pub use ranking::{IndexHits, ListRank, RRF_K, RankScores, RankWeights, SearchMode, finish, fuse};
+pub use ranking::{IndexHits, ListRank, RankScores, RankWeights, SearchMode, finish, fuse};
 pub use relationship::{
     Bipolar, ChangeCause, Counterpart, HISTORY_LIMIT, Relationship, RelationshipChange,
     RelationshipUpdate,

@@ -31,6 +31,16 @@ pub trait MemoryStore: Send + Sync + 'static {
         tenant: &TenantId,
         ids: &[Uuid],
     ) -> Result<Vec<Memory>, StoreError>;
+    /// `get_memories` for a search's hits: their embeddings may be left
+    /// empty (a result needs the text; reading and sending dozens of
+    /// vectors per search was a tenth of PostgreSQL's share of it).
+    async fn get_memories_for_recall(
+        &self,
+        tenant: &TenantId,
+        ids: &[Uuid],
+    ) -> Result<Vec<Memory>, StoreError> {
+        self.get_memories(tenant, ids).await
+    }
     async fn list_memories(
         &self,
         tenant: &TenantId,

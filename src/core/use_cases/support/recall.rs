@@ -1,6 +1,6 @@
 //! Recall: the memories that matter for a text. The search index fills a
-//! vector list and a lexical (BM25) list; they are fused by reciprocal rank,
-//! then recency and importance adjust the order (`domain::ranking`). When
+//! vector list and a lexical (BM25) list; their normalised scores are
+//! blended, then recency and importance adjust the order (`domain::ranking`). When
 //! the index fails, an exact scan of the Store's memories answers instead.
 
 use super::Embedder;
@@ -135,7 +135,7 @@ impl Recall {
         };
         let (hits, memories, fell_back) = self.candidates(&query).await?;
         let now = chrono::Utc::now();
-        let fused = fuse(&hits, mode);
+        let fused = fuse(&hits, mode, self.weights.vector);
         let mut ranked: Vec<ScoredMemory> = memories
             .into_iter()
             // The index filters by scope too; this keeps a stale or foreign
@@ -191,7 +191,7 @@ impl Recall {
                 ids.dedup();
                 // The index may still hold points of deleted rows; they
                 // simply drop out here.
-                let memories = self.memories.get_memories(tenant, &ids).await?;
+                let memories = self.memories.get_memories_for_recall(tenant, &ids).await?;
                 Ok((hits, memories, false))
             }
             Err(err) => {
