@@ -83,8 +83,11 @@ impl MemoryStore for SqliteStore {
     ) -> Result<Vec<Memory>, StoreError> {
         let mut found = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(IDS_PER_QUERY) {
+            // `+tenant`: without it SQLite walks the tenant's whole index
+            // and tests each row against the ids (at 100,000 memories a
+            // search's hits took 50 ms); the ids' primary key finds them.
             let mut query = QueryBuilder::<Sqlite>::new(format!(
-                "SELECT {MEMORY_COLUMNS} FROM memories WHERE tenant = "
+                "SELECT {MEMORY_COLUMNS} FROM memories WHERE +tenant = "
             ));
             query.push_bind(tenant.as_str()).push(" AND id IN (");
             let mut list = query.separated(", ");
