@@ -13,6 +13,7 @@ mod middleware;
 pub mod problem;
 pub mod rate_limit;
 pub mod routes;
+mod sse;
 
 use crate::core::domain::KeyHash;
 use crate::core::use_cases::UseCases;

@@ -154,3 +154,40 @@ async fn errors_before_streaming_are_plain_problems() {
         .await;
     crate::helpers::assert_problem(response, 404).await;
 }
+
+/// NEL and the Unicode line separators are legal raw in JSON strings, but
+/// clients that split a stream with a Unicode-aware `splitlines` (Python's)
+/// cut an event there; each data line must hold whole JSON for them too.
+#[tokio::test]
+async fn unicode_line_breaks_in_a_streamed_reply_are_escaped() {
+    let app = spawn_app().await;
+    let key = app.tenant_key("acme").await;
+    let character = app.character(&key).await;
+    let session = app.session(&key, &character).await;
+    let said = "one\u{85}two\u{2028}three\u{2029}four";
+    let response = app
+        .post(
+            &format!("/v1/sessions/{session}/messages/stream"),
+            &key,
+            json!({"content": said}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let text = response.text().await.unwrap();
+    assert!(
+        !text.contains(['\u{85}', '\u{2028}', '\u{2029}']),
+        "raw Unicode line breaks in the stream: {text:?}"
+    );
+    // Split the way such a client does; every data line is whole JSON.
+    let unicode_lines = text.split(['\n', '\r', '\u{85}', '\u{2028}', '\u{2029}']);
+    let mut done = None;
+    for payload in unicode_lines.filter_map(|line| line.strip_prefix("data: ")) {
+        let data: Value = serde_json::from_str(payload).unwrap();
+        if data.get("reply").is_some() {
+            done = Some(data);
+        }
+    }
+    // The offline model echoes the message, so the reply holds the breaks.
+    let reply = done.expect("a done event")["reply"]["content"].clone();
+    assert!(reply.as_str().unwrap().contains(said), "{reply}");
+}

@@ -9,6 +9,7 @@ use crate::core::error::Error;
 use crate::core::use_cases::{TurnEvent, TurnInput, TurnOutcome};
 use crate::http::auth::TenantKey;
 use crate::http::problem::{ApiError, from_core};
+use crate::http::sse::line_safe;
 use crate::http::{AppState, RequestId};
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
@@ -396,7 +397,7 @@ impl OpenAiApi {
         Ok(Completion::Ok(CompletionBody::Events(
             EventStream::new(stream)
                 .keep_alive(Duration::from_secs(15))
-                .to_event(|item| Event::message(item.0)),
+                .to_event(|item| Event::message(line_safe(item.0))),
         )))
     }
 

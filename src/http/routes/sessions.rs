@@ -7,6 +7,7 @@ use crate::http::dto::{
     SessionPage, TurnDto, page_dto,
 };
 use crate::http::problem::{ApiError, from_core};
+use crate::http::sse::line_safe;
 use crate::http::{AppState, RequestId};
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
@@ -304,7 +305,7 @@ impl SessionsApi {
         Ok(StreamedTurn::Events(
             EventStream::new(events)
                 .keep_alive(Duration::from_secs(15))
-                .to_event(|item| Event::message(item.data).event_type(item.name)),
+                .to_event(|item| Event::message(line_safe(item.data)).event_type(item.name)),
         ))
     }
 }
