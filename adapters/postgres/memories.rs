@@ -42,6 +42,25 @@ impl PostgresStore {
         .bind(m.occurred_at)
         .bind(m.event_id)
     }
+
+    /// The tenant's memories with these ids, read as `columns` (one of the
+    /// `MEMORY_COLUMNS` lists).
+    async fn memories_by_id(
+        &self,
+        columns: &str,
+        tenant: &TenantId,
+        ids: &[Uuid],
+    ) -> Result<Vec<Memory>, StoreError> {
+        let rows = sqlx::query_as::<_, MemoryRow>(sqlx::AssertSqlSafe(format!(
+            "SELECT {columns} FROM memories WHERE tenant = $1 AND id = ANY($2)"
+        )))
+        .bind(tenant.as_str())
+        .bind(ids)
+        .fetch_all(&self.pool)
+        .within(self.query_timeout)
+        .await?;
+        self.open_memories(rows)
+    }
 }
 
 #[async_trait]
@@ -66,15 +85,7 @@ impl MemoryStore for PostgresStore {
         tenant: &TenantId,
         ids: &[Uuid],
     ) -> Result<Vec<Memory>, StoreError> {
-        let rows = sqlx::query_as::<_, MemoryRow>(sqlx::AssertSqlSafe(format!(
-            "SELECT {MEMORY_COLUMNS} FROM memories WHERE tenant = $1 AND id = ANY($2)"
-        )))
-        .bind(tenant.as_str())
-        .bind(ids)
-        .fetch_all(&self.pool)
-        .within(self.query_timeout)
-        .await?;
-        self.open_memories(rows)
+        self.memories_by_id(MEMORY_COLUMNS, tenant, ids).await
     }
 
     async fn get_memories_for_recall(
@@ -82,15 +93,8 @@ impl MemoryStore for PostgresStore {
         tenant: &TenantId,
         ids: &[Uuid],
     ) -> Result<Vec<Memory>, StoreError> {
-        let rows = sqlx::query_as::<_, MemoryRow>(sqlx::AssertSqlSafe(format!(
-            "SELECT {MEMORY_COLUMNS_WITHOUT_EMBEDDING} FROM memories WHERE tenant = $1 AND id = ANY($2)"
-        )))
-        .bind(tenant.as_str())
-        .bind(ids)
-        .fetch_all(&self.pool)
-        .within(self.query_timeout)
-        .await?;
-        self.open_memories(rows)
+        self.memories_by_id(MEMORY_COLUMNS_WITHOUT_EMBEDDING, tenant, ids)
+            .await
     }
 
     async fn list_memories(
